@@ -1,0 +1,1 @@
+"""The `fraudwatch` command: thin entry points that wire settings, services and output."""

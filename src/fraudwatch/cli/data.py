@@ -1,0 +1,191 @@
+"""Looking at what is stored: `summary`, `deadletters`, `transactions`, `db`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+
+from fraudwatch.cli.common import JsonOption, container
+from fraudwatch.cli.output import console, emit_json, table
+from fraudwatch.errors import NotFoundError
+from fraudwatch.events.model import to_builtins
+
+deadletters_app = typer.Typer(help="List and export dead-lettered records.", no_args_is_help=True)
+transactions_app = typer.Typer(help="Look up stored transactions.", no_args_is_help=True)
+db_app = typer.Typer(help="The system of record: migrations and partitions.", no_args_is_help=True)
+
+
+def summary_command(json_output: JsonOption = False) -> None:
+    """Totals of the store: transactions per source, labels per fraud type, dead letters."""
+    with container() as app:
+        summary = msgspec.to_builtins(app.store.summary())
+    if json_output:
+        emit_json(summary)
+        return
+    print_summary(summary)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    scalars = [[key, value] for key, value in summary.items() if not isinstance(value, dict)]
+    table("store", ["", "value"], scalars)
+    for key, value in summary.items():
+        if isinstance(value, dict) and value:
+            rows = [[name, *(_flat(item))] for name, item in value.items()]
+            width = max(len(row) for row in rows)
+            headers = ["", *_headers(next(iter(value.values())), width - 1)]
+            table(key.replace("_", " "), headers, rows)
+
+
+def _flat(item: object) -> list[object]:
+    return list(item.values()) if isinstance(item, dict) else [item]
+
+
+def _headers(item: object, width: int) -> list[str]:
+    return list(item.keys()) if isinstance(item, dict) else ["count"][:width]
+
+
+@deadletters_app.command("list")
+def deadletters_list(
+    reason: Annotated[str | None, typer.Option(help="Only this reason code.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    json_output: JsonOption = False,
+) -> None:
+    """Show dead letters, newest first, with their reason and where they came from."""
+    with container() as app:
+        letters = app.store.dead_letters(reason=reason, source=source, limit=limit, offset=offset)
+    rows = [msgspec.to_builtins(letter) for letter in letters]
+    if json_output:
+        emit_json({"dead_letters": rows, "count": len(rows), "offset": offset})
+        return
+    table(
+        "dead letters",
+        ["source", "format", "position", "reason", "field", "message", "raw"],
+        [
+            [r["source"], r["format"], r["position"], r["reason"], r.get("field"), r["message"], r["raw"][:60]]
+            for r in rows
+        ],
+    )
+
+
+@deadletters_app.command("export")
+def deadletters_export(
+    out: Annotated[Path, typer.Option(help="Output file: .jsonl or .csv; - for stdout (JSON Lines).")],
+    reason: Annotated[str | None, typer.Option(help="Only this reason code.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Export dead letters (streamed, any number) for repair and re-ingestion."""
+    count = 0
+    with container() as app:
+        letters = app.store.iter_dead_letters(reason=reason, source=source)
+        if str(out) == "-":
+            for letter in letters:
+                sys.stdout.write(msgspec.json.encode(letter).decode() + "\n")
+                count += 1
+            return
+        with out.open("w", newline="", encoding="utf-8") as handle:
+            if out.suffix == ".csv":
+                fields = ["id", "source", "format", "position", "reason", "field", "message", "raw", "created_at"]
+                writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+                writer.writeheader()
+                for letter in letters:
+                    writer.writerow(msgspec.to_builtins(letter))
+                    count += 1
+            else:
+                for letter in letters:
+                    handle.write(msgspec.json.encode(letter).decode() + "\n")
+                    count += 1
+    if json_output:
+        emit_json({"exported": count, "out": str(out)})
+    else:
+        console.print(f"exported {count:,} dead letters to {out}")
+
+
+@transactions_app.command("show")
+def transactions_show(
+    transaction_id: Annotated[str, typer.Argument(help="The transaction id.")],
+    json_output: JsonOption = False,
+) -> None:
+    """One stored transaction (personal fields decrypted) and its labels."""
+    with container() as app:
+        tx = app.store.get_transaction(transaction_id)
+        if tx is None:
+            raise NotFoundError(f"no transaction {transaction_id!r}")
+        labels = app.store.labels_for([transaction_id])
+    payload = {"transaction": to_builtins(tx), "labels": [to_builtins(label) for label in labels]}
+    if json_output:
+        emit_json(payload)
+    else:
+        console.print_json(json.dumps(payload))
+
+
+@transactions_app.command("find")
+def transactions_find(
+    card_token: Annotated[str | None, typer.Option(help="Card token (tok_...).")] = None,
+    customer: Annotated[str | None, typer.Option(help="Customer id.")] = None,
+    merchant: Annotated[str | None, typer.Option(help="Merchant id.")] = None,
+    start: Annotated[datetime | None, typer.Option(help="From this time (UTC).")] = None,
+    end: Annotated[datetime | None, typer.Option(help="Before this time (UTC).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
+    json_output: JsonOption = False,
+) -> None:
+    """Transactions of a card, customer or merchant, newest first."""
+    with container() as app:
+        found = app.store.find_transactions(
+            card_token=card_token,
+            customer_id=customer,
+            merchant_id=merchant,
+            start=_utc(start),
+            end=_utc(end),
+            limit=limit,
+        )
+    if json_output:
+        emit_json({"transactions": [to_builtins(tx) for tx in found], "count": len(found)})
+        return
+    table(
+        "transactions",
+        ["id", "time", "amount", "currency", "card", "customer", "merchant", "channel"],
+        [
+            [
+                tx.transaction_id,
+                tx.event_time.isoformat(),
+                str(tx.amount),
+                tx.currency,
+                tx.card.token if tx.card else None,
+                tx.customer_id,
+                tx.merchant.id if tx.merchant else None,
+                tx.channel.value if tx.channel else None,
+            ]
+            for tx in found
+        ],
+    )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    from datetime import UTC
+
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@db_app.command("upgrade")
+def db_upgrade(json_output: JsonOption = False) -> None:
+    """Apply migrations (and, on PostgreSQL, create the partitions ahead)."""
+    with container() as app:
+        app.store.migrate()
+        url = app.settings.resolved_database_url
+    safe = url.split("@")[-1] if "@" in url else url
+    if json_output:
+        emit_json({"migrated": True, "database": safe})
+    else:
+        console.print(f"database at {safe} is up to date")

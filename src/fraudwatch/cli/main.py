@@ -1,0 +1,56 @@
+"""`fraudwatch`: the command-line entry point. Each sub-command lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from fraudwatch import __version__
+from fraudwatch.cli import data, demo, ingest, simulate
+from fraudwatch.cli.output import err_console
+from fraudwatch.errors import FraudwatchError
+
+app = typer.Typer(
+    name="fraudwatch",
+    help="Real-time fraud detection and prevention for payment transactions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("simulate")(simulate.simulate_command)
+app.command("ingest")(ingest.ingest_command)
+app.command("formats")(ingest.formats_command)
+app.command("demo")(demo.demo_command)
+app.command("summary")(data.summary_command)
+app.add_typer(data.deadletters_app, name="deadletters")
+app.add_typer(data.transactions_app, name="transactions")
+app.add_typer(data.db_app, name="db")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Real-time fraud detection and prevention for payment transactions."""
+
+
+def main() -> None:
+    try:
+        app()
+    except FraudwatchError as exc:
+        err_console.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

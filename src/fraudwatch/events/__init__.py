@@ -1,0 +1,1 @@
+"""Canonical events, their validation, the source formats that produce them, dead letters."""

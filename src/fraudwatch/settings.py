@@ -1,0 +1,120 @@
+"""Settings: environment (`FRAUDWATCH_` prefix), an optional TOML file, embedded defaults that just work.
+
+Nothing else in the package reads `os.environ`; the composition root (`bootstrap.py`) and the
+entry points build a `Settings` and pass what each part needs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "FRAUDWATCH_CONFIG"
+DEFAULT_CONFIG_FILE = "fraudwatch.toml"
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        return Path(explicit)
+    local = Path(DEFAULT_CONFIG_FILE)
+    return local if local.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Every knob of a fraudwatch deployment.
+
+    The embedded deployment (the default) needs no server and keeps all its files under `home`.
+    The distributed deployment picks PostgreSQL (and, in later parts, Redis and Kafka) by URL and
+    must be given its secrets explicitly.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="FRAUDWATCH_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    deployment: Literal["embedded", "distributed"] = "embedded"
+    home: Path = Field(default=Path(".fraudwatch"), description="Directory of every embedded file.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the system of record; default: SQLite file under home.",
+    )
+
+    token_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the HMAC-SHA256 card tokens (hex or base64, at least 32 bytes).",
+    )
+    encryption_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="AES-256 keys for personal data, key id -> base64 of 32 bytes.",
+    )
+    active_key_id: str | None = Field(
+        default=None, description="Key id that encrypts new data; the others still decrypt."
+    )
+
+    ingest_batch_size: int = Field(default=5000, ge=1, le=200_000)
+    partition_months_ahead: int = Field(default=3, ge=0, le=24)
+    bank_csv_timezone: str = "Europe/Berlin"
+    log_patterns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra application-log types: name -> regex with named groups.",
+    )
+
+    @model_validator(mode="after")
+    def _distributed_needs_secrets(self) -> Settings:
+        if self.deployment == "distributed":
+            missing = [
+                name
+                for name, value in (
+                    ("database_url", self.database_url),
+                    ("token_key", self.token_key),
+                    ("active_key_id", self.active_key_id),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(
+                    "the distributed deployment needs explicit settings: "
+                    + ", ".join(f"FRAUDWATCH_{m.upper()}" for m in missing)
+                )
+        if self.active_key_id and self.active_key_id not in self.encryption_keys:
+            raise ValueError(f"active_key_id {self.active_key_id!r} is not in encryption_keys")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'fraudwatch.db').resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from init arguments, the environment and the TOML file, in that order."""
+    return Settings(**overrides)  # type: ignore[arg-type]

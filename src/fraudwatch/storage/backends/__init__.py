@@ -1,0 +1,1 @@
+"""Event store backends, one module per database; `fraudwatch.storage.store` picks one by URL."""

@@ -1,0 +1,94 @@
+"""A write batch made ready for a backend: per table, the dedup keys and lazily encoded rows.
+
+Keys `(id, content hash, time)` are computed up front, cheaply, so a backend can ask `event_keys`
+which events are new before paying for their encryption. Rows are encoded (and their personal
+fields encrypted) only when the backend iterates `rows()`: on PostgreSQL that happens while COPY
+streams, so the client encrypts while the server inserts the previous rows. An id repeated in a
+batch keeps its first occurrence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Container, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from fraudwatch.storage.codec import (
+    DEAD_LETTER_COLUMNS,
+    LABEL_COLUMNS,
+    LOGIN_COLUMNS,
+    TRANSACTION_COLUMNS,
+    RowEncoder,
+    ValueStyle,
+    dead_letter_key,
+)
+from fraudwatch.storage.model import (
+    DEAD_LETTER,
+    LABEL,
+    LOGIN,
+    TRANSACTION,
+    StorageError,
+    WriteBatch,
+)
+
+
+@dataclass(slots=True)
+class KeyedRows:
+    """The events bound for one table, each with its key in `event_keys`."""
+
+    kind: str
+    table: str
+    columns: tuple[str, ...]
+    encode: Callable[[Any, Any], tuple[Any, ...]]
+    """(event, its time in the backend's style) -> row"""
+    keys: list[tuple[str, bytes, Any]] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
+    _seen: set[str] = field(default_factory=set)
+
+    def add(self, key_id: str, digest: bytes, moment: Any, event: Any) -> None:
+        if key_id not in self._seen:
+            self._seen.add(key_id)
+            self.keys.append((key_id, digest, moment))
+            self.events.append(event)
+
+    def rows(self, fresh: Container[str] | None = None) -> Iterator[tuple[Any, ...]]:
+        """Encoded rows in batch order; only those whose id is in `fresh`, when given.
+
+        The key's time is the row's time column, already in the backend's style: reusing it
+        saves formatting every timestamp twice.
+        """
+        encode = self.encode
+        for key, event in zip(self.keys, self.events, strict=True):
+            if fresh is None or key[0] in fresh:
+                yield encode(event, key[2])
+
+
+def prepare(batch: WriteBatch, encoder: RowEncoder, style: ValueStyle) -> list[KeyedRows]:
+    """Split a batch by table; refuse it whole if a transaction still carries a card number."""
+    now, time = style.time(datetime.now(UTC)), style.time
+    txs = KeyedRows(
+        TRANSACTION,
+        "transactions",
+        TRANSACTION_COLUMNS,
+        partial(encoder.transaction, ingested_at=now),
+    )
+    for tx, digest in batch.transactions:
+        if tx.card is not None and tx.card.number is not None:
+            raise StorageError(
+                f"transaction {tx.transaction_id} still carries a card number; "
+                "tokenise it before storing"
+            )
+        txs.add(tx.transaction_id, digest, time(tx.event_time), tx)
+    labels = KeyedRows(LABEL, "labels", LABEL_COLUMNS, partial(encoder.label, ingested_at=now))
+    for label, digest in batch.labels:
+        labels.add(label.label_id, digest, time(label.event_time), label)
+    logins = KeyedRows(LOGIN, "logins", LOGIN_COLUMNS, partial(encoder.login, ingested_at=now))
+    for login, digest in batch.logins:
+        logins.add(login.login_id, digest, time(login.event_time), login)
+    letters = KeyedRows(DEAD_LETTER, "dead_letters", DEAD_LETTER_COLUMNS, encoder.dead_letter)
+    for letter in batch.dead_letters:
+        key = dead_letter_key(letter)
+        letters.add(key.hex(), key, time(letter.created_at), letter)
+    return [txs, labels, logins, letters]

@@ -1,0 +1,278 @@
+"""Canonical events <-> table rows, encrypting personal fields on the way in and out.
+
+Each personal field (names, email, phone, IP address, device fingerprint, the `personal` map) is
+sealed separately with AES-256-GCM under the key ring's active key, whose id is stored once per
+row (`pii_key_id`). The associated data is `table:row id:field`, so a ciphertext moved to another
+row or column fails to decrypt rather than showing someone else's data.
+
+The encoder builds plain tuples in the column order of `*_COLUMNS`, in the value style of the
+backend's bulk path (Python objects for PostgreSQL COPY, text for SQLite), so no per-value
+SQLAlchemy processing runs on the hot path. Reads go through SQLAlchemy and the decoder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from cryptography.exceptions import InvalidTag
+from sqlalchemy import RowMapping
+
+from fraudwatch.events.deadletter import DeadLetter
+from fraudwatch.events.model import (
+    Card,
+    Channel,
+    Device,
+    Label,
+    LabelSource,
+    Login,
+    Merchant,
+    Transaction,
+)
+from fraudwatch.security.crypto import KeyRing
+from fraudwatch.storage.model import StorageError
+from fraudwatch.storage.types import quantize_money, sqlite_time
+
+TRANSACTION_COLUMNS = (
+    "transaction_id", "event_time", "amount", "currency", "source",
+    "card_token", "card_bin", "card_last4", "customer_id", "account_id",
+    "merchant_id", "merchant_name", "merchant_mcc", "merchant_country", "merchant_city",
+    "merchant_latitude", "merchant_longitude", "terminal_id", "channel", "entry_mode",
+    "device_id", "device_type", "device_os", "device_user_agent",
+    "billing_country", "shipping_country", "latitude", "longitude", "attributes",
+    "customer_name_enc", "customer_email_enc", "customer_phone_enc", "ip_address_enc",
+    "device_fingerprint_enc", "personal_enc", "pii_key_id", "ingested_at",
+)  # fmt: skip
+LABEL_COLUMNS = (
+    "transaction_id", "source", "is_fraud", "fraud_type", "event_time", "known_at", "ingested_at",
+)  # fmt: skip
+LOGIN_COLUMNS = (
+    "login_id", "customer_id", "event_time", "success", "source", "ip_address_enc",
+    "device_id", "device_type", "device_os", "device_user_agent", "device_fingerprint_enc",
+    "country", "latitude", "longitude", "pii_key_id", "ingested_at",
+)  # fmt: skip
+DEAD_LETTER_COLUMNS = (
+    "source", "format", "position", "raw", "reason", "field", "message", "created_at",
+)  # fmt: skip
+
+_json = msgspec.json.Encoder()
+_personal_decoder = msgspec.json.Decoder(dict[str, str])
+
+
+def _json_text(value: dict[str, Any]) -> str:
+    return _json.encode(value).decode()
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _sqlite_money(value: Decimal) -> str:
+    return str(quantize_money(value))
+
+
+@dataclass(frozen=True, slots=True)
+class ValueStyle:
+    """How a backend's bulk path wants times, amounts and JSON documents."""
+
+    time: Callable[[datetime], Any]
+    money: Callable[[Decimal], Any]
+    json: Callable[[dict[str, Any]], Any]
+
+
+POSTGRES_VALUES = ValueStyle(time=_utc, money=quantize_money, json=lambda value: value)
+SQLITE_VALUES = ValueStyle(time=sqlite_time, money=_sqlite_money, json=_json_text)
+
+
+def dead_letter_key(letter: DeadLetter) -> bytes:
+    """16-byte identity of a dead letter: the same refused record replayed is the same row."""
+    material = "\x00".join((letter.source, letter.format, str(letter.position), letter.raw))
+    return hashlib.blake2b(material.encode(), digest_size=16).digest()
+
+
+def _associated(table: str, row_id: str, field: str) -> bytes:
+    return f"{table}:{row_id}:{field}".encode()
+
+
+_TRANSACTION_SEALED = (
+    "customer_name", "customer_email", "customer_phone", "ip_address", "device_fingerprint",
+    "personal",
+)  # fmt: skip
+_NOTHING_SEALED = (None,) * len(_TRANSACTION_SEALED)
+
+
+class RowEncoder:
+    """Turns canonical events into row tuples, sealing personal fields with the active key."""
+
+    def __init__(self, keyring: KeyRing, style: ValueStyle) -> None:
+        self._keyring = keyring
+        self._style = style
+
+    def _seal(self, table: str, row_id: str, field: str, value: str | None) -> bytes | None:
+        if value is None:
+            return None
+        return self._keyring.encrypt(value, _associated(table, row_id, field))
+
+    def _seal_transaction(self, tx: Transaction) -> tuple[tuple[bytes | None, ...], str | None]:
+        """The transaction's personal fields sealed, in `_TRANSACTION_SEALED` order, and key id."""
+        device = tx.device
+        plain = (
+            tx.customer_name, tx.customer_email, tx.customer_phone, tx.ip_address,
+            device.fingerprint if device is not None else None,
+            _json_text(tx.personal) if tx.personal else None,
+        )  # fmt: skip
+        if plain == _NOTHING_SEALED:
+            return _NOTHING_SEALED, None
+        key_id, encrypt = self._keyring.active_key_id, self._keyring.encrypt
+        prefix = f"transactions:{tx.transaction_id}:"
+        sealed = [
+            None if value is None else encrypt(value, (prefix + field).encode())
+            for field, value in zip(_TRANSACTION_SEALED, plain, strict=True)
+        ]
+        return tuple(sealed), key_id
+
+    def transaction(self, tx: Transaction, event_time: Any, ingested_at: Any) -> tuple[Any, ...]:
+        """The row of `tx`; `event_time` is `tx.event_time` already in the backend's style."""
+        style, card, merchant, device = self._style, tx.card, tx.merchant, tx.device
+        sealed, key_id = self._seal_transaction(tx)
+        return (
+            tx.transaction_id, event_time, style.money(tx.amount), tx.currency,
+            tx.source, card.token if card else None, card.bin if card else None,
+            card.last4 if card else None, tx.customer_id, tx.account_id,
+            merchant.id if merchant else None, merchant.name if merchant else None,
+            merchant.mcc if merchant else None, merchant.country if merchant else None,
+            merchant.city if merchant else None, merchant.latitude if merchant else None,
+            merchant.longitude if merchant else None, tx.terminal_id,
+            tx.channel.value if tx.channel is not None else None, tx.entry_mode,
+            device.id if device else None, device.type if device else None,
+            device.os if device else None, device.user_agent if device else None,
+            tx.billing_country, tx.shipping_country, tx.latitude, tx.longitude,
+            style.json(tx.attributes) if tx.attributes else None,
+            *sealed, key_id, ingested_at,
+        )  # fmt: skip
+
+    def label(self, label: Label, event_time: Any, ingested_at: Any) -> tuple[Any, ...]:
+        return (
+            label.transaction_id, label.source.value, label.is_fraud, label.fraud_type,
+            event_time, self._style.time(label.known_at), ingested_at,
+        )  # fmt: skip
+
+    def login(self, login: Login, event_time: Any, ingested_at: Any) -> tuple[Any, ...]:
+        lid, device = login.login_id, login.device
+        ip = self._seal("logins", lid, "ip_address", login.ip_address)
+        fingerprint = self._seal(
+            "logins", lid, "device_fingerprint", device.fingerprint if device else None
+        )
+        key_id = self._keyring.active_key_id if ip is not None or fingerprint is not None else None
+        return (
+            lid, login.customer_id, event_time, login.success,
+            login.source, ip, device.id if device else None, device.type if device else None,
+            device.os if device else None, device.user_agent if device else None, fingerprint,
+            login.country, login.latitude, login.longitude, key_id, ingested_at,
+        )  # fmt: skip
+
+    def dead_letter(self, letter: DeadLetter, created_at: Any) -> tuple[Any, ...]:
+        return (
+            letter.source, letter.format, letter.position, letter.raw, letter.reason,
+            letter.field, letter.message, created_at,
+        )  # fmt: skip
+
+
+class RowDecoder:
+    """Turns rows read through SQLAlchemy back into canonical events, opening the ciphertexts."""
+
+    def __init__(self, keyring: KeyRing) -> None:
+        self._keyring = keyring
+
+    def _open(self, row: RowMapping, table: str, row_id: str, field: str) -> str | None:
+        blob = row[f"{field}_enc"]
+        if blob is None:
+            return None
+        key_id = row["pii_key_id"]
+        try:
+            return self._keyring.decrypt(key_id, bytes(blob), _associated(table, row_id, field))
+        except InvalidTag:
+            raise StorageError(
+                f"cannot decrypt {field} of {table} row {row_id!r} with key {key_id!r}: "
+                "wrong key, or the ciphertext does not belong to this row"
+            ) from None
+
+    def transaction(self, row: RowMapping) -> Transaction:
+        tid = row["transaction_id"]
+        personal = self._open(row, "transactions", tid, "personal")
+        card = (
+            Card(token=row["card_token"], bin=row["card_bin"], last4=row["card_last4"])
+            if row["card_token"] is not None
+            else None
+        )
+        merchant = (
+            Merchant(
+                id=row["merchant_id"],
+                name=row["merchant_name"],
+                mcc=row["merchant_mcc"],
+                country=row["merchant_country"],
+                city=row["merchant_city"],
+                latitude=row["merchant_latitude"],
+                longitude=row["merchant_longitude"],
+            )
+            if row["merchant_id"] is not None
+            else None
+        )
+        channel = row["channel"]
+        return Transaction(
+            transaction_id=tid, event_time=row["event_time"], amount=row["amount"],
+            currency=row["currency"], source=row["source"], card=card,
+            customer_id=row["customer_id"], account_id=row["account_id"],
+            customer_name=self._open(row, "transactions", tid, "customer_name"),
+            customer_email=self._open(row, "transactions", tid, "customer_email"),
+            customer_phone=self._open(row, "transactions", tid, "customer_phone"),
+            merchant=merchant, terminal_id=row["terminal_id"],
+            channel=Channel(channel) if channel is not None else None,
+            entry_mode=row["entry_mode"],
+            device=self._device(row, "transactions", tid),
+            ip_address=self._open(row, "transactions", tid, "ip_address"),
+            billing_country=row["billing_country"], shipping_country=row["shipping_country"],
+            latitude=row["latitude"], longitude=row["longitude"],
+            attributes=row["attributes"] or {},
+            personal=_personal_decoder.decode(personal) if personal else {},
+        )  # fmt: skip
+
+    def _device(self, row: RowMapping, table: str, row_id: str) -> Device | None:
+        if row["device_id"] is None:
+            return None
+        return Device(
+            id=row["device_id"], type=row["device_type"], os=row["device_os"],
+            user_agent=row["device_user_agent"],
+            fingerprint=self._open(row, table, row_id, "device_fingerprint"),
+        )  # fmt: skip
+
+    @staticmethod
+    def label(row: RowMapping) -> Label:
+        return Label(
+            transaction_id=row["transaction_id"], is_fraud=bool(row["is_fraud"]),
+            event_time=row["event_time"], known_at=row["known_at"],
+            source=LabelSource(row["source"]), fraud_type=row["fraud_type"],
+        )  # fmt: skip
+
+    def login(self, row: RowMapping) -> Login:
+        lid = row["login_id"]
+        return Login(
+            login_id=lid, customer_id=row["customer_id"], event_time=row["event_time"],
+            success=bool(row["success"]), source=row["source"],
+            ip_address=self._open(row, "logins", lid, "ip_address"),
+            device=self._device(row, "logins", lid), country=row["country"],
+            latitude=row["latitude"], longitude=row["longitude"],
+        )  # fmt: skip
+
+    @staticmethod
+    def dead_letter(row: RowMapping) -> DeadLetter:
+        return DeadLetter(
+            id=row["id"], source=row["source"], format=row["format"], position=row["position"],
+            raw=row["raw"], reason=row["reason"], field=row["field"], message=row["message"],
+            created_at=row["created_at"],
+        )  # fmt: skip

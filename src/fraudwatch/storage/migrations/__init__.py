@@ -1,0 +1,1 @@
+"""Alembic migrations of the system-of-record schema; run them with `fraudwatch.storage.schema`."""

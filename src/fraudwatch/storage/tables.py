@@ -1,0 +1,197 @@
+"""The system-of-record schema as SQLAlchemy Core tables, the same for SQLite and PostgreSQL.
+
+These definitions are what the queries are written against. The DDL that creates them lives in
+the Alembic migrations (`storage/migrations/versions/`), which add what differs by dialect: monthly
+RANGE partitions on PostgreSQL (a partitioned table's primary key must contain the partition key,
+hence `(transaction_id, event_time)`), `WITHOUT ROWID` tables on SQLite. A contract test checks that
+the migrated database has exactly these columns.
+
+Personal data is stored only as AES-256-GCM ciphertexts (`*_enc` columns, see `codec.py`) with one
+`pii_key_id` per row; card numbers are never stored, only the token, BIN and last four digits.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    text,
+)
+
+from fraudwatch.storage.types import Money, UtcDateTime, json_type
+
+metadata = MetaData()
+
+
+def _now() -> Column[object]:
+    return Column(
+        "ingested_at", UtcDateTime(), nullable=False, server_default=text("CURRENT_TIMESTAMP")
+    )
+
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("transaction_id", Text, nullable=False),
+    Column("event_time", UtcDateTime(), nullable=False),
+    Column("amount", Money(), nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("card_token", Text),
+    Column("card_bin", Text),
+    Column("card_last4", Text),
+    Column("customer_id", Text),
+    Column("account_id", Text),
+    Column("merchant_id", Text),
+    Column("merchant_name", Text),
+    Column("merchant_mcc", Text),
+    Column("merchant_country", Text),
+    Column("merchant_city", Text),
+    Column("merchant_latitude", Float),
+    Column("merchant_longitude", Float),
+    Column("terminal_id", Text),
+    Column("channel", Text),
+    Column("entry_mode", Text),
+    Column("device_id", Text),
+    Column("device_type", Text),
+    Column("device_os", Text),
+    Column("device_user_agent", Text),
+    Column("billing_country", Text),
+    Column("shipping_country", Text),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("attributes", json_type()),
+    Column("customer_name_enc", LargeBinary),
+    Column("customer_email_enc", LargeBinary),
+    Column("customer_phone_enc", LargeBinary),
+    Column("ip_address_enc", LargeBinary),
+    Column("device_fingerprint_enc", LargeBinary),
+    Column("personal_enc", LargeBinary),
+    Column("pii_key_id", Text),
+    _now(),
+    PrimaryKeyConstraint("transaction_id", "event_time", name="pk_transactions"),
+)
+# Investigator lookups: newest first by card, customer, merchant or time. Ties in time are
+# ordered by transaction_id with a small sort over the equal times, which keeps these indexes
+# narrow (they are most of the cost of a bulk write).
+Index("ix_transactions_event_time", transactions.c.event_time)
+for _entity in ("card_token", "customer_id", "merchant_id"):
+    Index(
+        f"ix_transactions_{_entity}_time",
+        transactions.c[_entity],
+        transactions.c.event_time,
+        sqlite_where=transactions.c[_entity].isnot(None),
+        postgresql_where=transactions.c[_entity].isnot(None),
+    )
+
+labels = Table(
+    "labels",
+    metadata,
+    Column("transaction_id", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("is_fraud", Boolean, nullable=False),
+    Column("fraud_type", Text),
+    Column("event_time", UtcDateTime(), nullable=False),
+    Column("known_at", UtcDateTime(), nullable=False),
+    _now(),
+    PrimaryKeyConstraint("transaction_id", "source", name="pk_labels"),
+)
+Index("ix_labels_known_at", labels.c.known_at)
+
+logins = Table(
+    "logins",
+    metadata,
+    Column("login_id", Text, nullable=False),
+    Column("customer_id", Text, nullable=False),
+    Column("event_time", UtcDateTime(), nullable=False),
+    Column("success", Boolean, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("ip_address_enc", LargeBinary),
+    Column("device_id", Text),
+    Column("device_type", Text),
+    Column("device_os", Text),
+    Column("device_user_agent", Text),
+    Column("device_fingerprint_enc", LargeBinary),
+    Column("country", Text),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("pii_key_id", Text),
+    _now(),
+    PrimaryKeyConstraint("login_id", name="pk_logins"),
+)
+Index("ix_logins_customer_time", logins.c.customer_id, logins.c.event_time)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", BigInteger, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("format", Text, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("field", Text),
+    Column("message", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    # SQLite: `id` alone (an alias of the rowid); PostgreSQL adds the partition key.
+    PrimaryKeyConstraint("id", name="pk_dead_letters"),
+)
+Index("ix_dead_letters_time", dead_letters.c.created_at, dead_letters.c.id)
+Index("ix_dead_letters_reason", dead_letters.c.reason, dead_letters.c.created_at, dead_letters.c.id)
+Index("ix_dead_letters_source", dead_letters.c.source, dead_letters.c.created_at, dead_letters.c.id)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("transaction_id", Text, nullable=False),
+    Column("event_time", UtcDateTime(), nullable=False),
+    Column("decided_at", UtcDateTime(), nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("risk_score", Float, nullable=False),
+    Column("model_score", Float),
+    Column("anomaly_score", Float),
+    Column("model_version", Text),
+    Column("ruleset_version", Text),
+    Column("rules_hit", json_type()),
+    Column("reasons", json_type()),
+    Column("latency_ms", json_type()),
+    PrimaryKeyConstraint("transaction_id", "event_time", name="pk_decisions"),
+)
+Index("ix_decisions_event_time", decisions.c.event_time)
+Index("ix_decisions_outcome_time", decisions.c.outcome, decisions.c.event_time)
+
+event_keys = Table(
+    "event_keys",
+    metadata,
+    Column("kind", Text, nullable=False),
+    Column("id", Text, nullable=False),
+    Column("content_hash", LargeBinary, nullable=False),
+    Column("event_time", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("kind", "id", name="pk_event_keys"),
+    sqlite_with_rowid=False,
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("key", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("key", name="pk_checkpoints"),
+    sqlite_with_rowid=False,
+)
+
+# Partitioned by month on PostgreSQL: table -> partition key column.
+PARTITIONED: dict[str, str] = {
+    "transactions": "event_time",
+    "decisions": "event_time",
+    "dead_letters": "created_at",
+}

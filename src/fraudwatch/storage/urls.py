@@ -1,0 +1,36 @@
+"""Database URLs: which backend a URL names, and the SQLAlchemy URL with the right driver."""
+
+from __future__ import annotations
+
+from fraudwatch.errors import ConfigError
+
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def scheme_of(url: str) -> str:
+    """`postgresql+psycopg://…` -> `postgresql`; `sqlite:///x.db` -> `sqlite`."""
+    head, sep, _rest = url.partition("://")
+    if not sep or not head:
+        raise ConfigError(f"not a database URL (expected scheme://...): {redact(url)}")
+    return head.split("+", 1)[0].lower()
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The URL SQLAlchemy needs: PostgreSQL always through psycopg 3."""
+    head, _sep, rest = url.partition("://")
+    scheme, _plus, driver = head.partition("+")
+    if scheme.lower() in _POSTGRES_SCHEMES:
+        if driver and driver != "psycopg":
+            raise ConfigError(f"PostgreSQL is reached through psycopg 3, not {driver!r}")
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
+def redact(url: str) -> str:
+    """A URL fit for a message: the password, if any, replaced by ***."""
+    head, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{head}{sep}{user}:***@{host}"
