@@ -1,4 +1,5 @@
-"""Settings: environment (`FRAUDWATCH_` prefix), an optional TOML file, embedded defaults that just work.
+"""Settings: environment (`FRAUDWATCH_` prefix), an optional TOML file, embedded defaults that
+just work.
 
 Nothing else in the package reads `os.environ`; the composition root (`bootstrap.py`) and the
 entry points build a `Settings` and pass what each part needs.

@@ -100,7 +100,9 @@ def test_checkpoints_commit_with_their_batch(store: EventStore, ctx: IngestConte
     def records() -> Iterator[Parsed]:
         for index in range(5):
             tx = make_transaction(transaction_id=f"c{index}")
-            yield Parsed(index + 1, encode(tx).decode(), events=(tx,), checkpoint=("wm", str(index)))
+            yield Parsed(
+                index + 1, encode(tx).decode(), events=(tx,), checkpoint=("wm", str(index))
+            )
         yield Parsed(6, "x", error=RecordError("unparseable", "boom"), checkpoint=("wm", "5"))
 
     ingestion = Ingestion(store, source="s", format="sql", batch_size=2, checkpoint_prefix="sql:t:")

@@ -4,7 +4,6 @@ from cryptography.exceptions import InvalidTag
 from fraudwatch.errors import ConfigError, RecordError
 from fraudwatch.security.crypto import KeyRing
 from fraudwatch.security.tokens import CardTokenizer, luhn_valid
-
 from tests.conftest import TEST_PII_KEYS, TEST_TOKEN_KEY
 
 

@@ -13,7 +13,7 @@ from fraudwatch.errors import FraudwatchError, UnknownFormatError
 from fraudwatch.events.flat import LABEL_SCHEMA, LOGIN_SCHEMA, TRANSACTION_SCHEMA
 from fraudwatch.events.formats.base import IngestContext, get_format, writer_names
 from fraudwatch.events.formats.canonical import CanonicalJson, CanonicalParquet
-from fraudwatch.events.model import Label, Transaction, decode_event, encode
+from fraudwatch.events.model import Event, Label, Transaction, decode_event, encode
 from fraudwatch.simulate import SimulationConfig, output_formats, simulate
 from fraudwatch.simulate.arrow import ArrowRenderer
 from fraudwatch.simulate.catalog import INSTITUTIONS
@@ -89,15 +89,15 @@ def test_parquet_and_json_carry_the_same_events(tmp_path: Path, ctx: IngestConte
         e for p in CanonicalJson().read(str(tmp_path / "stream.jsonl"), ctx) for e in p.events
     ]
 
-    def by_key(events: list[object]) -> dict[str, object]:
-        keyed: dict[str, object] = {}
+    def by_key(events: list[Event]) -> dict[str, Event]:
+        keyed: dict[str, Event] = {}
         for event in events:
             if isinstance(event, Transaction):
                 keyed[event.transaction_id] = event
             elif isinstance(event, Label):
                 keyed[event.label_id] = event
             else:
-                keyed[event.login_id] = event  # type: ignore[attr-defined]
+                keyed[event.login_id] = event
         return keyed
 
     assert by_key(from_parquet) == by_key(from_json)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -314,6 +315,37 @@ def test_key_rotation_keeps_old_rows_readable(store: EventStore, store_url: str)
     without_k1 = KeyRing({"k2": TEST_PII_KEYS["k2"]}, "k2")
     with open_store(store_url, without_k1) as store_k2, pytest.raises(ConfigError, match="'k1'"):
         store_k2.get_transaction(old.transaction_id)
+
+
+def test_concurrent_writers_store_each_event_once(store: EventStore, store_url: str) -> None:
+    """Two writers, the same events in opposite orders at the same time: no duplicate, no
+    deadlock (PostgreSQL registers keys in id order), no busy error (SQLite waits its turn)."""
+    txs = [full_transaction(i) for i in range(400)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def writer(keyring: KeyRing, backwards: bool) -> None:
+        try:
+            with open_store(store_url, keyring) as own:
+                start.wait()
+                for first in range(0, len(txs), 200):
+                    chunk = txs[first : first + 200]
+                    own.write(batch_of(*(chunk[::-1] if backwards else chunk)))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=writer, args=(KeyRing(TEST_PII_KEYS, "k1"), False)),
+        threading.Thread(target=writer, args=(KeyRing(TEST_PII_KEYS, "k2"), True)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert store.summary().transactions == len(txs)
+    assert raw_rows(store_url, "SELECT count(*) FROM event_keys") == [(len(txs),)]
+    assert store.get_transaction(txs[0].transaction_id) == txs[0]
 
 
 def test_empty_batch_writes_nothing(store: EventStore) -> None:

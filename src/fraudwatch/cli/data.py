@@ -33,22 +33,31 @@ def summary_command(json_output: JsonOption = False) -> None:
 
 
 def print_summary(summary: dict[str, Any]) -> None:
-    scalars = [[key, value] for key, value in summary.items() if not isinstance(value, dict)]
+    scalars = [
+        [key.replace("_", " "), value]
+        for key, value in summary.items()
+        if not isinstance(value, dict)
+    ]
     table("store", ["", "value"], scalars)
-    for key, value in summary.items():
-        if isinstance(value, dict) and value:
-            rows = [[name, *(_flat(item))] for name, item in value.items()]
-            width = max(len(row) for row in rows)
-            headers = ["", *_headers(next(iter(value.values())), width - 1)]
-            table(key.replace("_", " "), headers, rows)
+    sources = summary.get("sources") or {}
+    table(
+        "transactions per source",
+        ["source", "transactions", "amounts (top currencies)"],
+        [
+            [name, item["transactions"], _amounts(item["amounts"])]
+            for name, item in sorted(sources.items())
+        ],
+    )
+    for key in ("fraud_by_type", "dead_letters_by_reason"):
+        counts = summary.get(key) or {}
+        if counts:
+            table(key.replace("_", " "), ["", "count"], [[k, v] for k, v in sorted(counts.items())])
 
 
-def _flat(item: object) -> list[object]:
-    return list(item.values()) if isinstance(item, dict) else [item]
-
-
-def _headers(item: object, width: int) -> list[str]:
-    return list(item.keys()) if isinstance(item, dict) else ["count"][:width]
+def _amounts(amounts: dict[str, str]) -> str:
+    ordered = sorted(amounts.items(), key=lambda item: -float(item[1]))
+    shown = ", ".join(f"{code} {float(value):,.2f}" for code, value in ordered[:3])
+    return shown + (f" (+{len(ordered) - 3} more)" if len(ordered) > 3 else "")
 
 
 @deadletters_app.command("list")
@@ -70,7 +79,15 @@ def deadletters_list(
         "dead letters",
         ["source", "format", "position", "reason", "field", "message", "raw"],
         [
-            [r["source"], r["format"], r["position"], r["reason"], r.get("field"), r["message"], r["raw"][:60]]
+            [
+                r["source"],
+                r["format"],
+                r["position"],
+                r["reason"],
+                r.get("field"),
+                r["message"],
+                r["raw"][:60],
+            ]
             for r in rows
         ],
     )
@@ -78,7 +95,9 @@ def deadletters_list(
 
 @deadletters_app.command("export")
 def deadletters_export(
-    out: Annotated[Path, typer.Option(help="Output file: .jsonl or .csv; - for stdout (JSON Lines).")],
+    out: Annotated[
+        Path, typer.Option(help="Output file: .jsonl or .csv; - for stdout (JSON Lines).")
+    ],
     reason: Annotated[str | None, typer.Option(help="Only this reason code.")] = None,
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
     json_output: JsonOption = False,
@@ -94,7 +113,17 @@ def deadletters_export(
             return
         with out.open("w", newline="", encoding="utf-8") as handle:
             if out.suffix == ".csv":
-                fields = ["id", "source", "format", "position", "reason", "field", "message", "raw", "created_at"]
+                fields = [
+                    "id",
+                    "source",
+                    "format",
+                    "position",
+                    "reason",
+                    "field",
+                    "message",
+                    "raw",
+                    "created_at",
+                ]
                 writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
                 writer.writeheader()
                 for letter in letters:

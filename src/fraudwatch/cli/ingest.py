@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,12 +11,14 @@ from fraudwatch.bootstrap import Container
 from fraudwatch.cli.common import JsonOption, container, parse_options
 from fraudwatch.cli.output import console, emit_json, progress_bar, table
 from fraudwatch.events.formats.base import IngestContext, format_names, get_format
-from fraudwatch.events.ingest import IngestReport, Ingestion
+from fraudwatch.events.ingest import Ingestion, IngestReport
 
 
 def ingest_command(
     path: Annotated[str, typer.Argument(help="File, directory, URL (sql) or - for stdin.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="Source format; see `fraudwatch formats`.")],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="Source format; see `fraudwatch formats`.")
+    ],
     source: Annotated[
         str | None, typer.Option(help="Name of the sending bank or gateway (default: per format).")
     ] = None,
@@ -51,7 +54,7 @@ def run_ingest(
     progress: bool = True,
 ) -> IngestReport:
     reader = get_format(format)
-    source = options.get("source", format)
+    source = options.get("source") or Path(path).name
     checkpoint_prefix = f"{format}:{path}:"
     saved = app.store.load_checkpoints(checkpoint_prefix)
     with progress_bar(f"ingest {format}", enabled=progress) as update:
@@ -83,7 +86,11 @@ def print_report(report: IngestReport) -> None:
     rows += [[f"  {reason}", count] for reason, count in sorted(report.by_reason.items())]
     rows += [[f"stored {kind}s", count] for kind, count in sorted(report.events.items())]
     rate = f"{report.read / report.seconds:,.0f} records/s" if report.seconds else ""
-    table(f"{report.format} from {report.source} ({report.seconds:.1f} s, {rate})", ["", "records"], rows)
+    table(
+        f"{report.format} from {report.source} ({report.seconds:.1f} s, {rate})",
+        ["", "records"],
+        rows,
+    )
 
 
 def formats_command(json_output: JsonOption = False) -> None:

@@ -17,6 +17,7 @@ app = typer.Typer(
     help="Real-time fraud detection and prevention for payment transactions.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("simulate")(simulate.simulate_command)

@@ -1,4 +1,5 @@
-"""Output for humans (rich, on stderr for progress) and machines (`--json`: one object on stdout)."""
+"""Output for humans (rich tables; progress bars on stderr) and machines (`--json`: one object
+on stdout)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _console(stderr: bool = False) -> Console:
+    probe = Console(stderr=stderr)
+    # Piped output (CI logs, `| less`) gets wide tables instead of rich's 80-column default.
+    return probe if probe.is_terminal else Console(stderr=stderr, width=140)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 
 def _default(value: object) -> object:

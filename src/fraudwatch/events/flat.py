@@ -106,8 +106,8 @@ def nest_transaction(row: Mapping[str, Any]) -> dict[str, Any]:
         if spec is None:
             extra[column] = value
             continue
-        if column in JSON_COLUMNS:
-            value = json.loads(value) if isinstance(value, str) else value
+        if column in JSON_COLUMNS and isinstance(value, str):
+            value = json.loads(value)  # noqa: PLW2901
         path = spec[0]
         target = nested
         for part in path[:-1]:

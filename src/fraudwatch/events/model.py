@@ -99,7 +99,9 @@ class Device(msgspec.Struct, kw_only=True, omit_defaults=True):
     fingerprint: str | None = None
 
 
-class Transaction(msgspec.Struct, kw_only=True, omit_defaults=True, tag="transaction", tag_field="type"):
+class Transaction(
+    msgspec.Struct, kw_only=True, omit_defaults=True, tag="transaction", tag_field="type"
+):
     """One payment, whatever bank, gateway, file or table it came from."""
 
     transaction_id: Id
@@ -194,7 +196,8 @@ def encode(event: Event) -> bytes:
 
 
 def decode_event(data: bytes | str) -> Event:
-    return _event_decoder.decode(data)
+    event: Event = _event_decoder.decode(data)
+    return event
 
 
 def decode_transaction(data: bytes | str) -> Transaction:

@@ -82,7 +82,9 @@ def iso_time(text: str, field: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise RecordError("bad_time", f"{text!r} is not an ISO 8601 timestamp", field=field) from None
+        raise RecordError(
+            "bad_time", f"{text!r} is not an ISO 8601 timestamp", field=field
+        ) from None
     if value.tzinfo is None:
         raise RecordError("bad_time", f"{text!r} has no time zone", field=field)
     return value.astimezone(UTC)

@@ -52,6 +52,11 @@ def delays(source: Ints, timing: LabelTiming, rng: Rng) -> Ints:
 
 
 def fraud_labels(tx: TxBatch, scenarios: Scenarios, timing: LabelTiming, rng: Rng) -> LabelBatch:
+    """One label per fraudulent row; the source is drawn per incident from the scenario's mix.
+
+    Chargebacks come per transaction; a customer report or an analyst finding covers the whole
+    incident at once, some time after its last transaction.
+    """
     rows = np.flatnonzero(tx.fraud > 0)
     incidents, inverse = np.unique(tx.incident[rows], return_inverse=True)
     code = np.zeros(incidents.size, dtype=np.int64)

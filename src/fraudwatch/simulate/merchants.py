@@ -7,7 +7,7 @@ transfers, a few of which are money mules. Mules look exactly like any other pay
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import IntEnum
 
 import numpy as np
@@ -23,6 +23,7 @@ from fraudwatch.simulate.people import Customers
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
+Rng = np.random.Generator
 
 MCC_CODES: tuple[str, ...] = (
     *(c.mcc for c in catalog.CATEGORIES),
@@ -31,6 +32,7 @@ MCC_CODES: tuple[str, ...] = (
 )
 ATM_CODE = len(catalog.CATEGORIES)
 TRANSFER_CODE = ATM_CODE + 1
+_TERMINALS = np.array([0.5, 0.3, 0.15, 0.05])  # shops with 1, 2, 3, 4 terminals
 
 
 class MerchantKind(IntEnum):
@@ -45,7 +47,7 @@ class MerchantKind(IntEnum):
 class Merchants:
     kind: Ints
     mcc: Ints  # index into MCC_CODES
-    city: Ints  # -1 for payees
+    city: Ints  # shops and ATMs: where; online: head office; payees: -1
     country: Ints
     latitude: Floats  # NaN for payees
     longitude: Floats
@@ -65,127 +67,14 @@ class Merchants:
         return int(self.kind.size)
 
 
-def _spread(total: float, shares: Floats, weights: Floats) -> Ints:
-    """Merchant counts per (place, category): proportional, at least one everywhere."""
-    counts: Ints = np.maximum(1, np.rint(total * np.outer(shares, weights))).astype(np.int64)
-    return counts
+@dataclass(slots=True)
+class _Group:
+    """Merchants of one kind before they are put together."""
 
-
-def build_merchants(
-    customers: Customers, geo: GeoTables, seed: int, rng: np.random.Generator
-) -> Merchants:
-    n = customers.size
-    n_cities, n_countries = len(CITIES), len(COUNTRIES)
-    city_share = np.bincount(customers.city, minlength=n_cities) / n + 0.002
-    country_share = np.bincount(customers.country, minlength=n_countries) / n + 0.01
-    phys_w = np.array([catalog.CATEGORIES[i].weight for i in catalog.PHYSICAL])
-    online_w = np.array([catalog.CATEGORIES[i].weight for i in catalog.ONLINE])
-    phys_counts = _spread(max(200, n / 5), city_share, phys_w / phys_w.sum())
-    online_counts = _spread(max(100, n / 25), country_share, online_w / online_w.sum())
-    atm_counts = np.maximum(2, np.rint(max(50, n / 60) * city_share)).astype(np.int64)
-    home = np.bincount(customers.country, minlength=n_countries) > 0
-    payee_counts = np.where(
-        home, np.maximum(30, np.bincount(customers.country, minlength=n_countries) // 4), 0
-    )
-    n_mules = max(10, n // 400)
-
-    phys_key = np.repeat(np.arange(phys_counts.size), phys_counts.ravel())
-    online_key = np.repeat(np.arange(online_counts.size), online_counts.ravel())
-    atm_city = np.repeat(np.arange(n_cities), atm_counts)
-    payee_country = np.repeat(np.arange(n_countries), payee_counts)
-    mule_country = choose(np.where(home, country_share, 0.0), n_mules, rng)
-    phys_city = phys_key // len(catalog.PHYSICAL)
-    online_country = online_key // len(catalog.ONLINE)
-    city = np.concatenate(
-        [
-            phys_city,
-            np.full(online_key.size, -1),
-            atm_city,
-            np.full(payee_country.size + n_mules, -1),
-        ]
-    )
-    country_of_city = geo.city_country
-    # online merchants are located at a head-office city of their country
-    hq = np.array([int(geo.cities_in(c)[0]) for c in range(n_countries)])
-    located = np.where(city >= 0, city, -1)
-    located[phys_key.size : phys_key.size + online_key.size] = hq[online_country]
-    kind = np.concatenate(
-        [
-            np.full(phys_key.size, MerchantKind.PHYSICAL),
-            np.full(online_key.size, MerchantKind.ONLINE),
-            np.full(atm_city.size, MerchantKind.ATM),
-            np.full(payee_country.size, MerchantKind.PAYEE),
-            np.full(n_mules, MerchantKind.MULE),
-        ]
-    ).astype(np.int64)
-    phys_cat = np.array(catalog.PHYSICAL)[phys_key % len(catalog.PHYSICAL)]
-    online_cat = np.array(catalog.ONLINE)[online_key % len(catalog.ONLINE)]
-    mcc = np.concatenate(
-        [
-            phys_cat,
-            online_cat,
-            np.full(atm_city.size, ATM_CODE),
-            np.full(payee_country.size + n_mules, TRANSFER_CODE),
-        ]
-    ).astype(np.int64)
-    country = np.concatenate(
-        [
-            country_of_city[phys_city],
-            online_country,
-            country_of_city[atm_city],
-            payee_country,
-            mule_country,
-        ]
-    ).astype(np.int64)
-    has_place = located >= 0
-    jitter = rng.normal(0.0, 0.03, size=(kind.size, 2))
-    safe = np.maximum(located, 0)
-    latitude = np.where(has_place, geo.city_latitude[safe] + jitter[:, 0], np.nan)
-    longitude = np.where(has_place, geo.city_longitude[safe] + jitter[:, 1], np.nan)
-
-    terminals = np.where(
-        kind == MerchantKind.PHYSICAL,
-        choose(np.array([0.5, 0.3, 0.15, 0.05]), kind.size, rng) + 1,
-        np.where(kind == MerchantKind.ATM, rng.integers(1, 4, size=kind.size), 0),
-    )
-    terminal_start = np.concatenate(([0], np.cumsum(terminals)[:-1])).astype(np.int64)
-    n_terminals = int(terminals.sum())
-    is_payee = (kind == MerchantKind.PAYEE) | (kind == MerchantKind.MULE)
-    everyone = np.arange(kind.size)
-    ids = pc.if_else(
-        pa.array(is_payee),
-        hex_strings("acc_", mix64(everyone, seed * 7 + 5), 12),
-        hex_strings("mer_", mix64(everyone, seed * 7 + 4), 12),
-    )
-    n_places = len(catalog.PHYSICAL)
-    return Merchants(
-        kind=kind,
-        mcc=mcc,
-        city=located,
-        country=country,
-        latitude=latitude,
-        longitude=longitude,
-        ids=ids,
-        names=_names(kind, mcc, located, rng),
-        terminal_start=terminal_start,
-        terminal_count=terminals.astype(np.int64),
-        terminal_ids=hex_strings("trm_", mix64(np.arange(n_terminals), seed * 7 + 6), 10),
-        physical=Buckets.group(
-            np.where(kind == MerchantKind.PHYSICAL, located * n_places + _position(mcc, "P"), 0),
-            n_cities * n_places,
-            kind == MerchantKind.PHYSICAL,
-        ),
-        online=Buckets.group(
-            np.where(
-                kind == MerchantKind.ONLINE, country * len(catalog.ONLINE) + _position(mcc, "O"), 0
-            ),
-            n_countries * len(catalog.ONLINE),
-            kind == MerchantKind.ONLINE,
-        ),
-        atms=Buckets.group(np.maximum(located, 0), n_cities, kind == MerchantKind.ATM),
-        payees=Buckets.group(country, n_countries, kind == MerchantKind.PAYEE),
-        mules=Buckets.group(country, n_countries, kind == MerchantKind.MULE),
-    )
+    kind: Ints
+    mcc: Ints
+    city: Ints
+    country: Ints
 
 
 def physical_position(category: Ints) -> Ints:
@@ -204,18 +93,124 @@ def online_position(category: Ints) -> Ints:
     return result
 
 
-def _position(mcc: Ints, which: str) -> Ints:
-    return np.maximum(physical_position(mcc) if which == "P" else online_position(mcc), 0)
+def build_merchants(customers: Customers, geo: GeoTables, seed: int, rng: Rng) -> Merchants:
+    n = customers.size
+    city_share = np.bincount(customers.city, minlength=len(CITIES)) / n + 0.002
+    residents = np.bincount(customers.country, minlength=len(COUNTRIES))
+    groups = [
+        _shops(max(200, n / 5), city_share, geo),
+        _online_shops(max(100, n / 25), residents / n + 0.01, geo),
+        _atms(max(50, n / 60), city_share, geo),
+        _payees(residents, rng),
+    ]
+    kind, mcc, city, country = (
+        np.concatenate([getattr(g, f.name) for g in groups]) for f in fields(_Group)
+    )
+    placed = city >= 0
+    jitter = rng.normal(0.0, 0.03, size=(kind.size, 2))
+    latitude = np.where(placed, geo.city_latitude[np.maximum(city, 0)] + jitter[:, 0], np.nan)
+    longitude = np.where(placed, geo.city_longitude[np.maximum(city, 0)] + jitter[:, 1], np.nan)
+    terminals = np.where(kind == MerchantKind.PHYSICAL, choose(_TERMINALS, kind.size, rng) + 1, 0)
+    terminals = np.where(kind == MerchantKind.ATM, rng.integers(1, 4, size=kind.size), terminals)
+    everyone = np.arange(kind.size)
+    payee = kind >= MerchantKind.PAYEE
+    return Merchants(
+        kind=kind,
+        mcc=mcc,
+        city=city,
+        country=country,
+        latitude=latitude,
+        longitude=longitude,
+        ids=pc.if_else(
+            pa.array(payee),
+            hex_strings("acc_", mix64(everyone, seed * 7 + 5), 12),
+            hex_strings("mer_", mix64(everyone, seed * 7 + 4), 12),
+        ),
+        names=_names(kind, mcc, city, rng),
+        terminal_start=np.cumsum(terminals) - terminals,
+        terminal_count=terminals,
+        terminal_ids=hex_strings("trm_", mix64(np.arange(terminals.sum()), seed * 7 + 6), 10),
+        **_buckets(kind, mcc, city, country),
+    )
 
 
-def _names(kind: Ints, mcc: Ints, city: Ints, rng: np.random.Generator) -> pa.Array:
+def _spread(total: float, shares: Floats, weights: Floats) -> Ints:
+    """Merchant counts per (place, category): proportional, at least one everywhere."""
+    counts: Ints = np.maximum(1, np.rint(total * np.outer(shares, weights))).astype(np.int64)
+    return counts
+
+
+def _category_weights(categories: tuple[int, ...]) -> Floats:
+    weights = np.array([catalog.CATEGORIES[i].weight for i in categories])
+    result: Floats = weights / weights.sum()
+    return result
+
+
+def _shops(total: float, city_share: Floats, geo: GeoTables) -> _Group:
+    counts = _spread(total, city_share, _category_weights(catalog.PHYSICAL))
+    key = np.repeat(np.arange(counts.size), counts.ravel())
+    city = key // len(catalog.PHYSICAL)
+    mcc = np.array(catalog.PHYSICAL)[key % len(catalog.PHYSICAL)]
+    return _Group(np.full(key.size, MerchantKind.PHYSICAL), mcc, city, geo.city_country[city])
+
+
+def _online_shops(total: float, country_share: Floats, geo: GeoTables) -> _Group:
+    """Online merchants of every category in every country, at a head office in its capital."""
+    counts = _spread(total, country_share, _category_weights(catalog.ONLINE))
+    key = np.repeat(np.arange(counts.size), counts.ravel())
+    country = key // len(catalog.ONLINE)
+    mcc = np.array(catalog.ONLINE)[key % len(catalog.ONLINE)]
+    capital = np.array([int(geo.cities_in(c)[0]) for c in range(len(COUNTRIES))])
+    return _Group(np.full(key.size, MerchantKind.ONLINE), mcc, capital[country], country)
+
+
+def _atms(total: float, city_share: Floats, geo: GeoTables) -> _Group:
+    city = np.repeat(np.arange(len(CITIES)), np.maximum(2, np.rint(total * city_share)).astype(int))
+    return _Group(
+        np.full(city.size, MerchantKind.ATM),
+        np.full(city.size, ATM_CODE),
+        city,
+        geo.city_country[city],
+    )
+
+
+def _payees(residents: Ints, rng: Rng) -> _Group:
+    """Accounts customers transfer money to, in the banks' countries; the last few are mules."""
+    home = residents > 0
+    country = np.repeat(
+        np.arange(residents.size), np.where(home, np.maximum(30, residents // 4), 0)
+    )
+    mules = choose(np.where(home, residents, 0).astype(float), max(10, residents.sum() // 400), rng)
+    kind = np.repeat([MerchantKind.PAYEE, MerchantKind.MULE], [country.size, mules.size])
+    size = kind.size
+    return _Group(
+        kind, np.full(size, TRANSFER_CODE), np.full(size, -1), np.concatenate([country, mules])
+    )
+
+
+def _buckets(kind: Ints, mcc: Ints, city: Ints, country: Ints) -> dict[str, Buckets]:
+    """The lookups purchases use: shops by (city, category), online by (country, category) ..."""
+    n_cities, n_countries = len(CITIES), len(COUNTRIES)
+    n_physical, n_online = len(catalog.PHYSICAL), len(catalog.ONLINE)
+    shop_key = np.maximum(city, 0) * n_physical + np.maximum(physical_position(mcc), 0)
+    online_key = country * n_online + np.maximum(online_position(mcc), 0)
+    return {
+        "physical": Buckets.group(shop_key, n_cities * n_physical, kind == MerchantKind.PHYSICAL),
+        "online": Buckets.group(online_key, n_countries * n_online, kind == MerchantKind.ONLINE),
+        "atms": Buckets.group(np.maximum(city, 0), n_cities, kind == MerchantKind.ATM),
+        "payees": Buckets.group(country, n_countries, kind == MerchantKind.PAYEE),
+        "mules": Buckets.group(country, n_countries, kind == MerchantKind.MULE),
+    }
+
+
+def _names(kind: Ints, mcc: Ints, city: Ints, rng: Rng) -> pa.Array:
+    """`<stem> <category word>` ("Linden Kitchen"), "... Online" for web shops, ATM operators."""
     stems = rng.integers(0, len(catalog.MERCHANT_STEMS), size=kind.size).tolist()
     words = rng.integers(0, 1 << 20, size=kind.size).tolist()
     names: list[str | None] = []
-    for i, (k, code, place) in enumerate(
-        zip(kind.tolist(), mcc.tolist(), city.tolist(), strict=True)
-    ):
-        if k in (MerchantKind.PAYEE, MerchantKind.MULE):
+    rows = zip(kind.tolist(), mcc.tolist(), city.tolist(), strict=True)
+    for i, (k, code, place) in enumerate(rows):
+        if k >= MerchantKind.PAYEE:
             names.append(None)
         elif k == MerchantKind.ATM:
             operator = catalog.ATM_OPERATORS[words[i] % len(catalog.ATM_OPERATORS)]

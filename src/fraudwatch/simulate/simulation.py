@@ -57,6 +57,7 @@ def generate(config: SimulationConfig) -> Simulation:
     logins = logins.take(logins.time >= world.start)  # a login just before the first day
     logins = logins.take(np.argsort(logins.time, kind="stable"))
     transactions = TxBatch.concat([legit, extra])
+    del legit, extra  # keep the peak at two copies of the timeline while it is sorted
     transactions = transactions.take(np.argsort(transactions.time, kind="stable"))
     label_rng = streams[5]
     labels = labelling.merge(

@@ -34,6 +34,8 @@ _WEEKDAY = np.array([0.95, 0.97, 1.0, 1.02, 1.12, 1.15, 0.8])
 
 @dataclass(slots=True)
 class World:
+    """Everything that exists before the first payment, and the helpers that sample from it."""
+
     config: SimulationConfig
     geo: GeoTables
     customers: Customers
@@ -61,6 +63,7 @@ class World:
         return utc
 
     def new_ips(self, country: Ints, rng: np.random.Generator) -> Ints:
+        """Addresses never seen before, in each row's country."""
         return self.geo.random_ips(country, rng)
 
     def customer_ip(self, customer: Ints, rng: np.random.Generator) -> Ints:
@@ -88,6 +91,7 @@ class World:
         return result
 
     def spare_devices(self, size: int, rng: np.random.Generator) -> Ints:
+        """Legitimate devices new to their user (a new phone, a borrowed laptop)."""
         result: Ints = rng.integers(self.devices.spare_start, self.devices.fraud_start, size=size)
         return result
 
@@ -97,6 +101,7 @@ class World:
         return result
 
     def currency_of(self, merchant: Ints) -> Ints:
+        """Merchants charge in their country's currency (a trip abroad pays in local money)."""
         result: Ints = self.geo.country_currency[self.merchants.country[merchant]]
         return result
 
@@ -132,6 +137,7 @@ class World:
 
 
 def build_world(config: SimulationConfig, rng: np.random.Generator) -> World:
+    """The world for `config`; the period starts at midnight UTC of `config.start`'s day."""
     geo = build_geo()
     customers = build_customers(config, geo, rng)
     cards = issue_cards(customers, rng)

@@ -151,10 +151,14 @@ def write_events(
     events: EventLines, kind: Ints, row: Ints, handle: BinaryIO, counter: EventCounter
 ) -> None:
     """Canonical JSON Lines of the given (kind, row) events, in that order."""
-    for lo in range(0, kind.size, LINE_CHUNK):
-        kinds, rows = kind[lo : lo + LINE_CHUNK], row[lo : lo + LINE_CHUNK]
-        _write_array(handle, events.lines(kinds, rows))
-        counter.add(int(kinds.size))
+
+    def encode_chunk(lo: int, hi: int) -> pa.Array:
+        return events.lines(kind[lo:hi], row[lo:hi])
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for lines in _rendered_ahead(pool, encode_chunk, kind.size, LINE_CHUNK):
+            _write_array(handle, lines)
+            counter.add(len(lines))
 
 
 def write_json(
@@ -199,8 +203,11 @@ def write_parquet(
 def _rendered_ahead(
     pool: ThreadPoolExecutor, render: Callable[[int, int], pa.Table], count: int, step: int
 ) -> Iterator[pa.Table]:
-    """Slices [0, step), [step, 2 step) ... rendered one ahead on `pool` (Arrow and the Parquet
-    writer release the GIL, so rendering the next slice overlaps writing this one)."""
+    """`render(lo, hi)` of the slices [0, step), [step, 2 step) ..., one slice ahead on `pool`.
+
+    Arrow kernels, the Parquet writer and file writes release the GIL, so rendering the next
+    slice overlaps writing this one on the second core.
+    """
     bounds = [(lo, min(count, lo + step)) for lo in range(0, count, step)]
     pending: Future[pa.Table] | None = None
     for i, (lo, hi) in enumerate(bounds):

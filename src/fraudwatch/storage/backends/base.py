@@ -132,7 +132,11 @@ class SqlEventStore(ABC):
         )
         conn.execute(
             statement,
-            [{"key": key, "value": value, "updated_at": now} for key, value in checkpoints.items()],
+            # In key order, so concurrent writers of the same checkpoints cannot deadlock.
+            [
+                {"key": key, "value": value, "updated_at": now}
+                for key, value in sorted(checkpoints.items())
+            ],
         )
 
     # -- reading --------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ A write stores each table's rows in two steps, inside the batch's one transactio
 1. the keys `(id, content hash, time)` are COPYed into a session-local staging table and moved
    into `event_keys` by `INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING id`: the ids
    returned are exactly the events not stored before (nor by a concurrent writer, whose
-   uncommitted key makes ours wait, then conflict);
+   uncommitted key makes ours wait, then conflict). Keys go in id order, so two writers of
+   overlapping batches wait for each other instead of deadlocking;
 2. the rows of those ids are COPYed (binary format) straight into the table; PostgreSQL routes
    each to its monthly partition.
 
@@ -44,7 +45,7 @@ _COPY_STAGE = f"COPY {_STAGE} (id, content_hash, event_time) FROM STDIN (FORMAT 
 _REGISTER_STAGED = (
     f"WITH staged AS (DELETE FROM {_STAGE} RETURNING id, content_hash, event_time) "
     "INSERT INTO event_keys (kind, id, content_hash, event_time) "
-    "SELECT %s, id, content_hash, event_time FROM staged "
+    "SELECT %s, id, content_hash, event_time FROM staged ORDER BY id "
     "ON CONFLICT DO NOTHING RETURNING id"
 ).encode()
 _KEY_TYPES = ["text", "bytea", "timestamptz"]

@@ -1,0 +1,32 @@
+"""`make bench`: every benchmark in turn, each printing what it measured, on what data, how many
+runs and the median. Slow by design; never part of `make test`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+BENCHMARKS = [
+    ("simulator", ["bench_simulate.py", "--transactions", "1000000", "--runs", "3"]),
+    ("ingestion", ["bench_ingest.py", "--transactions", "200000", "--runs", "3"]),
+    ("storage writes", ["bench_storage.py", "--rows", "100000", "--runs", "3"]),
+]
+
+
+def main() -> int:
+    failed = []
+    for name, command in BENCHMARKS:
+        print(f"\n=== {name} ===", flush=True)
+        result = subprocess.run([sys.executable, str(HERE / command[0]), *command[1:]], check=False)
+        if result.returncode != 0:
+            failed.append(name)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
