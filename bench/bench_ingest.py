@@ -72,9 +72,8 @@ def fresh_pg_database(server: str) -> str:
 def report(name: str, runs: list[tuple[int, float]]) -> dict[str, object]:
     rates = [records / seconds for records, seconds in runs]
     for index, (records, seconds) in enumerate(runs, 1):
-        print(
-            f"  {name} run {index}: {records:,} records in {seconds:.2f} s = {records / seconds:,.0f}/s"
-        )
+        rate = records / seconds
+        print(f"  {name} run {index}: {records:,} records in {seconds:.2f} s = {rate:,.0f}/s")
     median = statistics.median(rates)
     print(f"  {name}: median {median:,.0f} records/s over {len(runs)} runs")
     return {"runs": len(runs), "records": runs[0][0], "median_records_per_s": round(median)}
@@ -100,8 +99,8 @@ def main() -> None:
         )
         print(
             f"ingest benchmark: {summary.events:,} canonical JSON events "
-            f"({summary.transactions:,} transactions, {summary.logins:,} logins, {summary.labels:,} "
-            f"labels) from the simulator, seed 1, batch {args.batch}, {args.runs} runs per store"
+            f"({summary.transactions:,} transactions, {summary.logins:,} logins, "
+            f"{summary.labels:,} labels) from the simulator, seed 1, batch {args.batch}, {args.runs} runs per store"
         )
         sqlite_runs = []
         for run in range(args.runs):
