@@ -100,7 +100,8 @@ def main() -> None:
         print(
             f"ingest benchmark: {summary.events:,} canonical JSON events "
             f"({summary.transactions:,} transactions, {summary.logins:,} logins, "
-            f"{summary.labels:,} labels) from the simulator, seed 1, batch {args.batch}, {args.runs} runs per store"
+            f"{summary.labels:,} labels) from the simulator, seed 1, "
+            f"batch {args.batch}, {args.runs} runs per store"
         )
         sqlite_runs = []
         for run in range(args.runs):
