@@ -14,15 +14,13 @@ from fraudwatch.errors import RecordError
 from fraudwatch.events.model import Card
 
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
 def luhn_valid(number: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(number)):
-        digit = ord(char) - 48
-        if index % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
+    """The Luhn check digit test of a string of digits."""
+    digits = [ord(char) - 48 for char in number]
+    total = sum(digits[-1::-2]) + sum([_DOUBLED[digit] for digit in digits[-2::-2]])
     return total % 10 == 0
 
 
