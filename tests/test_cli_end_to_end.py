@@ -110,6 +110,8 @@ def test_bad_records_are_dead_lettered_and_exported(workspace: Path) -> None:
             '{"transaction_id":"x1","event_time":"2026-01-01T00:00:00Z","currency":"EUR"}',
             '{"transaction_id":"x2","event_time":"2026-01-01T00:00:00Z","amount":"1","currency":"ZZZ"}',
             "not json at all",
+            '{"transaction_id":"x3","event_time":"2026-01-01","amount":"1","currency":"EUR",'
+            '"card":{"number":"4111111111111111"}}',
         ]
     )
     report = as_json(
@@ -117,8 +119,13 @@ def test_bad_records_are_dead_lettered_and_exported(workspace: Path) -> None:
             home, "ingest", "-f", "json", "-", "--source", "stdin-bank", "--json", stdin=feed
         )
     )
-    assert (report["read"], report["accepted"], report["dead_lettered"]) == (4, 1, 3)
-    assert report["by_reason"] == {"missing_field": 1, "unknown_currency": 1, "unparseable": 1}
+    assert (report["read"], report["accepted"], report["dead_lettered"]) == (5, 1, 4)
+    assert report["by_reason"] == {
+        "bad_time": 1,
+        "missing_field": 1,
+        "unknown_currency": 1,
+        "unparseable": 1,
+    }
 
     listed = as_json(fraudwatch(home, "deadletters", "list", "--reason", "missing_field", "--json"))
     (letter,) = listed["dead_letters"]
@@ -128,7 +135,10 @@ def test_bad_records_are_dead_lettered_and_exported(workspace: Path) -> None:
 
     out = workspace / "refused.jsonl"
     exported = as_json(fraudwatch(home, "deadletters", "export", "--out", str(out), "--json"))
-    assert exported["exported"] == 3 and len(out.read_text().splitlines()) == 3
+    assert exported["exported"] == 4 and len(out.read_text().splitlines()) == 4
+    assert "4111111111111111" not in out.read_text() and "411111******1111" in out.read_text()
+    fraudwatch(home, "deadletters", "export", "--out", str(out), "--unmask")
+    assert "4111111111111111" in out.read_text()
 
 
 def test_errors_are_messages_not_tracebacks(workspace: Path) -> None:

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
         default=None, description="Key id that encrypts new data; the others still decrypt."
     )
 
-    ingest_batch_size: int = Field(default=5000, ge=1, le=200_000)
+    ingest_batch_size: int = Field(default=20_000, ge=1, le=200_000)
     partition_months_ahead: int = Field(default=3, ge=0, le=24)
     bank_csv_timezone: str = "Europe/Berlin"
     log_patterns: dict[str, str] = Field(

@@ -121,3 +121,19 @@ def test_a_failing_source_keeps_what_was_read(store: EventStore) -> None:
     with pytest.raises(OSError, match="disk gone"):
         ingestion.run(records())
     assert store.get_transaction("kept") is not None
+
+
+def test_dead_letter_raw_text_is_encrypted_at_rest(
+    tmp_path: Path, store: EventStore, ctx: IngestContext
+) -> None:
+    pan_line = (
+        '{"transaction_id":"p1","event_time":"2026-02-01T10:00:00Z","amount":"x",'
+        '"currency":"EUR","card":{"number":"4111111111111111"},"customer_name":"Jane Doe"}'
+    )
+    path = tmp_path / "feed.jsonl"
+    path.write_text(pan_line + "\n")
+    _run(store, ctx, path)
+    (letter,) = store.dead_letters()
+    assert letter.raw == pan_line and letter.reason == "bad_number"
+    database = (tmp_path / "fw.db").read_bytes()
+    assert b"4111111111111111" not in database and b"Jane Doe" not in database

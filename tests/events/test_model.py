@@ -100,3 +100,9 @@ def test_transaction_type_tag_is_optional_on_input() -> None:
     tx = decode_transaction(VALID)
     assert isinstance(tx, Transaction)
     assert b'"type":"transaction"' in encode(tx)
+
+
+def test_amount_precision_beyond_the_store_is_refused() -> None:
+    assert make_transaction(amount=Decimal("0.000001")).amount == Decimal("0.000001")
+    with pytest.raises(ValueError, match="decimal places"):
+        make_transaction(amount=Decimal("0.0000001"))

@@ -15,7 +15,9 @@ import typer
 from fraudwatch.cli.common import JsonOption, container
 from fraudwatch.cli.output import console, emit_json, table
 from fraudwatch.errors import NotFoundError
+from fraudwatch.events.deadletter import DeadLetter
 from fraudwatch.events.model import to_builtins
+from fraudwatch.security.masking import mask_pans
 
 deadletters_app = typer.Typer(help="List and export dead-lettered records.", no_args_is_help=True)
 transactions_app = typer.Typer(help="Look up stored transactions.", no_args_is_help=True)
@@ -71,7 +73,7 @@ def deadletters_list(
     """Show dead letters, newest first, with their reason and where they came from."""
     with container() as app:
         letters = app.store.dead_letters(reason=reason, source=source, limit=limit, offset=offset)
-    rows = [msgspec.to_builtins(letter) for letter in letters]
+    rows = [_shown(letter, unmask=False) for letter in letters]
     if json_output:
         emit_json({"dead_letters": rows, "count": len(rows), "offset": offset})
         return
@@ -100,15 +102,19 @@ def deadletters_export(
     ],
     reason: Annotated[str | None, typer.Option(help="Only this reason code.")] = None,
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    unmask: Annotated[
+        bool, typer.Option(help="Keep card numbers in the raw records (needed to re-ingest them).")
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Export dead letters (streamed, any number) for repair and re-ingestion."""
+    """Export dead letters (streamed, any number) for repair and re-ingestion; card numbers in
+    the raw records are masked unless --unmask."""
     count = 0
     with container() as app:
         letters = app.store.iter_dead_letters(reason=reason, source=source)
         if str(out) == "-":
             for letter in letters:
-                sys.stdout.write(msgspec.json.encode(letter).decode() + "\n")
+                sys.stdout.write(json.dumps(_shown(letter, unmask=unmask), default=str) + "\n")
                 count += 1
             return
         with out.open("w", newline="", encoding="utf-8") as handle:
@@ -127,16 +133,23 @@ def deadletters_export(
                 writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
                 writer.writeheader()
                 for letter in letters:
-                    writer.writerow(msgspec.to_builtins(letter))
+                    writer.writerow(_shown(letter, unmask=unmask))
                     count += 1
             else:
                 for letter in letters:
-                    handle.write(msgspec.json.encode(letter).decode() + "\n")
+                    handle.write(json.dumps(_shown(letter, unmask=unmask), default=str) + "\n")
                     count += 1
     if json_output:
         emit_json({"exported": count, "out": str(out)})
     else:
         console.print(f"exported {count:,} dead letters to {out}")
+
+
+def _shown(letter: DeadLetter, *, unmask: bool) -> dict[str, Any]:
+    row: dict[str, Any] = msgspec.to_builtins(letter)
+    if not unmask:
+        row["raw"] = mask_pans(letter.raw)
+    return row
 
 
 @transactions_app.command("show")

@@ -25,6 +25,7 @@ from fraudwatch.events.currency import CURRENCIES
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 AttributeValue = str | int | float | bool | None
+MAX_DECIMALS = 6  # the store keeps NUMERIC(20, 6); more would be rounded, so it is refused
 
 
 class Channel(StrEnum):
@@ -134,6 +135,9 @@ class Transaction(
             raise ValueError("amount must be a finite number")
         if self.amount < 0:
             raise ValueError(f"amount must not be negative, got {self.amount}")
+        exponent = self.amount.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -MAX_DECIMALS:
+            raise ValueError(f"amount has more than {MAX_DECIMALS} decimal places: {self.amount}")
         if self.currency not in CURRENCIES:
             raise ValueError(f"currency {self.currency!r} is not an ISO 4217 code")
         _country(self.billing_country, "billing_country")

@@ -13,7 +13,6 @@ import hmac
 from fraudwatch.errors import RecordError
 from fraudwatch.events.model import Card
 
-
 _DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 
 

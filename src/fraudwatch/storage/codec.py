@@ -35,6 +35,7 @@ from fraudwatch.events.model import (
     Transaction,
 )
 from fraudwatch.security.crypto import KeyRing
+from fraudwatch.security.masking import mask_pans
 from fraudwatch.storage.model import StorageError
 from fraudwatch.storage.types import quantize_money, sqlite_time
 
@@ -57,7 +58,8 @@ LOGIN_COLUMNS = (
     "country", "latitude", "longitude", "pii_key_id", "ingested_at",
 )  # fmt: skip
 DEAD_LETTER_COLUMNS = (
-    "source", "format", "position", "raw", "reason", "field", "message", "created_at",
+    "source", "format", "position", "raw_enc", "pii_key_id", "reason", "field", "message",
+    "created_at",
 )  # fmt: skip
 
 _json = msgspec.json.Encoder()
@@ -93,6 +95,10 @@ def dead_letter_key(letter: DeadLetter) -> bytes:
     """16-byte identity of a dead letter: the same refused record replayed is the same row."""
     material = "\x00".join((letter.source, letter.format, str(letter.position), letter.raw))
     return hashlib.blake2b(material.encode(), digest_size=16).digest()
+
+
+def _dead_letter_associated(letter: DeadLetter) -> bytes:
+    return f"dead_letters:{letter.source}:{letter.format}:{letter.position}:raw".encode()
 
 
 def _associated(table: str, row_id: str, field: str) -> bytes:
@@ -177,9 +183,10 @@ class RowEncoder:
         )  # fmt: skip
 
     def dead_letter(self, letter: DeadLetter, created_at: Any) -> tuple[Any, ...]:
+        sealed = self._keyring.encrypt(letter.raw, _dead_letter_associated(letter))
         return (
-            letter.source, letter.format, letter.position, letter.raw, letter.reason,
-            letter.field, letter.message, created_at,
+            letter.source, letter.format, letter.position, sealed, self._keyring.active_key_id,
+            letter.reason, letter.field, mask_pans(letter.message), created_at,
         )  # fmt: skip
 
 
@@ -269,10 +276,18 @@ class RowDecoder:
             latitude=row["latitude"], longitude=row["longitude"],
         )  # fmt: skip
 
-    @staticmethod
-    def dead_letter(row: RowMapping) -> DeadLetter:
-        return DeadLetter(
+    def dead_letter(self, row: RowMapping) -> DeadLetter:
+        letter = DeadLetter(
             id=row["id"], source=row["source"], format=row["format"], position=row["position"],
-            raw=row["raw"], reason=row["reason"], field=row["field"], message=row["message"],
+            raw="", reason=row["reason"], field=row["field"], message=row["message"],
             created_at=row["created_at"],
         )  # fmt: skip
+        try:
+            letter.raw = self._keyring.decrypt(
+                row["pii_key_id"], bytes(row["raw_enc"]), _dead_letter_associated(letter)
+            )
+        except InvalidTag:
+            raise StorageError(
+                f"dead letter {row['id']}: raw record fails to decrypt (tampered or wrong key)"
+            ) from None
+        return letter

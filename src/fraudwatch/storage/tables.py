@@ -136,7 +136,9 @@ dead_letters = Table(
     Column("source", Text, nullable=False),
     Column("format", Text, nullable=False),
     Column("position", BigInteger, nullable=False),
-    Column("raw", Text, nullable=False),
+    # The refused record as received, encrypted: it may hold a card number or personal data.
+    Column("raw_enc", LargeBinary, nullable=False),
+    Column("pii_key_id", Text, nullable=False),
     Column("reason", Text, nullable=False),
     Column("field", Text),
     Column("message", Text, nullable=False),

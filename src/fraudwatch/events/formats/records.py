@@ -11,7 +11,6 @@ masked to its BIN and last four, whatever key it hides under. `require_pan` and
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping
 
 import msgspec
@@ -22,7 +21,7 @@ from fraudwatch.events.deadletter import from_validation_error
 from fraudwatch.events.formats.base import IngestContext, Parsed
 from fraudwatch.events.formats.textio import encoding_error, numbered_lines, printable, undecodable
 from fraudwatch.events.model import AttributeValue, Transaction
-from fraudwatch.security.tokens import luhn_valid
+from fraudwatch.security.masking import mask_pans
 
 SENSITIVE_KEYS = frozenset(
     {
@@ -31,7 +30,6 @@ SENSITIVE_KEYS = frozenset(
         "pan", "card_number", "cardnumber", "card_no",
     }
 )  # fmt: skip
-_PAN_LIKE = re.compile(r"(?<!\d)\d(?:[ -]?\d){11,18}(?!\d)")
 
 
 def rejected(position: int, raw: str, exc: Exception) -> Parsed:
@@ -52,18 +50,6 @@ def resolve_source(ctx: IngestContext, named_in_data: str | None, default: str) 
     """The `source` of an event: option `source` (`--source`), else the bank named in the data,
     else the format's default (as the dataset formats do)."""
     return ctx.options.get("source") or named_in_data or default
-
-
-def mask_pans(text: str) -> str:
-    """`text` with every Luhn-valid PAN-like digit run masked as `411111******1111`."""
-    return _PAN_LIKE.sub(_mask_match, text)
-
-
-def _mask_match(match: re.Match[str]) -> str:
-    digits = match.group(0).replace(" ", "").replace("-", "")
-    if not luhn_valid(digits):
-        return match.group(0)
-    return f"{digits[:6]}{'*' * (len(digits) - 10)}{digits[-4:]}"
 
 
 def _is_sensitive(key: str) -> bool:
