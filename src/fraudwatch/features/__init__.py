@@ -1,0 +1,1 @@
+"""Behavioural features: one declaration, computed online (per event) and offline (SQL)."""
