@@ -13,10 +13,15 @@ import pytest
 
 
 def fraudwatch(
-    home: Path, *args: str, stdin: str | None = None, check: bool = True
+    home: Path,
+    *args: str,
+    stdin: str | None = None,
+    check: bool = True,
+    env_extra: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDWATCH_")}
     env["FRAUDWATCH_HOME"] = str(home)
+    env.update(env_extra or {})
     result = subprocess.run(
         [sys.executable, "-m", "fraudwatch.cli.main", *args],
         capture_output=True,
@@ -170,3 +175,18 @@ def test_errors_are_messages_not_tracebacks(workspace: Path) -> None:
 def test_every_command_has_help(workspace: Path, command: list[str]) -> None:
     result = fraudwatch(workspace / "h", *command, "--help")
     assert "Usage" in result.stdout
+
+
+def test_settings_reach_the_formats(workspace: Path) -> None:
+    """A log type defined in settings (environment) is usable by name, like a built-in one."""
+    log = workspace / "custom.log"
+    log.write_text("2026-01-05T10:00:00Z pay id=abc amt=12.50 cur=EUR\nnonsense\n")
+    pattern = (
+        r"(?P<event_time>\S+) pay id=(?P<transaction_id>\S+) "
+        r"amt=(?P<amount>\S+) cur=(?P<currency>\S+)"
+    )
+    env = {"FRAUDWATCH_LOG_PATTERNS": json.dumps({"mine": pattern})}
+    args = ("ingest", "-f", "applog", "-o", "log_type=mine", str(log), "--json")
+    report = as_json(fraudwatch(workspace / "h-log", *args, env_extra=env))
+    assert (report["accepted"], report["dead_lettered"]) == (1, 1)
+    assert report["by_reason"] == {"unparseable": 1}

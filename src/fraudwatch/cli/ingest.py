@@ -54,6 +54,7 @@ def run_ingest(
     progress: bool = True,
 ) -> IngestReport:
     reader = get_format(format)
+    options = _with_settings(app, format, options)
     source = options.get("source") or Path(path).name
     checkpoint_prefix = f"{format}:{path}:"
     saved = app.store.load_checkpoints(checkpoint_prefix)
@@ -74,6 +75,17 @@ def run_ingest(
             checkpoint_prefix=checkpoint_prefix,
         )
         return ingestion.run(records)
+
+
+def _with_settings(app: Container, format: str, options: dict[str, str]) -> dict[str, str]:
+    """Format options that settings provide when the command line does not."""
+    merged = dict(options)
+    if format == "bank-csv":
+        merged.setdefault("timezone", app.settings.bank_csv_timezone)
+    log_type = merged.get("log_type")
+    if format == "applog" and log_type in app.settings.log_patterns and "pattern" not in merged:
+        merged["pattern"] = app.settings.log_patterns[log_type]
+    return merged
 
 
 def print_report(report: IngestReport) -> None:
