@@ -44,7 +44,7 @@ def print_summary(summary: dict[str, Any]) -> None:
     sources = summary.get("sources") or {}
     table(
         "transactions per source",
-        ["source", "transactions", "amounts (top currencies)"],
+        ["source", "transactions", "largest amount sums by currency"],
         [
             [name, item["transactions"], _amounts(item["amounts"])]
             for name, item in sorted(sources.items())
