@@ -12,6 +12,7 @@ from fraudwatch.cli.common import JsonOption, container, parse_options
 from fraudwatch.cli.output import console, emit_json, progress_bar, table
 from fraudwatch.events.formats.base import IngestContext, format_names, get_format
 from fraudwatch.events.ingest import Ingestion, IngestReport
+from fraudwatch.security.masking import redact
 
 
 def ingest_command(
@@ -56,7 +57,7 @@ def run_ingest(
     reader = get_format(format)
     options = _with_settings(app, format, options)
     source = options.get("source") or Path(path).name
-    checkpoint_prefix = f"{format}:{path}:"
+    checkpoint_prefix = f"{format}:{redact(path)}:"  # a URL's password never reaches the store
     saved = app.store.load_checkpoints(checkpoint_prefix)
     with progress_bar(f"ingest {format}", enabled=progress) as update:
         ctx = IngestContext(

@@ -23,3 +23,13 @@ def _mask_match(match: re.Match[str]) -> str:
     if not luhn_valid(digits):
         return match.group(0)
     return f"{digits[:6]}{'*' * (len(digits) - 10)}{digits[-4:]}"
+
+
+def redact(url: str) -> str:
+    """A URL fit for a message: the password, if any, replaced by ***."""
+    head, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{head}{sep}{user}:***@{host}"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from fraudwatch.errors import ConfigError
+from fraudwatch.security.masking import redact
+
+__all__ = ["redact", "scheme_of", "sqlalchemy_url"]
 
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 
@@ -24,13 +27,3 @@ def sqlalchemy_url(url: str) -> str:
             raise ConfigError(f"PostgreSQL is reached through psycopg 3, not {driver!r}")
         return f"postgresql+psycopg://{rest}"
     return url
-
-
-def redact(url: str) -> str:
-    """A URL fit for a message: the password, if any, replaced by ***."""
-    head, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    user = credentials.split(":", 1)[0]
-    return f"{head}{sep}{user}:***@{host}"

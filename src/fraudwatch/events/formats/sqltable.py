@@ -42,6 +42,7 @@ from fraudwatch.events.formats.flatfields import (
     zone_option,
 )
 from fraudwatch.events.formats.records import record_error, renamed
+from fraudwatch.security.masking import redact
 
 NAME = "sql"
 DEFAULT_BATCH = 1000
@@ -182,7 +183,9 @@ class SqlTable:
         try:
             engine = sa.create_engine(location)
         except sa.exc.ArgumentError as exc:
-            raise ConfigError(f"{location!r} is not a SQLAlchemy database URL: {exc}") from exc
+            raise ConfigError(
+                f"{redact(location)!r} is not a SQLAlchemy database URL: {exc}"
+            ) from exc
         try:
             yield from self._read(engine, ctx)
         except sa.exc.SQLAlchemyError as exc:

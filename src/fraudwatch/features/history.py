@@ -1,0 +1,85 @@
+"""Loading history for the feature engines: any ingest format -> time-ordered feature rows.
+
+`fraudwatch features build` and `fraudwatch features parity` read the same files `fraudwatch
+ingest` reads. Records a format refuses are counted (by reason), not silently dropped; they are
+not features' business to store — ingest them to keep them in the dead-letter store.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from fraudwatch.events.formats.base import IngestContext, get_format
+from fraudwatch.events.model import Label, Transaction
+from fraudwatch.features.definitions import FeatureSet, PassThrough
+from fraudwatch.features.enrich.ip import IpLocator
+from fraudwatch.features.rows import LabelRow, StreamItem, TxRow, label_row, merge_stream, tx_row
+
+
+@dataclass
+class History:
+    """The transactions and labels of a source, as feature rows, plus what was refused."""
+
+    transactions: list[TxRow] = field(default_factory=list)
+    labels: list[LabelRow] = field(default_factory=list)
+    read: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def stream(self) -> list[StreamItem]:
+        return merge_stream(self.transactions, self.labels)
+
+    def attribute_names(self, limit: int = 1000) -> list[str]:
+        """Numeric attributes present in the first `limit` transactions (for pass-through)."""
+        names: dict[str, None] = {}
+        for row in self.transactions[:limit]:
+            for name in row.attributes:
+                names.setdefault(name, None)
+        return list(names)
+
+
+def load_history(format: str, location: str, ctx: IngestContext, locator: IpLocator) -> History:
+    history = History()
+    seen: set[str] = set()
+    for record in get_format(format).read(location, ctx):
+        history.read += 1
+        if record.error is not None:
+            history.refused[record.error.reason] += 1
+            continue
+        _add(history, record.events, seen, locator)
+    return history
+
+
+def _add(
+    history: History,
+    events: Iterable[object],
+    seen: set[str],
+    locator: IpLocator,
+) -> None:
+    for event in events:
+        if isinstance(event, Transaction):
+            if event.transaction_id in seen:
+                history.refused["duplicate"] += 1
+                continue
+            seen.add(event.transaction_id)
+            history.transactions.append(tx_row(event, len(history.transactions), locator))
+        elif isinstance(event, Label):
+            history.labels.append(label_row(event))
+
+
+def with_pass_through(feature_set: FeatureSet, attributes: Iterable[str]) -> FeatureSet:
+    """The set plus a pass-through feature per attribute it does not already cover."""
+    present = set(feature_set.names)
+    extra = [PassThrough(name) for name in attributes if PassThrough(name).name not in present]
+    return feature_set.with_definitions(extra) if extra else feature_set
+
+
+def summary(history: History) -> Mapping[str, object]:
+    return {
+        "read": history.read,
+        "transactions": len(history.transactions),
+        "labels": len(history.labels),
+        "refused": dict(sorted(history.refused.items())),
+    }
