@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from fraudwatch import __version__
-from fraudwatch.cli import data, demo, ingest, simulate
+from fraudwatch.cli import data, demo, features, ingest, simulate
 from fraudwatch.cli.output import err_console
 from fraudwatch.errors import FraudwatchError
 
@@ -28,6 +28,7 @@ app.command("summary")(data.summary_command)
 app.add_typer(data.deadletters_app, name="deadletters")
 app.add_typer(data.transactions_app, name="transactions")
 app.add_typer(data.db_app, name="db")
+app.add_typer(features.features_app, name="features")
 
 
 def _version(value: bool) -> None:

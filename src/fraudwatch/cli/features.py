@@ -1,0 +1,200 @@
+"""`fraudwatch features`: list the definitions, build training sets, check online/offline parity."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import typer
+
+from fraudwatch.bootstrap import Container
+from fraudwatch.cli.common import JsonOption, container, parse_options
+from fraudwatch.cli.output import console, emit_json, progress_bar, table
+from fraudwatch.events.formats.base import IngestContext
+from fraudwatch.features.defaults import default_feature_set
+from fraudwatch.features.definitions import FeatureSet
+from fraudwatch.features.enrich.ip import default_locator
+from fraudwatch.features.history import History, load_history, summary, with_pass_through
+from fraudwatch.features.rows import TxRow, label_table, micros, tx_table
+
+features_app = typer.Typer(
+    help="Feature definitions, point-in-time training sets, online/offline parity.",
+    no_args_is_help=True,
+)
+
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="Source format, as in ingest.")]
+PathArgument = Annotated[str, typer.Argument(help="File or directory to read.")]
+SetOption = Annotated[
+    Path | None, typer.Option("--feature-set", help="YAML feature set (default: the built-in one).")
+]
+OptionOption = Annotated[
+    list[str] | None, typer.Option("--option", "-o", help="Format option key=value.")
+]
+RELATIVE_TOLERANCE = 1e-9
+
+
+def _feature_set(path: Path | None) -> FeatureSet:
+    return FeatureSet.load(path) if path else default_feature_set()
+
+
+def _history(
+    app: Container, format: str, path: str, options: list[str] | None, show: bool
+) -> History:
+    with progress_bar(f"read {format}", enabled=show) as update:
+        ctx = IngestContext(
+            tokenizer=app.tokenizer, source=format, options=parse_options(options), progress=update
+        )
+        return load_history(format, path, ctx, default_locator())
+
+
+@features_app.command("list")
+def list_command(feature_set: SetOption = None, json_output: JsonOption = False) -> None:
+    """The feature definitions, their derived names and the set's version."""
+    features = _feature_set(feature_set)
+    if json_output:
+        emit_json({"name": features.name, "version": features.version, **features.as_dict()})
+        return
+    table(
+        f"feature set {features.name!r} version {features.version} ({len(features)} features)",
+        ["name", "definition"],
+        [[d.name, str(d.as_dict())] for d in features],
+    )
+
+
+@features_app.command("build")
+def build_command(
+    path: PathArgument,
+    format: FormatOption,
+    out: Annotated[Path, typer.Option(help="Parquet file to write.")],
+    feature_set: SetOption = None,
+    as_of: Annotated[
+        datetime | None, typer.Option(help="Labels known by this time (UTC); default: all.")
+    ] = None,
+    option: OptionOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Build a point-in-time-correct training set: each transaction's features as the online
+    engine computed them when it arrived, and its label if known by --as-of."""
+    from fraudwatch.features.offline import build_training_set
+
+    started = time.perf_counter()
+    with container() as app:
+        history = _history(app, format, path, option, not json_output)
+    features = with_pass_through(_feature_set(feature_set), history.attribute_names())
+    cutoff = None if as_of is None else micros(as_of.replace(tzinfo=as_of.tzinfo or UTC))
+    attributes = history.attribute_names()
+    result = build_training_set(
+        features,
+        tx_table(history.transactions, attributes),
+        label_table(history.labels),
+        as_of_us=cutoff,
+    )
+    metadata = {
+        b"fraudwatch.feature_set": features.to_yaml().encode(),
+        b"fraudwatch.feature_set_version": features.version.encode(),
+    }
+    result = result.replace_schema_metadata({**(result.schema.metadata or {}), **metadata})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(result, out)
+    seconds = time.perf_counter() - started
+    report = {
+        **summary(history),
+        "rows": result.num_rows,
+        "features": len(features),
+        "feature_set_version": features.version,
+        "out": str(out),
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(result.num_rows / seconds) if seconds else None,
+    }
+    if json_output:
+        emit_json(report)
+    else:
+        console.print(
+            f"wrote {result.num_rows:,} rows x {len(features)} features "
+            f"(set {features.version}) to {out} in {seconds:.1f} s"
+        )
+
+
+@features_app.command("parity")
+def parity_command(
+    path: PathArgument,
+    format: FormatOption,
+    feature_set: SetOption = None,
+    option: OptionOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Replay a stream through the online and the offline engine and compare every feature
+    (exact, floats at 1e-9 relative). Exits 1 when anything differs."""
+    from fraudwatch.features.offline import OfflineEngine
+    from fraudwatch.features.online import OnlineEngine
+
+    with container() as app:
+        history = _history(app, format, path, option, not json_output)
+    attributes = history.attribute_names()
+    features = with_pass_through(_feature_set(feature_set), attributes)
+    started = time.perf_counter()
+    online = OnlineEngine(features).process_batch(history.stream).matrix
+    online_seconds = time.perf_counter() - started
+    offline_table = OfflineEngine(features).compute(
+        tx_table(history.transactions, attributes), label_table(history.labels)
+    )
+    offline_seconds = time.perf_counter() - started - online_seconds
+    report = compare(features, history, online, offline_table)
+    report.update(
+        {
+            **summary(history),
+            "feature_set_version": features.version,
+            "online_seconds": round(online_seconds, 2),
+            "offline_seconds": round(offline_seconds, 2),
+        }
+    )
+    if json_output:
+        emit_json(report)
+    else:
+        _print_parity(report)
+    if report["mismatches"]:
+        raise typer.Exit(1)
+
+
+def compare(
+    features: FeatureSet, history: History, online: np.ndarray, offline: pa.Table
+) -> dict[str, Any]:
+    """Per feature: rows compared and mismatches (NaN equals NaN; floats at 1e-9 relative)."""
+    order = np.array([row.seq for row in history.stream if isinstance(row, TxRow)], dtype=np.int64)
+    offline_by_seq = offline.sort_by("seq")
+    per_feature: dict[str, dict[str, float]] = {}
+    total = 0
+    for index, name in enumerate(features.names):
+        left = online[:, index]
+        right = offline_by_seq.column(name).to_numpy(zero_copy_only=False).astype(np.float64)[order]
+        both_nan = np.isnan(left) & np.isnan(right)
+        close = np.isclose(left, right, rtol=RELATIVE_TOLERANCE, atol=0.0)
+        mismatches = int((~(both_nan | close)).sum())
+        total += mismatches
+        per_feature[name] = {
+            "compared": len(left),
+            "mismatches": mismatches,
+            "mismatch_rate": mismatches / len(left) if len(left) else 0.0,
+        }
+    return {"rows": len(order), "mismatches": total, "features": per_feature}
+
+
+def _print_parity(report: dict[str, Any]) -> None:
+    rows = [
+        [name, item["compared"], item["mismatches"], f"{item['mismatch_rate']:.2e}"]
+        for name, item in report["features"].items()
+        if item["mismatches"] or len(report["features"]) <= 100
+    ]
+    table("parity per feature", ["feature", "compared", "mismatches", "rate"], rows)
+    verdict = (
+        "[green]zero mismatches[/green]" if not report["mismatches"] else "[red]MISMATCHES[/red]"
+    )
+    console.print(
+        f"{report['rows']:,} transactions, {len(report['features'])} features: {verdict} "
+        f"(online {report['online_seconds']} s, offline {report['offline_seconds']} s)"
+    )

@@ -1,0 +1,343 @@
+"""The in-process online feature engine: one event in, its feature vector out, state updated.
+
+Per transaction, each (entity, filter) group loads its key's state once, advances all its windows
+together and fills its columns (see `plan`, `windows`, `outputs`). Labels mark transactions as
+fraud from their first `is_fraud` label; a map of recent transactions (kept for the horizon)
+attributes a label arriving later to the keys of its transaction.
+
+Out of order: a transaction behind the newest order key seen (or behind a label already applied)
+but at most `allowed_lateness_s` behind the newest time is inserted at its place in each key's
+events; its own features are computed from what had arrived (by the reference formulas over the
+key's retained events) and the key's windows are rebuilt. Anything later is rejected
+(`late_event`) for the caller to dead-letter. Labels are never late: they apply when they arrive.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from bisect import insort
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from fraudwatch.errors import FraudwatchError
+from fraudwatch.features.definitions import FeatureSet, WindowFeature
+from fraudwatch.features.online.outputs import OutputFn, make_output
+from fraudwatch.features.online.plan import Group, compile_plan
+from fraudwatch.features.online.state import EntityKey, InProcessState, StateKey, StateStore
+from fraudwatch.features.online.windows import KeyState, advance, append, compact, rebuild
+from fraudwatch.features.reference import derived_value, matches, window_value
+from fraudwatch.features.rows import LabelRow, StreamItem, TxRow
+
+NAN = math.nan
+LATE_EVENT = "late_event"
+SNAPSHOT_FORMAT = 1
+SWEEP_EVERY = 256
+
+
+class SnapshotError(FraudwatchError):
+    """A snapshot cannot be restored (other format or other feature set version)."""
+
+    code = "bad_snapshot"
+
+
+@dataclass
+class FeatureResult:
+    """Features of one transaction (`values` in `feature_set.names` order), or a rejection."""
+
+    seq: int
+    transaction_id: str
+    values: npt.NDArray[np.float64] | None
+    rejected: str | None = None  # "late_event" when too late to process
+
+
+@dataclass
+class BatchResult:
+    """One row of features per transaction of the batch, in order; late rows are NaN."""
+
+    matrix: npt.NDArray[np.float64]  # (transactions, features), `feature_set.names` order
+    seqs: list[int]
+    late: list[int] = field(default_factory=list)  # row indices rejected as `late_event`
+
+    @property
+    def values(self) -> npt.NDArray[np.float64]:
+        """The same matrix (the name `FeatureResult` uses for one row)."""
+        return self.matrix
+
+
+@dataclass
+class _Compiled:
+    """A group with its output functions split: before / after the current event is added."""
+
+    group: Group
+    first_seen: list[tuple[int, OutputFn]]
+    outputs: list[tuple[int, OutputFn]]
+    specs: list[Any]
+    key_fields: tuple[str, ...]
+
+
+class OnlineEngine:
+    """Exact sliding-window features per event, with bounded, snapshot-able state."""
+
+    def __init__(
+        self,
+        feature_set: FeatureSet,
+        *,
+        allowed_lateness_s: int = 0,
+        state: StateStore | None = None,
+    ) -> None:
+        self.feature_set = feature_set
+        self.plan = compile_plan(feature_set)
+        self.lateness_us = allowed_lateness_s * 1_000_000
+        self.store: StateStore = state if state is not None else InProcessState()
+        self.width = len(self.plan.names)
+        self.groups = [
+            _Compiled(
+                g,
+                [(o.column, make_output(g, o)) for o in g.outputs if o.kind == "first_seen"],
+                [(o.column, make_output(g, o)) for o in g.outputs if o.kind != "first_seen"],
+                list(g.windows),
+                g.key_fields,
+            )
+            for g in self.plan.groups
+        ]
+        self.label_groups = [c for c in self.groups if c.group.labels]
+        self.newest: tuple[int, int] = (-(2**62), -1)  # latest transaction order key
+        self.max_time = -(2**62)  # latest time seen, transactions and labels
+        self.max_label_ts = -(2**62)
+        self.transactions: dict[str, TxRow] = {}  # recent transactions, for labels
+        self.recent: deque[tuple[int, str]] = deque()  # (ts, transaction_id) for expiry
+        self.fraud_since: dict[str, int] = {}  # transaction_id -> known_at of first fraud label
+        self.pending: dict[str, int] = {}  # fraud labels of transactions not seen yet
+        self.events = 0
+
+    # --- the public API ----------------------------------------------------------------------
+
+    def process(self, item: StreamItem) -> FeatureResult | None:
+        """Apply a label (returns None) or compute and account one transaction."""
+        if isinstance(item, LabelRow):
+            self._label(item)
+            return None
+        values = self._transaction(item)
+        if values is None:
+            return FeatureResult(item.seq, item.transaction_id, None, LATE_EVENT)
+        return FeatureResult(item.seq, item.transaction_id, np.array(values, dtype=np.float64))
+
+    def process_batch(self, items: Sequence[StreamItem]) -> BatchResult:
+        """`process` over a batch: exactly the one-by-one results, as one float64 matrix."""
+        rows: list[list[float]] = []
+        seqs: list[int] = []
+        late: list[int] = []
+        blank = [NAN] * self.width
+        for item in items:
+            if isinstance(item, LabelRow):
+                self._label(item)
+                continue
+            values = self._transaction(item)
+            if values is None:
+                late.append(len(rows))
+                values = blank
+            rows.append(values)
+            seqs.append(item.seq)
+        matrix = np.array(rows, dtype=np.float64).reshape(len(rows), self.width)
+        return BatchResult(matrix, seqs, late)
+
+    def stats(self) -> dict[str, int]:
+        """Keys held per entity group, events held, and recent transactions kept for labels."""
+        out: dict[str, int] = {}
+        held = 0
+        for (index, _), state in self.store.items():
+            group = self.plan.groups[index]
+            name = "x".join(group.entity) + (f"[{group.where.slug}]" if group.where else "")
+            out[f"keys_{name}"] = out.get(f"keys_{name}", 0) + 1
+            held += len(state.events)
+        out["keys"] = len(self.store)
+        out["events_held"] = held
+        out["transactions_held"] = len(self.transactions)
+        out["pending_labels"] = len(self.pending)
+        return out
+
+    # --- transactions ------------------------------------------------------------------------
+
+    def _transaction(self, row: TxRow) -> list[float] | None:
+        ts, seq = row.ts, row.seq
+        if ts < self.max_time - self.lateness_us:
+            return None
+        ordered = (ts, seq) >= self.newest and ts >= self.max_label_ts
+        self._remember(row)
+        values = [NAN] * self.width
+        keys: dict[StateKey, _Compiled] = {}
+        for compiled in self.groups:
+            key = _key(row, compiled.key_fields)
+            if key is not None:
+                keys[(compiled.group.index, key)] = compiled
+        states = self.store.load(keys)
+        for state_key, compiled in keys.items():
+            state = states.get(state_key)
+            if state is None:
+                state = states[state_key] = KeyState(compiled.group, ts)
+            if ordered:
+                self._in_order(compiled, state, row, values)
+            else:
+                self._out_of_order(compiled, state, row, values)
+            state.newest = max(state.newest, ts)
+        self.store.save(states)
+        for column, a, b in self.plan.mismatches:
+            left, right = getattr(row, a), getattr(row, b)
+            values[column] = NAN if left is None or right is None else float(left != right)
+        for column, attribute, default in self.plan.pass_through:
+            values[column] = row.attributes.get(attribute, NAN if default is None else default)
+        if ordered:
+            self.newest = (ts, seq)
+        self.max_time = max(self.max_time, ts)
+        self.events += 1
+        if self.events % SWEEP_EVERY == 0:
+            self.sweep()
+        return values
+
+    def _in_order(self, c: _Compiled, state: KeyState, row: TxRow, values: list[float]) -> None:
+        ts, seq = row.ts, row.seq
+        events = state.events
+        prev = events[-1] if events else None
+        if prev is not None:
+            lower = ts - self.plan.horizon_us
+            if prev.ts < lower or (prev.ts == lower and prev.seq <= seq):
+                prev = None
+        group = c.group
+        for win, spec in zip(state.wins, c.specs, strict=True):
+            advance(win, spec, state, ts, seq)
+        for column, fn in c.first_seen:
+            values[column] = fn(state, row, prev)
+        if group.where is None or matches(row, group.where):
+            append(group, state, row)
+            if group.labels and row.transaction_id in self.fraud_since:
+                insort(state.frauds, (ts, seq))
+        for column, fn in c.outputs:
+            values[column] = fn(state, row, prev)
+        compact(group, state, self.lateness_us)
+
+    def _out_of_order(self, c: _Compiled, state: KeyState, row: TxRow, values: list[float]) -> None:
+        group = c.group
+        if group.where is None or matches(row, group.where):
+            events = state.events
+            at = len(events)
+            while at > 0 and (events[at - 1].ts, events[at - 1].seq) > (row.ts, row.seq):
+                at -= 1
+            events.insert(at, row)
+            if group.labels and row.transaction_id in self.fraud_since:
+                insort(state.frauds, (row.ts, row.seq))
+            rebuild(group, state)
+        history = ([state.before] if state.before is not None else []) + state.events
+        h_us = self.plan.horizon_us
+        for out in group.outputs:
+            definition = out.definition
+            if definition is None:
+                continue
+            if isinstance(definition, WindowFeature):
+                value = window_value(definition, row, history, self.fraud_since, h_us)
+            else:
+                value = derived_value(definition, row, history, h_us)
+            values[out.column] = value
+
+    def _remember(self, row: TxRow) -> None:
+        """Keep the transaction for labels arriving later; apply a label that came first."""
+        if not self.label_groups:
+            return
+        self.transactions[row.transaction_id] = row
+        self.recent.append((row.ts, row.transaction_id))
+        known_at = self.pending.pop(row.transaction_id, None)
+        if known_at is not None and known_at >= row.ts - self.plan.horizon_us:
+            self.fraud_since[row.transaction_id] = known_at
+
+    # --- labels -------------------------------------------------------------------------------
+
+    def _label(self, label: LabelRow) -> None:
+        self.max_time = max(self.max_time, label.known_at)
+        self.max_label_ts = max(self.max_label_ts, label.known_at)
+        if not label.is_fraud or not self.label_groups:
+            return
+        tx_id, known_at = label.transaction_id, label.known_at
+        row = self.transactions.get(tx_id)
+        if row is None:
+            self.pending[tx_id] = min(self.pending.get(tx_id, known_at), known_at)
+            return
+        if known_at < row.ts - self.plan.horizon_us:
+            return
+        first = self.fraud_since.get(tx_id)
+        self.fraud_since[tx_id] = known_at if first is None else min(first, known_at)
+        if first is not None:
+            return
+        keys: list[StateKey] = []
+        for compiled in self.label_groups:
+            key = _key(row, compiled.key_fields)
+            where = compiled.group.where
+            if key is not None and (where is None or matches(row, where)):
+                keys.append((compiled.group.index, key))
+        for state in self.store.load(keys).values():
+            insort(state.frauds, (row.ts, row.seq))
+
+    # --- memory -------------------------------------------------------------------------------
+
+    def sweep(self) -> None:
+        """Drop keys, transactions and pending labels older than the horizon (plus lateness)."""
+        cutoff = self.max_time - self.plan.horizon_us - self.lateness_us
+        self.store.expire(cutoff)
+        recent, transactions, frauds = self.recent, self.transactions, self.fraud_since
+        while recent and recent[0][0] < cutoff:
+            _, tx_id = recent.popleft()
+            transactions.pop(tx_id, None)
+            frauds.pop(tx_id, None)
+        for tx_id in [t for t, known_at in self.pending.items() if known_at < cutoff]:
+            del self.pending[tx_id]
+
+    # --- snapshots ----------------------------------------------------------------------------
+
+    def snapshot(self, path: Path) -> None:
+        """Write the whole state to `path` (pickle of plain objects, with format and version)."""
+        data = {
+            "format": SNAPSHOT_FORMAT,
+            "version": self.feature_set.version,
+            "lateness_us": self.lateness_us,
+            "states": list(self.store.items()),
+            "clock": (self.newest, self.max_time, self.max_label_ts, self.events),
+            "labels": (self.transactions, list(self.recent), self.fraud_since, self.pending),
+        }
+        path.write_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+
+    @classmethod
+    def restore(
+        cls, path: Path, feature_set: FeatureSet, *, state: StateStore | None = None
+    ) -> OnlineEngine:
+        """An engine continuing exactly where the snapshot at `path` stopped (trusted files)."""
+        data = pickle.loads(path.read_bytes())  # noqa: S301 - our own snapshot, not user input
+        if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
+            raise SnapshotError(
+                f"{path} is not a feature-engine snapshot of format {SNAPSHOT_FORMAT}"
+            )
+        if data["version"] != feature_set.version:
+            raise SnapshotError(
+                f"{path} was made with feature set version {data['version']}, "
+                f"not {feature_set.version}"
+            )
+        engine = cls(feature_set, allowed_lateness_s=data["lateness_us"] // 1_000_000, state=state)
+        engine.lateness_us = data["lateness_us"]
+        engine.store.save(dict(data["states"]))
+        engine.newest, engine.max_time, engine.max_label_ts, engine.events = data["clock"]
+        transactions, recent, fraud_since, pending = data["labels"]
+        engine.transactions, engine.recent = transactions, deque(recent)
+        engine.fraud_since, engine.pending = fraud_since, pending
+        return engine
+
+
+def _key(row: TxRow, fields: tuple[str, ...]) -> EntityKey | None:
+    if len(fields) == 1:
+        value: str | None = getattr(row, fields[0])
+        return value
+    parts = tuple(getattr(row, name) for name in fields)
+    return None if None in parts else parts

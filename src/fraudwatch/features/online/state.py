@@ -1,0 +1,75 @@
+"""Where the online engine keeps per-key state: a small protocol and the in-process backend.
+
+State is addressed by `StateKey = (group index, entity key)`. The protocol reads and writes a
+batch of keys at once (`load` / `save`) so a remote backend (Redis, a later session) can do one
+round trip per batch of events; `expire` drops keys silent since a time (Redis would use TTLs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Protocol
+
+from fraudwatch.features.online.windows import KeyState
+
+EntityKey = str | tuple[str, ...]
+StateKey = tuple[int, EntityKey]
+
+
+class StateStore(Protocol):
+    """Per-key state of the online engine."""
+
+    def load(self, keys: Iterable[StateKey]) -> dict[StateKey, KeyState]:
+        """The states of those keys that have one (missing keys are absent)."""
+        ...
+
+    def save(self, states: Mapping[StateKey, KeyState]) -> None:
+        """Store (or replace) these states; they count as touched now."""
+        ...
+
+    def expire(self, before_ts: int) -> int:
+        """Drop states whose newest event is older than `before_ts`; returns how many."""
+        ...
+
+    def items(self) -> Iterator[tuple[StateKey, KeyState]]:
+        """Every state (for snapshots and statistics)."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+class InProcessState:
+    """A dict in least-recently-touched order, so expiry pops from the front in O(expired)."""
+
+    def __init__(self) -> None:
+        self.states: dict[StateKey, KeyState] = {}
+
+    def load(self, keys: Iterable[StateKey]) -> dict[StateKey, KeyState]:
+        states = self.states
+        return {key: states[key] for key in keys if key in states}
+
+    def save(self, states: Mapping[StateKey, KeyState]) -> None:
+        for key, state in states.items():
+            self.touch(key, state)
+
+    def touch(self, key: StateKey, state: KeyState) -> None:
+        """Store one state at the back of the expiry order (the engine's fast path)."""
+        self.states.pop(key, None)
+        self.states[key] = state
+
+    def expire(self, before_ts: int) -> int:
+        states = self.states
+        dropped = 0
+        while states:
+            key = next(iter(states))
+            if states[key].newest >= before_ts:
+                break  # touch order ~ time order: later keys are newer (late events aside)
+            del states[key]
+            dropped += 1
+        return dropped
+
+    def items(self) -> Iterator[tuple[StateKey, KeyState]]:
+        return iter(list(self.states.items()))
+
+    def __len__(self) -> int:
+        return len(self.states)
