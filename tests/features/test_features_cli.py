@@ -55,3 +55,16 @@ def test_build_writes_a_point_in_time_training_set(stream: Path, tmp_path: Path)
     )
     known_early = sum(1 for value in pq.read_table(early).column("label").to_pylist() if value == 1)
     assert known_early < sum(1 for value in labels if value == 1)
+
+
+def test_parity_and_build_over_the_store(stream: Path, tmp_path: Path) -> None:
+    """History can come from the system of record: ingest first, then build from the store."""
+    home = tmp_path / "store-home"
+    fraudwatch(home, "ingest", "-f", "json", str(stream))
+    report = as_json(fraudwatch(home, "features", "parity", "-f", "store", "--json"))
+    assert report["rows"] == 4000 and report["mismatches"] == 0
+    out = tmp_path / "from-store.parquet"
+    built = as_json(
+        fraudwatch(home, "features", "build", "-f", "store", "--out", str(out), "--json")
+    )
+    assert built["rows"] == 4000

@@ -351,3 +351,21 @@ def test_concurrent_writers_store_each_event_once(store: EventStore, store_url: 
 def test_empty_batch_writes_nothing(store: EventStore) -> None:
     store.write(WriteBatch())
     assert store.summary().transactions == 0
+
+
+def test_history_streams_in_time_order(store: EventStore) -> None:
+    """The feature engines read history from the store: every event, oldest first."""
+    txs = [full_transaction(index) for index in (3, 0, 2, 1)]
+    store.write(batch_of(*txs))
+    labels = [
+        make_label(txs[0]),
+        make_label(txs[1], known_at=txs[1].event_time + timedelta(days=1)),
+    ]
+    store.write(WriteBatch(labels=[(label, content_hash(label)) for label in labels]))
+    streamed = list(store.iter_transactions())
+    assert streamed == sorted(txs, key=lambda tx: tx.event_time)
+    middle = list(store.iter_transactions(start=streamed[1].event_time, end=streamed[3].event_time))
+    assert ids(middle) == ids(streamed[1:3])
+    known = list(store.iter_labels())
+    assert known == sorted(labels, key=lambda label: label.known_at)
+    assert list(store.iter_labels(end=known[0].known_at)) == []

@@ -19,7 +19,13 @@ from fraudwatch.events.formats.base import IngestContext
 from fraudwatch.features.defaults import default_feature_set
 from fraudwatch.features.definitions import FeatureSet
 from fraudwatch.features.enrich.ip import default_locator
-from fraudwatch.features.history import History, load_history, summary, with_pass_through
+from fraudwatch.features.history import (
+    History,
+    load_history,
+    load_history_from_store,
+    summary,
+    with_pass_through,
+)
 from fraudwatch.features.rows import TxRow, label_table, micros, tx_table
 
 features_app = typer.Typer(
@@ -27,8 +33,13 @@ features_app = typer.Typer(
     no_args_is_help=True,
 )
 
-FormatOption = Annotated[str, typer.Option("--format", "-f", help="Source format, as in ingest.")]
-PathArgument = Annotated[str, typer.Argument(help="File or directory to read.")]
+FormatOption = Annotated[
+    str,
+    typer.Option("--format", "-f", help="Source format, as in ingest; `store` reads the store."),
+]
+PathArgument = Annotated[
+    str | None, typer.Argument(help="File or directory to read (none with --format store).")
+]
 SetOption = Annotated[
     Path | None, typer.Option("--feature-set", help="YAML feature set (default: the built-in one).")
 ]
@@ -43,8 +54,12 @@ def _feature_set(path: Path | None) -> FeatureSet:
 
 
 def _history(
-    app: Container, format: str, path: str, options: list[str] | None, show: bool
+    app: Container, format: str, path: str | None, options: list[str] | None, show: bool
 ) -> History:
+    if format == "store":
+        return load_history_from_store(app.store, default_locator())
+    if path is None:
+        raise typer.BadParameter("give the file or directory to read", param_hint="PATH")
     with progress_bar(f"read {format}", enabled=show) as update:
         ctx = IngestContext(
             tokenizer=app.tokenizer, source=format, options=parse_options(options), progress=update
@@ -68,9 +83,9 @@ def list_command(feature_set: SetOption = None, json_output: JsonOption = False)
 
 @features_app.command("build")
 def build_command(
-    path: PathArgument,
     format: FormatOption,
     out: Annotated[Path, typer.Option(help="Parquet file to write.")],
+    path: PathArgument = None,
     feature_set: SetOption = None,
     as_of: Annotated[
         datetime | None, typer.Option(help="Labels known by this time (UTC); default: all.")
@@ -122,8 +137,8 @@ def build_command(
 
 @features_app.command("parity")
 def parity_command(
-    path: PathArgument,
     format: FormatOption,
+    path: PathArgument = None,
     feature_set: SetOption = None,
     option: OptionOption = None,
     json_output: JsonOption = False,

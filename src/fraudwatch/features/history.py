@@ -2,7 +2,8 @@
 
 `fraudwatch features build` and `fraudwatch features parity` read the same files `fraudwatch
 ingest` reads. Records a format refuses are counted (by reason), not silently dropped; they are
-not features' business to store — ingest them to keep them in the dead-letter store.
+not features' business to store — ingest them to keep them in the dead-letter store. History can
+also come from the system of record itself (`--format store`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from fraudwatch.events.formats.base import IngestContext, get_format
 from fraudwatch.events.model import Label, Transaction
 from fraudwatch.features.definitions import FeatureSet, PassThrough
 from fraudwatch.features.enrich.ip import IpLocator
 from fraudwatch.features.rows import LabelRow, StreamItem, TxRow, label_row, merge_stream, tx_row
+from fraudwatch.storage.store import EventStore
 
 
 @dataclass
@@ -83,3 +86,22 @@ def summary(history: History) -> Mapping[str, object]:
         "labels": len(history.labels),
         "refused": dict(sorted(history.refused.items())),
     }
+
+
+def load_history_from_store(
+    store: EventStore,
+    locator: IpLocator,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> History:
+    """The stored transactions in [start, end) and every label known before `end`."""
+    history = History()
+    seen: set[str] = set()
+    for tx in store.iter_transactions(start=start, end=end):
+        history.read += 1
+        _add(history, (tx,), seen, locator)
+    for label in store.iter_labels(end=end):
+        history.read += 1
+        _add(history, (label,), seen, locator)
+    return history

@@ -63,6 +63,14 @@ class EventStore(Protocol):
     ) -> list[Login]:
         """A customer's logins, newest first."""
 
+    def iter_transactions(
+        self, *, start: datetime | None = None, end: datetime | None = None
+    ) -> Iterator[Transaction]:
+        """Every transaction in [start, end), oldest first, decrypted, streamed."""
+
+    def iter_labels(self, *, end: datetime | None = None) -> Iterator[Label]:
+        """Every label known before `end`, in the order they became known."""
+
     def labels_for(self, transaction_ids: Sequence[str]) -> list[Label]:
         """Every label of these transactions."""
 

@@ -231,6 +231,31 @@ class SqlEventStore(ABC):
             query = query.where(column < end)
         return query
 
+    def iter_transactions(
+        self, *, start: datetime | None = None, end: datetime | None = None
+    ) -> Iterator[Transaction]:
+        """Every transaction in [start, end), oldest first (ingestion order within a time),
+        decrypted and streamed with a server-side cursor: the feature engines' history."""
+        txs = t.transactions.c
+        query = self._time_range(select(t.transactions), txs.event_time, start, end)
+        query = query.order_by(txs.event_time, txs.ingested_at, txs.transaction_id)
+        with self._engine.connect() as conn:
+            result = conn.execution_options(yield_per=STREAM_CHUNK).execute(query)
+            for row in result.mappings():
+                yield self._decoder.transaction(row)
+
+    def iter_labels(self, *, end: datetime | None = None) -> Iterator[Label]:
+        """Every label known before `end`, in the order they became known."""
+        labels = t.labels.c
+        query = select(t.labels)
+        if end is not None:
+            query = query.where(labels.known_at < end)
+        query = query.order_by(labels.known_at, labels.transaction_id, labels.source)
+        with self._engine.connect() as conn:
+            result = conn.execution_options(yield_per=STREAM_CHUNK).execute(query)
+            for row in result.mappings():
+                yield self._decoder.label(row)
+
     def labels_for(self, transaction_ids: Sequence[str]) -> list[Label]:
         """Every label of these transactions, by transaction id and the time each became known."""
         found: list[Label] = []
