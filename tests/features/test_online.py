@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,10 @@ import pytest
 
 from fraudwatch.features.defaults import default_feature_set
 from fraudwatch.features.definitions import Aggregation as A
-from fraudwatch.features.definitions import FeatureSet, WindowFeature
-from fraudwatch.features.online import LATE_EVENT, OnlineEngine, SnapshotError
+from fraudwatch.features.definitions import FeatureSet, Filter, WindowFeature
+from fraudwatch.features.online import LATE_EVENT, InProcessState, OnlineEngine, SnapshotError
+from fraudwatch.features.online.state import StateKey
+from fraudwatch.features.online.windows import KeyState
 from fraudwatch.features.reference import reference_features
 from fraudwatch.features.rows import LabelRow, StreamItem, TxRow
 
@@ -151,3 +154,49 @@ def test_memory_stays_bounded_over_a_long_stream() -> None:
     assert stats["events_held"] <= stats["keys"] + 2 * 600  # window contents, compaction slack
     assert peak <= 600 + 50 + 256
     assert stats["transactions_held"] <= 600 + 256
+
+
+class _RemoteLike:
+    """A `StateStore` that is not `InProcessState`: the engine takes its load/save path."""
+
+    def __init__(self) -> None:
+        self.inner = InProcessState()
+
+    def load(self, keys: Iterable[StateKey]) -> dict[StateKey, KeyState]:
+        return self.inner.load(keys)
+
+    def save(self, states: Mapping[StateKey, KeyState]) -> None:
+        self.inner.save(states)
+
+    def expire(self, before_ts: int) -> int:
+        return self.inner.expire(before_ts)
+
+    def items(self) -> Iterator[tuple[StateKey, KeyState]]:
+        return self.inner.items()
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_any_state_store_gives_the_same_values(seed: int) -> None:
+    stream = random_stream(seed, 60)
+    fast = OnlineEngine(DEFAULT).process_batch(stream).values
+    other = OnlineEngine(DEFAULT, state=_RemoteLike()).process_batch(stream).values
+    np.testing.assert_array_equal(fast, other)
+
+
+def test_keys_that_never_pass_a_filter_hold_no_state() -> None:
+    fs = FeatureSet(
+        "filtered",
+        (
+            WindowFeature(
+                entity=("card",), agg=A.COUNT, window="10m", where=Filter("channel", ("pos",))
+            ),
+        ),
+    )
+    rows = [item for item in random_stream(1, 40) if isinstance(item, TxRow)]
+    engine = OnlineEngine(fs)
+    engine.process_batch(rows)
+    passing = {row.card for row in rows if row.card is not None and row.channel == "pos"}
+    assert engine.stats()["keys"] == len(passing)

@@ -14,6 +14,7 @@ key's retained events) and the key's windows are rebuilt. Anything later is reje
 
 from __future__ import annotations
 
+import gc
 import math
 import pickle
 from bisect import insort
@@ -21,23 +22,22 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from fraudwatch.errors import FraudwatchError
 from fraudwatch.features.definitions import FeatureSet, WindowFeature
-from fraudwatch.features.online.outputs import OutputFn, make_output
-from fraudwatch.features.online.plan import Group, compile_plan
+from fraudwatch.features.online.compiled import CompiledGroup, compile_dispatch, compile_group
+from fraudwatch.features.online.plan import compile_plan
 from fraudwatch.features.online.state import EntityKey, InProcessState, StateKey, StateStore
-from fraudwatch.features.online.windows import KeyState, advance, append, compact, rebuild
-from fraudwatch.features.reference import derived_value, matches, window_value
+from fraudwatch.features.online.windows import KeyState
+from fraudwatch.features.reference import derived_value, window_value
 from fraudwatch.features.rows import LabelRow, StreamItem, TxRow
 
 NAN = math.nan
 LATE_EVENT = "late_event"
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 SWEEP_EVERY = 256
 
 
@@ -71,17 +71,6 @@ class BatchResult:
         return self.matrix
 
 
-@dataclass
-class _Compiled:
-    """A group with its output functions split: before / after the current event is added."""
-
-    group: Group
-    first_seen: list[tuple[int, OutputFn]]
-    outputs: list[tuple[int, OutputFn]]
-    specs: list[Any]
-    key_fields: tuple[str, ...]
-
-
 class OnlineEngine:
     """Exact sliding-window features per event, with bounded, snapshot-able state."""
 
@@ -97,16 +86,8 @@ class OnlineEngine:
         self.lateness_us = allowed_lateness_s * 1_000_000
         self.store: StateStore = state if state is not None else InProcessState()
         self.width = len(self.plan.names)
-        self.groups = [
-            _Compiled(
-                g,
-                [(o.column, make_output(g, o)) for o in g.outputs if o.kind == "first_seen"],
-                [(o.column, make_output(g, o)) for o in g.outputs if o.kind != "first_seen"],
-                list(g.windows),
-                g.key_fields,
-            )
-            for g in self.plan.groups
-        ]
+        self.groups = [compile_group(g, self.plan.horizon_us) for g in self.plan.groups]
+        self.dispatch = compile_dispatch(self.plan, self.groups)
         self.label_groups = [c for c in self.groups if c.group.labels]
         self.newest: tuple[int, int] = (-(2**62), -1)  # latest transaction order key
         self.max_time = -(2**62)  # latest time seen, transactions and labels
@@ -131,22 +112,35 @@ class OnlineEngine:
 
     def process_batch(self, items: Sequence[StreamItem]) -> BatchResult:
         """`process` over a batch: exactly the one-by-one results, as one float64 matrix."""
+        collecting = gc.isenabled()
+        if collecting:  # no reference cycles are made here; a full collection rescans all state
+            gc.disable()
+        try:
+            rows, seqs, late = self._rows(items)
+        finally:
+            if collecting:
+                gc.enable()
+        matrix = np.array(rows, dtype=np.float64).reshape(len(rows), self.width)
+        return BatchResult(matrix, seqs, late)
+
+    def _rows(self, items: Sequence[StreamItem]) -> tuple[list[list[float]], list[int], list[int]]:
         rows: list[list[float]] = []
         seqs: list[int] = []
         late: list[int] = []
         blank = [NAN] * self.width
+        transaction, label = self._transaction, self._label
         for item in items:
-            if isinstance(item, LabelRow):
-                self._label(item)
+            if type(item) is LabelRow:
+                label(item)
                 continue
-            values = self._transaction(item)
+            assert isinstance(item, TxRow)
+            values = transaction(item)
             if values is None:
                 late.append(len(rows))
                 values = blank
             rows.append(values)
             seqs.append(item.seq)
-        matrix = np.array(rows, dtype=np.float64).reshape(len(rows), self.width)
-        return BatchResult(matrix, seqs, late)
+        return rows, seqs, late
 
     def stats(self) -> dict[str, int]:
         """Keys held per entity group, events held, and recent transactions kept for labels."""
@@ -172,27 +166,11 @@ class OnlineEngine:
         ordered = (ts, seq) >= self.newest and ts >= self.max_label_ts
         self._remember(row)
         values = [NAN] * self.width
-        keys: dict[StateKey, _Compiled] = {}
-        for compiled in self.groups:
-            key = _key(row, compiled.key_fields)
-            if key is not None:
-                keys[(compiled.group.index, key)] = compiled
-        states = self.store.load(keys)
-        for state_key, compiled in keys.items():
-            state = states.get(state_key)
-            if state is None:
-                state = states[state_key] = KeyState(compiled.group, ts)
-            if ordered:
-                self._in_order(compiled, state, row, values)
-            else:
-                self._out_of_order(compiled, state, row, values)
-            state.newest = max(state.newest, ts)
-        self.store.save(states)
-        for column, a, b in self.plan.mismatches:
-            left, right = getattr(row, a), getattr(row, b)
-            values[column] = NAN if left is None or right is None else float(left != right)
-        for column, attribute, default in self.plan.pass_through:
-            values[column] = row.attributes.get(attribute, NAN if default is None else default)
+        if ordered and isinstance(self.store, InProcessState):
+            self.dispatch(row, values, self.store.states, self.fraud_since, self.lateness_us)
+        else:
+            self._through_store(row, values, ordered)
+            self._stateless(row, values)
         if ordered:
             self.newest = (ts, seq)
         self.max_time = max(self.max_time, ts)
@@ -201,30 +179,38 @@ class OnlineEngine:
             self.sweep()
         return values
 
-    def _in_order(self, c: _Compiled, state: KeyState, row: TxRow, values: list[float]) -> None:
-        ts, seq = row.ts, row.seq
-        events = state.events
-        prev = events[-1] if events else None
-        if prev is not None:
-            lower = ts - self.plan.horizon_us
-            if prev.ts < lower or (prev.ts == lower and prev.seq <= seq):
-                prev = None
-        group = c.group
-        for win, spec in zip(state.wins, c.specs, strict=True):
-            advance(win, spec, state, ts, seq)
-        for column, fn in c.first_seen:
-            values[column] = fn(state, row, prev)
-        if group.where is None or matches(row, group.where):
-            append(group, state, row)
-            if group.labels and row.transaction_id in self.fraud_since:
-                insort(state.frauds, (ts, seq))
-        for column, fn in c.outputs:
-            values[column] = fn(state, row, prev)
-        compact(group, state, self.lateness_us)
+    def _stateless(self, row: TxRow, values: list[float]) -> None:
+        """Mismatch and pass-through columns (the dispatch function inlines these)."""
+        for column, a, b in self.plan.mismatches:
+            left, right = getattr(row, a), getattr(row, b)
+            values[column] = NAN if left is None or right is None else float(left != right)
+        for column, attribute, default in self.plan.pass_through:
+            values[column] = row.attributes.get(attribute, NAN if default is None else default)
 
-    def _out_of_order(self, c: _Compiled, state: KeyState, row: TxRow, values: list[float]) -> None:
+    def _through_store(self, row: TxRow, values: list[float], ordered: bool) -> None:
+        """Any `StateStore`, one load and one save per event; late events take this path."""
+        keys: dict[StateKey, CompiledGroup] = {}
+        for compiled in self.groups:
+            key = _key(row, compiled.group.key_fields)
+            if key is not None:
+                keys[(compiled.group.index, key)] = compiled
+        states = self.store.load(keys)
+        for state_key, compiled in keys.items():
+            state = states.get(state_key)
+            if state is None:
+                state = states[state_key] = KeyState(compiled.new_acc(), row.ts)
+            if ordered:
+                compiled.step(state, row, values, self.fraud_since, self.lateness_us)
+            else:
+                self._out_of_order(compiled, state, row, values)
+            state.newest = max(state.newest, row.ts)
+        self.store.save(states)
+
+    def _out_of_order(
+        self, c: CompiledGroup, state: KeyState, row: TxRow, values: list[float]
+    ) -> None:
         group = c.group
-        if group.where is None or matches(row, group.where):
+        if c.matches(row):
             events = state.events
             at = len(events)
             while at > 0 and (events[at - 1].ts, events[at - 1].seq) > (row.ts, row.seq):
@@ -232,7 +218,7 @@ class OnlineEngine:
             events.insert(at, row)
             if group.labels and row.transaction_id in self.fraud_since:
                 insort(state.frauds, (row.ts, row.seq))
-            rebuild(group, state)
+            c.rebuild(state)
         history = ([state.before] if state.before is not None else []) + state.events
         h_us = self.plan.horizon_us
         for out in group.outputs:
@@ -275,9 +261,8 @@ class OnlineEngine:
             return
         keys: list[StateKey] = []
         for compiled in self.label_groups:
-            key = _key(row, compiled.key_fields)
-            where = compiled.group.where
-            if key is not None and (where is None or matches(row, where)):
+            key = _key(row, compiled.group.key_fields)
+            if key is not None and compiled.matches(row):
                 keys.append((compiled.group.index, key))
         for state in self.store.load(keys).values():
             insort(state.frauds, (row.ts, row.seq))

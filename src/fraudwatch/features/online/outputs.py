@@ -1,123 +1,21 @@
-"""One small function per feature column, reading a key's window accumulators.
+"""The source lines computing one feature column from a key's accumulators.
 
-Each function takes `(state, row, prev)` — the key's state after its windows were advanced to
-`row`, the row, and the key's previous event within the horizon (or None) — and returns the
-feature's float (NaN for null), with exactly the arithmetic of `docs/features.md`.
+The lines run inside a group's generated `step` (see `compiled`) with `state`, `row`, `ts`, `seq`,
+`events`, `base`, `acc` and `prev` (the key's previous event within the horizon, or None) bound,
+after the windows were advanced to `row` (and, except for `first_seen`, after `row` was added);
+they assign `values[column]` with exactly the arithmetic of `docs/features.md`.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
-from collections.abc import Callable
 
 from fraudwatch.features.enrich.geo import haversine_km_scalar, implied_speed_kmh_scalar
-from fraudwatch.features.online.plan import SCALE, Group, Output
-from fraudwatch.features.online.windows import KeyState
+from fraudwatch.features.online.plan import SCALE, Output
+from fraudwatch.features.online.windows import Layout, Lines
 from fraudwatch.features.rows import TxRow
 
 NAN = math.nan
-OutputFn = Callable[[KeyState, TxRow, TxRow | None], float]
-
-
-def _sigma(n: int, s: int, q: int) -> float:
-    return math.sqrt(float(n * q - s * s) / float(n * (n - 1)))
-
-
-def make_output(group: Group, out: Output) -> OutputFn:
-    """The function computing column `out.column` from a state of `group`."""
-    w, kind, name = out.window, out.kind, out.row_field or ""
-    scale = SCALE.get(name, 1.0)
-    spec = group.windows[w] if w >= 0 else None
-
-    if kind == "count":
-        return lambda s, r, p: float(s.wins[w].n)
-    if kind == "sum":
-        return lambda s, r, p: float(s.wins[w].sums[name][1]) / scale
-    if kind == "mean":
-
-        def mean(s: KeyState, r: TxRow, p: TxRow | None) -> float:
-            n, total, _ = s.wins[w].sums[name]
-            return float(total) / n / scale if n else NAN
-
-        return mean
-    if kind == "std":
-
-        def std(s: KeyState, r: TxRow, p: TxRow | None) -> float:
-            n, total, squares = s.wins[w].sums[name]
-            return _sigma(n, total, squares) / scale if n >= 2 else NAN
-
-        return std
-    if kind in ("min", "max"):
-
-        def extreme(s: KeyState, r: TxRow, p: TxRow | None) -> float:
-            win = s.wins[w]
-            queue = (win.mins if kind == "min" else win.maxs)[name]
-            if not queue:
-                return NAN
-            return float(getattr(s.events[queue[0] - s.base], name)) / scale
-
-        return extreme
-    if kind == "distinct":
-        return lambda s, r, p: float(len(s.wins[w].counts[name]))
-    if kind == "first_seen":
-
-        def first_seen(s: KeyState, r: TxRow, p: TxRow | None) -> float:
-            value = getattr(r, name)
-            if value is None:
-                return NAN
-            return 0.0 if value in s.wins[w].counts[name] else 1.0
-
-        return first_seen
-    if kind == "ratio_to_mean":
-
-        def ratio(s: KeyState, r: TxRow, p: TxRow | None) -> float:
-            value = getattr(r, name)
-            n, total, _ = s.wins[w].sums[name]
-            if value is None or total == 0:
-                return NAN
-            return float(value * n) / float(total)
-
-        return ratio
-    if kind in ("fraud_count", "fraud_rate"):
-        assert spec is not None
-        delay, width = spec.delay_us, spec.width_us
-
-        def fraud(s: KeyState, r: TxRow, p: TxRow | None) -> float:
-            upper = r.ts - delay
-            frauds = s.frauds
-            count = bisect_right(frauds, (upper, r.seq)) - bisect_right(
-                frauds, (upper - width, r.seq)
-            )
-            if kind == "fraud_count":
-                return float(count)
-            n = s.wins[w].n
-            return count / n if n else NAN
-
-        return fraud
-    if kind == "time_since_last":
-        return lambda s, r, p: NAN if p is None else (r.ts - p.ts) / 1e6
-    if kind == "last":
-        return _last(name)
-    return _derived(kind, w)
-
-
-def _last(name: str) -> OutputFn:
-    numeric = name in SCALE
-    scale = SCALE.get(name, 1.0)
-
-    def last(s: KeyState, r: TxRow, p: TxRow | None) -> float:
-        if p is None:
-            return NAN
-        value = getattr(p, name)
-        if numeric:
-            return NAN if value is None else float(value) / scale
-        current = getattr(r, name)
-        if value is None or current is None:
-            return NAN
-        return 1.0 if value == current else 0.0
-
-    return last
 
 
 def previous_distance(p: TxRow | None, r: TxRow) -> float:
@@ -127,50 +25,86 @@ def previous_distance(p: TxRow | None, r: TxRow) -> float:
     return haversine_km_scalar(p.lat / 1e6, p.lon / 1e6, r.lat / 1e6, r.lon / 1e6)
 
 
-def _derived(kind: str, w: int) -> OutputFn:
-    if kind == "zscore":
+def previous_speed(p: TxRow | None, r: TxRow, distance: float) -> float:
+    """Implied km/h from the previous event to this one (`previous_distance` apart)."""
+    if p is None or math.isnan(distance):
+        return NAN
+    return implied_speed_kmh_scalar(distance, (r.ts - p.ts) / 1e6)
 
-        def zscore(s: KeyState, r: TxRow, p: TxRow | None) -> float:
-            n, total, squares = s.wins[w].sums["amount"]
-            if n < 2:
-                return NAN
-            sigma = _sigma(n, total, squares)
-            if sigma == 0:
-                return NAN
-            return (float(r.amount) - float(total) / n) / sigma
 
-        return zscore
+def _if_else(test: str, then: str, other: str, target: str) -> Lines:
+    return [f"if {test}:", f"    {target} = {then}", "else:", f"    {target} = {other}"]
+
+
+def output_lines(layout: Layout, out: Output) -> Lines:
+    """Assign `values[out.column]`."""
+    kind, name, target = out.kind, out.row_field or "amount", f"values[{out.column}]"
+    scale = repr(SCALE.get(name, 1.0))
+    w = layout.windows[out.window] if out.window >= 0 else None
+    if w is None:
+        if kind == "time_since_last":
+            return _if_else("prev is None", "NAN", "(ts - prev.ts) / 1e6", target)
+        if kind == "distance_from_previous":  # `distance` is computed once per step
+            return [f"{target} = distance"]
+        if kind == "speed_from_previous":
+            return [f"{target} = _previous_speed(prev, row, distance)"]
+        assert kind == "last"
+        if name in SCALE:
+            test = f"prev is None or prev.{name} is None"
+            return _if_else(test, "NAN", f"float(prev.{name}) / {scale}", target)
+        test = f"prev is None or prev.{name} is None or row.{name} is None"
+        return _if_else(test, "NAN", f"1.0 if prev.{name} == row.{name} else 0.0", target)
+    if kind == "count":
+        return [f"{target} = float(acc[{w.n}])"]
+    if kind in ("fraud_count", "fraud_rate"):
+        upper = f"ts - {w.spec.delay_us}" if w.spec.delay_us else "ts"
+        lines = [
+            "frauds = state.frauds",
+            f"c = _bisect(frauds, ({upper}, seq))",
+            f"c -= _bisect(frauds, ({upper} - {w.spec.width_us}, seq))",
+        ]
+        if kind == "fraud_count":
+            return [*lines, f"{target} = float(c)"]
+        return [*lines, f"n = acc[{w.n}]", *_if_else("n", "c / n", "NAN", target)]
+    if kind == "distinct":
+        return [f"{target} = float(len(acc[{w.counts[name]}]))"]
+    if kind == "first_seen":
+        test = f"row.{name} is None"
+        return _if_else(test, "NAN", f"0.0 if row.{name} in acc[{w.counts[name]}] else 1.0", target)
+    if kind in ("min", "max"):
+        slot = (w.mins if kind == "min" else w.maxs)[name]
+        value = f"float(events[q[0] - base].{name}) / {scale}"
+        return [f"q = acc[{slot}]", *_if_else("q", value, "NAN", target)]
     if kind == "hour_deviation":
-
-        def hour_deviation(s: KeyState, r: TxRow, p: TxRow | None) -> float:
-            win = s.wins[w]
-            hours = win.hours
-            assert hours is not None
-            h = r.hour
-            near = hours[h] + hours[(h + 1) % 24] + hours[(h - 1) % 24]
-            return 1 - near / win.n
-
-        return hour_deviation
+        h = w.hours
+        near = f"acc[{h} + h] + acc[{h} + (h + 1) % 24] + acc[{h} + (h - 1) % 24]"
+        return ["h = row.hour", f"{target} = 1 - ({near}) / acc[{w.n}]"]
     if kind == "distance_from_home":
-
-        def home(s: KeyState, r: TxRow, p: TxRow | None) -> float:
-            if r.lat is None or r.lon is None:
-                return NAN
-            acc = s.wins[w].home
-            assert acc is not None
-            m = acc[0]
-            lat, lon = float(acc[1]) / m / 1e6, float(acc[2]) / m / 1e6
-            return haversine_km_scalar(r.lat / 1e6, r.lon / 1e6, lat, lon)
-
-        return home
-    if kind == "distance_from_previous":
-        return lambda s, r, p: previous_distance(p, r)
-    assert kind == "speed_from_previous"
-
-    def speed(s: KeyState, r: TxRow, p: TxRow | None) -> float:
-        distance = previous_distance(p, r)
-        if p is None or math.isnan(distance):
-            return NAN
-        return implied_speed_kmh_scalar(distance, (r.ts - p.ts) / 1e6)
-
-    return speed
+        m = w.home
+        home = f"float(acc[{m + 1}]) / m / 1e6, float(acc[{m + 2}]) / m / 1e6"
+        distance = f"_haversine(row.lat / 1e6, row.lon / 1e6, {home})"
+        return [
+            f"m = acc[{m}]",
+            *_if_else("row.lat is None or row.lon is None", "NAN", distance, target),
+        ]
+    count, total, squares = w.sums[name]
+    lines = [f"n = acc[{count}]", f"s = acc[{total}]"]
+    if kind == "sum":
+        return [f"{target} = float(acc[{total}]) / {scale}"]
+    if kind == "mean":
+        return lines + _if_else("n", f"float(s) / n / {scale}", "NAN", target)
+    if kind == "ratio_to_mean":
+        test = f"row.{name} is None or s == 0"
+        return lines + _if_else(test, "NAN", f"float(row.{name} * n) / float(s)", target)
+    sigma = f"_sqrt(float(n * acc[{squares}] - s * s) / float(n * (n - 1)))"
+    if kind == "std":
+        return lines + _if_else("n >= 2", f"{sigma} / {scale}", "NAN", target)
+    assert kind == "zscore"
+    return [
+        *lines,
+        f"{target} = NAN",
+        "if n >= 2:",
+        f"    sigma = {sigma}",
+        "    if sigma != 0:",
+        f"        {target} = (float(row.amount) - float(s) / n) / sigma",
+    ]

@@ -1,196 +1,174 @@
-"""Exact sliding windows over one entity key's events, updated incrementally.
+"""Exact sliding windows over one entity key's events, as Python source generated per group.
 
 A `KeyState` holds the key's events (filtered for its group) in order-key order, in a list with
-an absolute index `base` so cursors survive compaction. Each window keeps a cursor `lo` (first
-event inside) and, when delayed, `hi` (first event not yet inside), plus running exact integer
-sums, value counts, monotone min/max queues, an hour histogram and a position sum. Advancing a
-window to a new event evicts on the lexicographic bound `(ts - d - w, seq)` of `docs/features.md`.
+an absolute index `base` so cursors survive compaction, and one flat list `acc` of accumulators
+laid out by the group's `Layout`: per window a cursor `lo` (first event inside) and, when delayed,
+`hi` (first event not yet inside), the event count, exact integer sums (count, sum, sum of squares)
+per numeric field, value counts per categorical field, monotone min/max queues of event indices,
+an inline hour histogram and a position sum. The functions here return the source lines that add,
+remove and advance one window (unrolled, no per-field dispatch); `compiled` assembles them.
+Advancing evicts on the lexicographic bound `(ts - d - w, seq)` of `docs/features.md`.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from fraudwatch.features.online.plan import Group, WindowSpec
 from fraudwatch.features.rows import TxRow
 
-
-class WindowState:
-    """Accumulators of one window of one key: what is needed by the group's features only."""
-
-    __slots__ = ("counts", "hi", "home", "hours", "lo", "maxs", "mins", "n", "sums")
-
-    def __init__(self, spec: WindowSpec, start: int) -> None:
-        self.lo = start
-        self.hi = start
-        self.n = 0
-        self.sums: dict[str, list[int]] = {name: [0, 0, 0] for name in spec.sums}
-        self.counts: dict[str, dict[Any, int]] = {name: {} for name in spec.counts}
-        self.mins: dict[str, deque[int]] = {name: deque() for name in spec.mins}
-        self.maxs: dict[str, deque[int]] = {name: deque() for name in spec.maxs}
-        self.hours: list[int] | None = [0] * 24 if spec.hours else None
-        self.home: list[int] | None = [0, 0, 0] if spec.home else None
+#: numeric row fields that are never null (their non-null count is the window's `n`)
+ALWAYS = frozenset({"amount", "hour"})
+Lines = list[str]
 
 
 class KeyState:
-    """One key's events (in order-key order) and window accumulators; `before` is the newest
+    """One key's events (in order-key order) and flat accumulators; `before` is the newest
     event compacted away (still a previous event for a late arrival)."""
 
-    __slots__ = ("base", "before", "events", "frauds", "kept", "newest", "wins")
+    __slots__ = ("acc", "base", "before", "events", "frauds", "kept", "newest")
 
-    def __init__(self, group: Group, newest: int) -> None:
+    def __init__(self, acc: list[Any], newest: int) -> None:
         self.events: list[TxRow] = []
         self.base = 0
         self.kept = 0
         self.before: TxRow | None = None
-        self.wins = [WindowState(spec, 0) for spec in group.windows]
+        self.acc = acc
         self.frauds: list[tuple[int, int]] = []  # order keys of fraud-labelled events
         self.newest = newest  # latest event time seen for this key (for expiry)
 
 
-def add(win: WindowState, spec: WindowSpec, state: KeyState, row: TxRow, index: int) -> None:
-    """Account `row` (at absolute `index`) into the window."""
-    win.n += 1
-    for name, acc in win.sums.items():
-        value = getattr(row, name)
-        if value is not None:
-            acc[0] += 1
-            acc[1] += value
-            acc[2] += value * value
-    for name, counter in win.counts.items():
-        value = getattr(row, name)
-        if value is not None:
-            counter[value] = counter.get(value, 0) + 1
-    if win.hours is not None:
-        win.hours[row.hour] += 1
-    if win.home is not None and row.lat is not None and row.lon is not None:
-        home = win.home
-        home[0] += 1
-        home[1] += row.lat
-        home[2] += row.lon
-    if win.mins or win.maxs:
-        _push_extremes(win, state, row, index)
+@dataclass
+class WindowSlots:
+    """Where one window's accumulators live in `acc` (-1: not kept)."""
+
+    spec: WindowSpec
+    lo: int
+    hi: int
+    n: int
+    sums: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # count, sum, squares
+    counts: dict[str, int] = field(default_factory=dict)
+    mins: dict[str, int] = field(default_factory=dict)
+    maxs: dict[str, int] = field(default_factory=dict)
+    hours: int = -1  # first of 24 slots
+    home: int = -1  # positioned events, Σlat, Σlon
 
 
-def _push_extremes(win: WindowState, state: KeyState, row: TxRow, index: int) -> None:
-    events, base = state.events, state.base
-    for name, queue in win.mins.items():
-        value = getattr(row, name)
-        if value is not None:
-            while queue and getattr(events[queue[-1] - base], name) >= value:
-                queue.pop()
-            queue.append(index)
-    for name, queue in win.maxs.items():
-        value = getattr(row, name)
-        if value is not None:
-            while queue and getattr(events[queue[-1] - base], name) <= value:
-                queue.pop()
-            queue.append(index)
+class Layout:
+    """The slots of a group's `acc` list and their initial values (as source literals)."""
+
+    def __init__(self, group: Group) -> None:
+        self.init: list[str] = []
+        squares = {(o.window, o.row_field or "amount") for o in group.outputs if o.kind == "std"}
+        squares |= {(o.window, "amount") for o in group.outputs if o.kind == "zscore"}
+        self.windows: list[WindowSlots] = []
+        for k, spec in enumerate(group.windows):
+            n_slot = self.slot()
+            w = WindowSlots(spec, self.slot(), self.slot() if spec.delay_us else -1, n_slot)
+            for name in sorted(spec.sums):
+                count = n_slot if name in ALWAYS else self.slot()
+                w.sums[name] = (count, self.slot(), self.slot() if (k, name) in squares else -1)
+            w.counts = {name: self.slot("{}") for name in sorted(spec.counts)}
+            w.mins = {name: self.slot("_deque()") for name in sorted(spec.mins)}
+            w.maxs = {name: self.slot("_deque()") for name in sorted(spec.maxs)}
+            if spec.hours:
+                w.hours = self.slot()
+                for _ in range(23):
+                    self.slot()
+            if spec.home:
+                w.home = self.slot()
+                self.slot()
+                self.slot()
+            self.windows.append(w)
+
+    def slot(self, literal: str = "0") -> int:
+        self.init.append(literal)
+        return len(self.init) - 1
 
 
-def remove(win: WindowState, row: TxRow) -> None:
-    """Take `row` out of the window (min/max queues are trimmed by `advance`)."""
-    win.n -= 1
-    for name, acc in win.sums.items():
-        value = getattr(row, name)
-        if value is not None:
-            acc[0] -= 1
-            acc[1] -= value
-            acc[2] -= value * value
-    for name, counter in win.counts.items():
-        value = getattr(row, name)
-        if value is not None:
-            left = counter[value] - 1
-            if left:
-                counter[value] = left
-            else:
-                del counter[value]
-    if win.hours is not None:
-        win.hours[row.hour] -= 1
-    if win.home is not None and row.lat is not None and row.lon is not None:
-        home = win.home
-        home[0] -= 1
-        home[1] -= row.lat
-        home[2] -= row.lon
+def indent(lines: Lines, by: int = 1) -> Lines:
+    return ["    " * by + line for line in lines]
 
 
-def advance(win: WindowState, spec: WindowSpec, state: KeyState, ts: int, seq: int) -> None:
+def _guard(source: str, name: str, body: Lines) -> Lines:
+    if name in ALWAYS:
+        return [f"v = {source}", *body]
+    return [f"v = {source}", "if v is not None:", *indent(body)]
+
+
+def add_lines(w: WindowSlots, src: Callable[[str], str], idx: str) -> Lines:
+    """Account the event whose fields `src(name)` reads (at absolute index `idx`)."""
+    out = [f"acc[{w.n}] += 1"]
+    for name, (count, total, squares) in w.sums.items():
+        body = [] if count == w.n else [f"acc[{count}] += 1"]
+        body.append(f"acc[{total}] += v")
+        if squares >= 0:
+            body.append(f"acc[{squares}] += v * v")
+        out += _guard(src(name), name, body)
+    for name, slot in w.counts.items():
+        out += _guard(src(name), name, [f"d = acc[{slot}]", "d[v] = d.get(v, 0) + 1"])
+    if w.hours >= 0:
+        out.append(f"acc[{w.hours} + {src('hour')}] += 1")
+    if w.home >= 0:
+        lat, lon = src("lat"), src("lon")
+        out += [f"if {lat} is not None and {lon} is not None:"]
+        out += indent([f"acc[{w.home}] += 1", f"acc[{w.home + 1}] += {lat}"])
+        out += indent([f"acc[{w.home + 2}] += {lon}"])
+    for queues, op in ((w.mins, ">="), (w.maxs, "<=")):
+        for name, slot in queues.items():
+            body = [f"q = acc[{slot}]", f"while q and events[q[-1] - base].{name} {op} v:"]
+            out += _guard(src(name), name, [*body, "    q.pop()", f"q.append({idx})"])
+    return out
+
+
+def remove_lines(w: WindowSlots) -> Lines:
+    """Take event `e` out of the window (min/max queues are trimmed by advancing)."""
+    out = [f"acc[{w.n}] -= 1"]
+    for name, (count, total, squares) in w.sums.items():
+        body = [] if count == w.n else [f"acc[{count}] -= 1"]
+        body.append(f"acc[{total}] -= v")
+        if squares >= 0:
+            body.append(f"acc[{squares}] -= v * v")
+        out += _guard(f"e.{name}", name, body)
+    for name, slot in w.counts.items():
+        body = [f"d = acc[{slot}]", "left = d[v] - 1", "if left:", "    d[v] = left"]
+        out += _guard(f"e.{name}", name, [*body, "else:", "    del d[v]"])
+    if w.hours >= 0:
+        out.append(f"acc[{w.hours} + e.hour] -= 1")
+    if w.home >= 0:
+        out += ["if e.lat is not None and e.lon is not None:"]
+        out += indent([f"acc[{w.home}] -= 1", f"acc[{w.home + 1}] -= e.lat"])
+        out += indent([f"acc[{w.home + 2}] -= e.lon"])
+    return out
+
+
+def _scan(cursor: str, slot: int, stop: str, bound: str, body: Lines) -> Lines:
+    """Walk `cursor` up to `stop` over events with order key <= `(bound, seq)`, running `body`."""
+    return [
+        f"{cursor} = acc[{slot}]",
+        f"while {cursor} < {stop}:",
+        f"    e = events[{cursor} - base]",
+        "    t = e.ts",
+        f"    if t > {bound} or (t == {bound} and e.seq > seq):",
+        "        break",
+        *indent(body),
+        f"    {cursor} += 1",
+        f"acc[{slot}] = {cursor}",
+    ]
+
+
+def advance_lines(w: WindowSlots) -> Lines:
     """Move the window to end at `(ts - delay, seq)`: admit (delayed windows) and evict."""
-    events, base = state.events, state.base
-    end = base + len(events)
+    spec, out = w.spec, []
+    stop = "end"
     if spec.delay_us:
-        upper = ts - spec.delay_us
-        hi = win.hi
-        while hi < end:
-            row = events[hi - base]
-            if row.ts > upper or (row.ts == upper and row.seq > seq):
-                break
-            add(win, spec, state, row, hi)
-            hi += 1
-        win.hi = hi
-    else:
-        win.hi = end
-    lower = ts - spec.delay_us - spec.width_us
-    lo = win.lo
-    while lo < win.hi:
-        row = events[lo - base]
-        if row.ts > lower or (row.ts == lower and row.seq > seq):
-            break
-        remove(win, row)
-        lo += 1
-    win.lo = lo
-    for queue in win.mins.values():
-        while queue and queue[0] < lo:
-            queue.popleft()
-    for queue in win.maxs.values():
-        while queue and queue[0] < lo:
-            queue.popleft()
-
-
-def append(group: Group, state: KeyState, row: TxRow) -> None:
-    """Append an in-order event and account it in every undelayed window."""
-    index = state.base + len(state.events)
-    state.events.append(row)
-    for win, spec in zip(state.wins, group.windows, strict=True):
-        if not spec.delay_us:
-            add(win, spec, state, row, index)
-            win.hi = index + 1
-
-
-def compact(group: Group, state: KeyState, keep_us: int) -> None:
-    """Forget events no window needs any more and older than `keep_us` before the key's newest
-    (the allowed lateness), keeping the last event (the previous event of the next one)."""
-    events = state.events
-    if not events:
-        return
-    limit = state.base + len(events) - 1
-    for win in state.wins:
-        limit = min(limit, win.lo)
-    cutoff = events[-1].ts - group.retention_us - keep_us
-    kept = state.kept
-    while kept < limit and events[kept - state.base].ts < cutoff:
-        kept += 1
-    state.kept = kept
-    dead = kept - state.base
-    if dead and 2 * dead >= len(events):
-        state.before = events[dead - 1]
-        del events[:dead]
-        state.base = kept
-    frauds = state.frauds
-    while frauds and frauds[0][0] < cutoff:
-        frauds.pop(0)
-
-
-def rebuild(group: Group, state: KeyState) -> None:
-    """Recompute every window from the events, ending at the newest one (after an insertion)."""
-    events = state.events
-    state.wins = [WindowState(spec, state.base) for spec in group.windows]
-    if not events:
-        return
-    newest = events[-1]
-    for win, spec in zip(state.wins, group.windows, strict=True):
-        if not spec.delay_us:
-            for offset, row in enumerate(events):
-                add(win, spec, state, row, state.base + offset)
-        advance(win, spec, state, newest.ts, newest.seq)
+        out.append(f"upper = ts - {spec.delay_us}")
+        out += _scan("hi", w.hi, "end", "upper", add_lines(w, lambda name: f"e.{name}", "hi"))
+        stop = "hi"
+    out.append(f"lower = ts - {spec.delay_us + spec.width_us}")
+    out += _scan("lo", w.lo, stop, "lower", remove_lines(w))
+    for slot in [*w.mins.values(), *w.maxs.values()]:
+        out += [f"q = acc[{slot}]", "while q and q[0] < lo:", "    q.popleft()"]
+    return out
