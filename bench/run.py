@@ -12,6 +12,7 @@ BENCHMARKS = [
     ("simulator", ["bench_simulate.py", "--transactions", "1000000", "--runs", "3"]),
     ("ingestion", ["bench_ingest.py", "--transactions", "200000", "--runs", "3"]),
     ("online features", ["bench_features_online.py", "--transactions", "100000", "--runs", "3"]),
+    ("online features on Redis", ["bench_features_redis.py"]),
     ("offline features", ["bench_features_offline.py", "--transactions", "200000", "--runs", "3"]),
     ("storage writes", ["bench_storage.py", "--rows", "100000", "--runs", "3", "--batch", "20000"]),
 ]

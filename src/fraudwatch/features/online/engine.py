@@ -10,6 +10,16 @@ but at most `allowed_lateness_s` behind the newest time is inserted at its place
 events; its own features are computed from what had arrived (by the reference formulas over the
 key's retained events) and the key's windows are rebuilt. Anything later is rejected
 (`late_event`) for the caller to dead-letter. Labels are never late: they apply when they arrive.
+
+Any other `StateStore` (Redis): `process_batch` computes every state key the batch touches, loads
+them in one `load`, runs the in-process path over an in-memory overlay of those states and saves
+them all in one `save`. When the store refuses the save (`StateConflict`: another worker wrote one
+of the keys meanwhile), the engine's own bookkeeping is rolled back to before the batch and the
+batch is recomputed from freshly loaded states, at most `MAX_ATTEMPTS` times. `process` is a
+batch of one. Per-key state is shared, but the label bookkeeping (recent transactions, first
+fraud label times, pending labels) and the lateness clock stay in each engine: a label reaches
+the shared states only through the worker that saw its transaction, so label-aware features
+are per worker until that bookkeeping moves to Redis too.
 """
 
 from __future__ import annotations
@@ -29,8 +39,15 @@ import numpy.typing as npt
 from fraudwatch.errors import FraudwatchError
 from fraudwatch.features.definitions import FeatureSet, WindowFeature
 from fraudwatch.features.online.compiled import CompiledGroup, compile_dispatch, compile_group
+from fraudwatch.features.online.overlay import Bookmark, batch_keys
+from fraudwatch.features.online.overlay import entity_key as _key
 from fraudwatch.features.online.plan import compile_plan
-from fraudwatch.features.online.state import EntityKey, InProcessState, StateKey, StateStore
+from fraudwatch.features.online.state import (
+    InProcessState,
+    StateConflict,
+    StateKey,
+    StateStore,
+)
 from fraudwatch.features.online.windows import KeyState
 from fraudwatch.features.reference import derived_value, window_value
 from fraudwatch.features.rows import LabelRow, StreamItem, TxRow
@@ -39,6 +56,7 @@ NAN = math.nan
 LATE_EVENT = "late_event"
 SNAPSHOT_FORMAT = 2
 SWEEP_EVERY = 256
+MAX_ATTEMPTS = 5  # of a batch against a shared store that keeps refusing its save
 
 
 class SnapshotError(FraudwatchError):
@@ -97,11 +115,16 @@ class OnlineEngine:
         self.fraud_since: dict[str, int] = {}  # transaction_id -> known_at of first fraud label
         self.pending: dict[str, int] = {}  # fraud labels of transactions not seen yet
         self.events = 0
+        self.remote = not isinstance(self.store, InProcessState)
+        self.deferring = False  # inside a batch on a remote store: sweep after its save
+        self.sweep_due = False
 
     # --- the public API ----------------------------------------------------------------------
 
     def process(self, item: StreamItem) -> FeatureResult | None:
         """Apply a label (returns None) or compute and account one transaction."""
+        if self.remote:
+            return self._process_remote(item)
         if isinstance(item, LabelRow):
             self._label(item)
             return None
@@ -116,7 +139,10 @@ class OnlineEngine:
         if collecting:  # no reference cycles are made here; a full collection rescans all state
             gc.disable()
         try:
-            rows, seqs, late = self._rows(items)
+            if self.remote:
+                rows, seqs, late = self._rows_remote(items)
+            else:
+                rows, seqs, late = self._rows(items)
         finally:
             if collecting:
                 gc.enable()
@@ -141,6 +167,47 @@ class OnlineEngine:
             rows.append(values)
             seqs.append(item.seq)
         return rows, seqs, late
+
+    # --- batches against a remote store -------------------------------------------------------
+
+    def _process_remote(self, item: StreamItem) -> FeatureResult | None:
+        batch = self.process_batch([item])
+        if isinstance(item, LabelRow):
+            return None
+        if batch.late:
+            return FeatureResult(item.seq, item.transaction_id, None, LATE_EVENT)
+        return FeatureResult(item.seq, item.transaction_id, batch.matrix[0].copy())
+
+    def _rows_remote(
+        self, items: Sequence[StreamItem]
+    ) -> tuple[list[list[float]], list[int], list[int]]:
+        """`_rows` over an overlay of the loaded states, saved at the end (module docstring)."""
+        remote = self.store
+        keys = batch_keys(self, items)
+        before = Bookmark.take(self, items)
+        self.deferring = True
+        try:
+            for attempt in range(MAX_ATTEMPTS):
+                overlay = InProcessState()
+                overlay.states.update(remote.load(keys))
+                self.store = overlay
+                try:
+                    out = self._rows(items)
+                finally:
+                    self.store = remote
+                try:
+                    remote.save(overlay.states)
+                except StateConflict:
+                    before.restore(self)
+                    if attempt == MAX_ATTEMPTS - 1:
+                        raise
+                    continue
+                break
+        finally:
+            self.deferring = False
+        if self.sweep_due:
+            self.sweep()
+        return out
 
     def stats(self) -> dict[str, int]:
         """Keys held per entity group, events held, and recent transactions kept for labels."""
@@ -271,6 +338,10 @@ class OnlineEngine:
 
     def sweep(self) -> None:
         """Drop keys, transactions and pending labels older than the horizon (plus lateness)."""
+        if self.deferring:
+            self.sweep_due = True
+            return
+        self.sweep_due = False
         cutoff = self.max_time - self.plan.horizon_us - self.lateness_us
         self.store.expire(cutoff)
         recent, transactions, frauds = self.recent, self.transactions, self.fraud_since
@@ -318,11 +389,3 @@ class OnlineEngine:
         engine.transactions, engine.recent = transactions, deque(recent)
         engine.fraud_since, engine.pending = fraud_since, pending
         return engine
-
-
-def _key(row: TxRow, fields: tuple[str, ...]) -> EntityKey | None:
-    if len(fields) == 1:
-        value: str | None = getattr(row, fields[0])
-        return value
-    parts = tuple(getattr(row, name) for name in fields)
-    return None if None in parts else parts

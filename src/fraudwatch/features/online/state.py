@@ -1,8 +1,10 @@
 """Where the online engine keeps per-key state: a small protocol and the in-process backend.
 
 State is addressed by `StateKey = (group index, entity key)`. The protocol reads and writes a
-batch of keys at once (`load` / `save`) so a remote backend (Redis, a later session) can do one
-round trip per batch of events; `expire` drops keys silent since a time (Redis would use TTLs).
+batch of keys at once (`load` / `save`) so a remote backend (`redis_state.RedisState`) can do one
+round trip per batch of events; `expire` drops keys silent since a time (Redis uses TTLs). A
+shared backend may refuse a `save` with `StateConflict` when another writer changed one of the
+keys since this one's `load`; the engine then reloads and recomputes its batch.
 """
 
 from __future__ import annotations
@@ -10,10 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Protocol
 
+from fraudwatch.errors import FraudwatchError
 from fraudwatch.features.online.windows import KeyState
 
 EntityKey = str | tuple[str, ...]
 StateKey = tuple[int, EntityKey]
+
+
+class StateConflict(FraudwatchError):
+    """A shared store refused a save: another writer changed a key since it was loaded."""
+
+    code = "state_conflict"
 
 
 class StateStore(Protocol):
