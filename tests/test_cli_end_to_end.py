@@ -170,6 +170,9 @@ def test_errors_are_messages_not_tracebacks(workspace: Path) -> None:
         ["transactions", "show"],
         ["transactions", "find"],
         ["db", "upgrade"],
+        ["features", "list"],
+        ["features", "build"],
+        ["features", "parity"],
     ],
 )
 def test_every_command_has_help(workspace: Path, command: list[str]) -> None:
