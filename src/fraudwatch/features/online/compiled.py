@@ -10,14 +10,15 @@ accumulators. The generated code reads only the slots the group's features need.
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_right, insort
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
-from fraudwatch.features.enrich.geo import haversine_km_scalar
-from fraudwatch.features.online.outputs import output_lines, previous_distance, previous_speed
+from fraudwatch.features.enrich.geo import haversine_km_scalar, implied_speed_kmh_scalar
+from fraudwatch.features.online.outputs import fraud_lines, output_lines, previous_distance
 from fraudwatch.features.online.plan import Group, Plan
 from fraudwatch.features.online.windows import (
     KeyState,
@@ -29,7 +30,9 @@ from fraudwatch.features.online.windows import (
 )
 from fraudwatch.features.rows import ROW_FIELD, TxRow
 
-Step = Callable[[KeyState, TxRow, list[float], Mapping[str, int], int], None]
+# one transaction's feature vector: an `array('d')`, so no float object outlives its event
+Values: TypeAlias = "array[float]"
+Step = Callable[[KeyState, TxRow, Values, Mapping[str, int], int], None]
 _DISTANCE = {"distance_from_previous", "speed_from_previous"}
 _PREVIOUS = {"time_since_last", "last", "distance_from_previous", "speed_from_previous"}
 
@@ -59,7 +62,7 @@ def compile_group(group: Group, horizon_us: int) -> CompiledGroup:
         "_sqrt": math.sqrt,
         "_haversine": haversine_km_scalar,
         "_previous_distance": previous_distance,
-        "_previous_speed": previous_speed,
+        "_speed": implied_speed_kmh_scalar,
     }
     if where is not None:
         namespace["_WHERE"] = frozenset(where.values)
@@ -104,7 +107,7 @@ def _step(group: Group, layout: Layout, match: str, horizon_us: int) -> Lines:
             "        prev = None",
         ]
     if any(out.kind in _DISTANCE for out in group.outputs):
-        body.append("distance = _previous_distance(prev, row)")
+        body.append("distance = NAN if prev is None else _previous_distance(prev, row)")
     for w in layout.windows:
         body += advance_lines(w)
     for out in group.outputs:
@@ -123,8 +126,9 @@ def _step(group: Group, layout: Layout, match: str, horizon_us: int) -> Lines:
     if group.labels:
         added += ["if row.transaction_id in fraud_since:", "    _insort(state.frauds, (ts, seq))"]
     preload = [f"r_{name} = row.{name}" for name in sorted(used)]
-    body += [f"if {match}:", *indent(["events.append(row)", "idx = end", "end += 1"])]
-    body += indent(preload + added)
+    appended = ["events.append(row)", "idx = end", "end += 1", *preload, *added]
+    body += appended if match == "True" else [f"if {match}:", *indent(appended)]
+    body += fraud_lines(layout, group.outputs)
     for out in group.outputs:
         if out.kind != "first_seen":
             body += output_lines(layout, out)
@@ -173,15 +177,16 @@ def _rebuild(layout: Layout) -> Lines:
     return ["def rebuild(state):", *indent(body)]
 
 
-Dispatch = Callable[[TxRow, list[float], dict[Any, KeyState], Mapping[str, int], int], None]
+Dispatch = Callable[[TxRow, Values, dict[Any, KeyState], Mapping[str, int], int], None]
 
 
 def compile_dispatch(plan: Plan, groups: list[CompiledGroup]) -> Dispatch:
     """`run(row, values, states, fraud_since, lateness_us)`: an in-order row through every group
-    (keys read, in-process states touched in place, no state for a key until an event of it
-    passes the group's filter), then the stateless columns."""
+    (keys read, in-process states updated in place without moving them in the expiry order, no
+    state for a key until an event of it passes the group's filter), then the stateless
+    columns."""
     namespace: dict[str, Any] = {"NAN": math.nan, "_KeyState": KeyState}
-    body = ["ts = row.ts", "pop = states.pop"]
+    body = ["ts = row.ts", "get = states.get"]
     for c in groups:
         g = c.group
         i = g.index
@@ -193,9 +198,9 @@ def compile_dispatch(plan: Plan, groups: list[CompiledGroup]) -> Dispatch:
         keep = ["states[sk] = st"]
         if g.where is not None:  # no state for a key until an event of it passes the filter
             keep = [f"if _match{i}(row):", "    states[sk] = st"]
-        block = [f"sk = ({i}, {key})", "st = pop(sk, None)", "if st is None:"]
+        block = [f"sk = ({i}, {key})", "st = get(sk)", "if st is None:"]
         block += indent([f"st = _KeyState(_new{i}(), ts)", *keep])
-        block += ["else:", "    states[sk] = st", call, "if st.newest < ts:", "    st.newest = ts"]
+        block += [call, "st.newest = ts"]  # in order: no key has seen a later time
         body += [*parts, f"if {test}:", *indent(block)]
     for column, a, b in plan.mismatches:
         body += [f"a = row.{a}", f"b = row.{b}"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import gc
 import math
 import pickle
+from array import array
 from bisect import insort
 from collections import deque
 from collections.abc import Sequence
@@ -38,7 +39,12 @@ import numpy.typing as npt
 
 from fraudwatch.errors import FraudwatchError
 from fraudwatch.features.definitions import FeatureSet, WindowFeature
-from fraudwatch.features.online.compiled import CompiledGroup, compile_dispatch, compile_group
+from fraudwatch.features.online.compiled import (
+    CompiledGroup,
+    Values,
+    compile_dispatch,
+    compile_group,
+)
 from fraudwatch.features.online.overlay import Bookmark, batch_keys
 from fraudwatch.features.online.overlay import entity_key as _key
 from fraudwatch.features.online.plan import compile_plan
@@ -104,6 +110,7 @@ class OnlineEngine:
         self.lateness_us = allowed_lateness_s * 1_000_000
         self.store: StateStore = state if state is not None else InProcessState()
         self.width = len(self.plan.names)
+        self.blank: Values = array("d", [NAN] * self.width)
         self.groups = [compile_group(g, self.plan.horizon_us) for g in self.plan.groups]
         self.dispatch = compile_dispatch(self.plan, self.groups)
         self.label_groups = [c for c in self.groups if c.group.labels]
@@ -146,15 +153,16 @@ class OnlineEngine:
         finally:
             if collecting:
                 gc.enable()
-        matrix = np.array(rows, dtype=np.float64).reshape(len(rows), self.width)
+        matrix = np.array(rows, dtype=np.float64).reshape(len(seqs), self.width)
         return BatchResult(matrix, seqs, late)
 
-    def _rows(self, items: Sequence[StreamItem]) -> tuple[list[list[float]], list[int], list[int]]:
-        rows: list[list[float]] = []
+    def _rows(self, items: Sequence[StreamItem]) -> tuple[Values, list[int], list[int]]:
+        """The rows of the batch's transactions, concatenated, their seqs and the late ones."""
+        rows: Values = array("d")
         seqs: list[int] = []
         late: list[int] = []
-        blank = [NAN] * self.width
-        transaction, label = self._transaction, self._label
+        blank = self.blank
+        transaction, label, extend = self._transaction, self._label, rows.extend
         for item in items:
             if type(item) is LabelRow:
                 label(item)
@@ -162,9 +170,9 @@ class OnlineEngine:
             assert isinstance(item, TxRow)
             values = transaction(item)
             if values is None:
-                late.append(len(rows))
+                late.append(len(seqs))
                 values = blank
-            rows.append(values)
+            extend(values)
             seqs.append(item.seq)
         return rows, seqs, late
 
@@ -178,9 +186,7 @@ class OnlineEngine:
             return FeatureResult(item.seq, item.transaction_id, None, LATE_EVENT)
         return FeatureResult(item.seq, item.transaction_id, batch.matrix[0].copy())
 
-    def _rows_remote(
-        self, items: Sequence[StreamItem]
-    ) -> tuple[list[list[float]], list[int], list[int]]:
+    def _rows_remote(self, items: Sequence[StreamItem]) -> tuple[Values, list[int], list[int]]:
         """`_rows` over an overlay of the loaded states, saved at the end (module docstring)."""
         remote = self.store
         keys = batch_keys(self, items)
@@ -226,13 +232,13 @@ class OnlineEngine:
 
     # --- transactions ------------------------------------------------------------------------
 
-    def _transaction(self, row: TxRow) -> list[float] | None:
+    def _transaction(self, row: TxRow) -> Values | None:
         ts, seq = row.ts, row.seq
         if ts < self.max_time - self.lateness_us:
             return None
         ordered = (ts, seq) >= self.newest and ts >= self.max_label_ts
         self._remember(row)
-        values = [NAN] * self.width
+        values = self.blank[:]
         if ordered and isinstance(self.store, InProcessState):
             self.dispatch(row, values, self.store.states, self.fraud_since, self.lateness_us)
         else:
@@ -246,7 +252,7 @@ class OnlineEngine:
             self.sweep()
         return values
 
-    def _stateless(self, row: TxRow, values: list[float]) -> None:
+    def _stateless(self, row: TxRow, values: Values) -> None:
         """Mismatch and pass-through columns (the dispatch function inlines these)."""
         for column, a, b in self.plan.mismatches:
             left, right = getattr(row, a), getattr(row, b)
@@ -254,7 +260,7 @@ class OnlineEngine:
         for column, attribute, default in self.plan.pass_through:
             values[column] = row.attributes.get(attribute, NAN if default is None else default)
 
-    def _through_store(self, row: TxRow, values: list[float], ordered: bool) -> None:
+    def _through_store(self, row: TxRow, values: Values, ordered: bool) -> None:
         """Any `StateStore`, one load and one save per event; late events take this path."""
         keys: dict[StateKey, CompiledGroup] = {}
         for compiled in self.groups:
@@ -273,9 +279,7 @@ class OnlineEngine:
             state.newest = max(state.newest, row.ts)
         self.store.save(states)
 
-    def _out_of_order(
-        self, c: CompiledGroup, state: KeyState, row: TxRow, values: list[float]
-    ) -> None:
+    def _out_of_order(self, c: CompiledGroup, state: KeyState, row: TxRow, values: Values) -> None:
         group = c.group
         if c.matches(row):
             events = state.events

@@ -18,11 +18,30 @@ from fraudwatch.features.rows import TxRow
 NAN = math.nan
 
 
+_DISTANCES: dict[tuple[int, int, int, int], float] = {}  # recent position pairs, bounded
+_DISTANCES_MAX = 4096
+
+
 def previous_distance(p: TxRow | None, r: TxRow) -> float:
-    """Haversine km from the previous event's position to this one's; NaN if either lacks one."""
-    if p is None or p.lat is None or p.lon is None or r.lat is None or r.lon is None:
+    """Haversine km from the previous event's position to this one's; NaN if either lacks one.
+    Identical positions are 0.0 (what the formula gives); other pairs go through a small memo
+    (the same pair recurs across an event's groups and between regular places)."""
+    if p is None:
         return NAN
-    return haversine_km_scalar(p.lat / 1e6, p.lon / 1e6, r.lat / 1e6, r.lon / 1e6)
+    lat1, lon1, lat2, lon2 = p.lat, p.lon, r.lat, r.lon
+    if lat1 is None or lon1 is None or lat2 is None or lon2 is None:
+        return NAN
+    if lat1 == lat2 and lon1 == lon2:
+        return 0.0
+    pair = (lat1, lon1, lat2, lon2)
+    distance = _DISTANCES.get(pair)
+    if distance is None:
+        if len(_DISTANCES) >= _DISTANCES_MAX:
+            _DISTANCES.clear()
+        distance = _DISTANCES[pair] = haversine_km_scalar(
+            lat1 / 1e6, lon1 / 1e6, lat2 / 1e6, lon2 / 1e6
+        )
+    return distance
 
 
 def previous_speed(p: TxRow | None, r: TxRow, distance: float) -> float:
@@ -36,6 +55,23 @@ def _if_else(test: str, then: str, other: str, target: str) -> Lines:
     return [f"if {test}:", f"    {target} = {then}", "else:", f"    {target} = {other}"]
 
 
+def fraud_lines(layout: Layout, outputs: list[Output]) -> Lines:
+    """`c{window}`: the fraud-labelled events in each window some output counts them in."""
+    lines: Lines = []
+    for window in sorted({o.window for o in outputs if o.kind in ("fraud_count", "fraud_rate")}):
+        spec = layout.windows[window].spec
+        upper = f"ts - {spec.delay_us}" if spec.delay_us else "ts"
+        lines += [
+            "frauds = state.frauds",
+            "if frauds:",
+            f"    c{window} = _bisect(frauds, ({upper}, seq))",
+            f"    c{window} -= _bisect(frauds, ({upper} - {spec.width_us}, seq))",
+            "else:",
+            f"    c{window} = 0",
+        ]
+    return lines
+
+
 def output_lines(layout: Layout, out: Output) -> Lines:
     """Assign `values[out.column]`."""
     kind, name, target = out.kind, out.row_field or "amount", f"values[{out.column}]"
@@ -46,8 +82,9 @@ def output_lines(layout: Layout, out: Output) -> Lines:
             return _if_else("prev is None", "NAN", "(ts - prev.ts) / 1e6", target)
         if kind == "distance_from_previous":  # `distance` is computed once per step
             return [f"{target} = distance"]
-        if kind == "speed_from_previous":
-            return [f"{target} = _previous_speed(prev, row, distance)"]
+        if kind == "speed_from_previous":  # `_previous_speed`, inline
+            test = "prev is None or distance != distance"
+            return _if_else(test, "NAN", "_speed(distance, (ts - prev.ts) / 1e6)", target)
         assert kind == "last"
         if name in SCALE:
             test = f"prev is None or prev.{name} is None"
@@ -56,16 +93,11 @@ def output_lines(layout: Layout, out: Output) -> Lines:
         return _if_else(test, "NAN", f"1.0 if prev.{name} == row.{name} else 0.0", target)
     if kind == "count":
         return [f"{target} = float(acc[{w.n}])"]
-    if kind in ("fraud_count", "fraud_rate"):
-        upper = f"ts - {w.spec.delay_us}" if w.spec.delay_us else "ts"
-        lines = [
-            "frauds = state.frauds",
-            f"c = _bisect(frauds, ({upper}, seq))",
-            f"c -= _bisect(frauds, ({upper} - {w.spec.width_us}, seq))",
-        ]
+    if kind in ("fraud_count", "fraud_rate"):  # `c{window}`: see `fraud_lines`
+        c = f"c{out.window}"
         if kind == "fraud_count":
-            return [*lines, f"{target} = float(c)"]
-        return [*lines, f"n = acc[{w.n}]", *_if_else("n", "c / n", "NAN", target)]
+            return [f"{target} = float({c})"]
+        return [f"n = acc[{w.n}]", *_if_else("n", f"{c} / n", "NAN", target)]
     if kind == "distinct":
         return [f"{target} = float(len(acc[{w.counts[name]}]))"]
     if kind == "first_seen":

@@ -48,7 +48,7 @@ class StateStore(Protocol):
 
 
 class InProcessState:
-    """A dict in least-recently-touched order, so expiry pops from the front in O(expired)."""
+    """A dict in placing order (see `expire`), so expiry pops from the front in O(expired)."""
 
     def __init__(self) -> None:
         self.states: dict[StateKey, KeyState] = {}
@@ -62,19 +62,28 @@ class InProcessState:
             self.touch(key, state)
 
     def touch(self, key: StateKey, state: KeyState) -> None:
-        """Store one state at the back of the expiry order (the engine's fast path)."""
+        """Store one state at the back of the expiry order."""
         self.states.pop(key, None)
         self.states[key] = state
+        state.placed = state.newest
 
     def expire(self, before_ts: int) -> int:
+        """Keys sit in the order they were placed, each with its `newest` then (`placed`); the
+        engine's fast path updates `newest` without moving the key, so a front key still in use
+        is moved to the back here instead (at most once per key and horizon)."""
         states = self.states
         dropped = 0
         while states:
             key = next(iter(states))
-            if states[key].newest >= before_ts:
-                break  # touch order ~ time order: later keys are newer (late events aside)
+            state = states[key]
+            if state.placed >= before_ts:
+                break  # placing order ~ time order: later keys are newer (late events aside)
             del states[key]
-            dropped += 1
+            if state.newest < before_ts:
+                dropped += 1
+            else:
+                state.placed = state.newest
+                states[key] = state
         return dropped
 
     def items(self) -> Iterator[tuple[StateKey, KeyState]]:

@@ -28,7 +28,7 @@ class KeyState:
     """One key's events (in order-key order) and flat accumulators; `before` is the newest
     event compacted away (still a previous event for a late arrival)."""
 
-    __slots__ = ("acc", "base", "before", "events", "frauds", "kept", "newest")
+    __slots__ = ("acc", "base", "before", "events", "frauds", "kept", "newest", "placed")
 
     def __init__(self, acc: list[Any], newest: int) -> None:
         self.events: list[TxRow] = []
@@ -38,6 +38,7 @@ class KeyState:
         self.acc = acc
         self.frauds: list[tuple[int, int]] = []  # order keys of fraud-labelled events
         self.newest = newest  # latest event time seen for this key (for expiry)
+        self.placed = newest  # `newest` when put at the back of the expiry order (<= newest)
 
 
 @dataclass
@@ -123,9 +124,10 @@ def add_lines(w: WindowSlots, src: Callable[[str], str], idx: str) -> Lines:
     return out
 
 
-def remove_lines(w: WindowSlots) -> Lines:
-    """Take event `e` out of the window (min/max queues are trimmed by advancing)."""
-    out = [f"acc[{w.n}] -= 1"]
+def remove_lines(w: WindowSlots, counted: bool = True) -> Lines:
+    """Take event `e` out of the window (min/max queues are trimmed by advancing); without
+    `counted`, the caller takes the evicted events off the window's count."""
+    out = [f"acc[{w.n}] -= 1"] if counted else []
     for name, (count, total, squares) in w.sums.items():
         body = [] if count == w.n else [f"acc[{count}] -= 1"]
         body.append(f"acc[{total}] -= v")
@@ -168,7 +170,8 @@ def advance_lines(w: WindowSlots) -> Lines:
         out += _scan("hi", w.hi, "end", "upper", add_lines(w, lambda name: f"e.{name}", "hi"))
         stop = "hi"
     out.append(f"lower = ts - {spec.delay_us + spec.width_us}")
-    out += _scan("lo", w.lo, stop, "lower", remove_lines(w))
+    scan = _scan("lo", w.lo, stop, "lower", remove_lines(w, counted=False))
+    moved = [f"acc[{w.lo}] = lo", f"acc[{w.n}] -= lo - start"]
     for slot in [*w.mins.values(), *w.maxs.values()]:
-        out += [f"q = acc[{slot}]", "while q and q[0] < lo:", "    q.popleft()"]
-    return out
+        moved += [f"q = acc[{slot}]", "while q and q[0] < lo:", "    q.popleft()"]
+    return [*out, *scan[:1], "start = lo", *scan[1:-1], "if lo != start:", *indent(moved)]
