@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -31,6 +32,11 @@ def container() -> Iterator[Container]:
         yield app
     finally:
         app.close()
+
+
+def as_utc(value: datetime) -> datetime:
+    """A command-line time: naive means UTC, an explicit offset is converted."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, str]:

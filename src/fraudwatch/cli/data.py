@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
-from fraudwatch.cli.common import JsonOption, container
+from fraudwatch.cli.common import JsonOption, as_utc, container
 from fraudwatch.cli.output import console, emit_json, table
 from fraudwatch.errors import NotFoundError
 from fraudwatch.events.deadletter import DeadLetter
@@ -186,8 +186,8 @@ def transactions_find(
             card_token=card_token,
             customer_id=customer,
             merchant_id=merchant,
-            start=_utc(start),
-            end=_utc(end),
+            start=as_utc(start) if start else None,
+            end=as_utc(end) if end else None,
             limit=limit,
         )
     if json_output:
@@ -210,14 +210,6 @@ def transactions_find(
             for tx in found
         ],
     )
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    from datetime import UTC
-
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @db_app.command("upgrade")

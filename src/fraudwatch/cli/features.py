@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
 
 from fraudwatch.bootstrap import Container
-from fraudwatch.cli.common import JsonOption, container, parse_options
+from fraudwatch.cli.common import JsonOption, as_utc, container, parse_options
 from fraudwatch.cli.output import console, emit_json, progress_bar, table
 from fraudwatch.events.formats.base import IngestContext
 from fraudwatch.features.defaults import default_feature_set
@@ -26,7 +24,8 @@ from fraudwatch.features.history import (
     summary,
     with_pass_through,
 )
-from fraudwatch.features.rows import TxRow, label_table, micros, tx_table
+from fraudwatch.features.parity import compare
+from fraudwatch.features.rows import label_table, micros, tx_table
 
 features_app = typer.Typer(
     help="Feature definitions, point-in-time training sets, online/offline parity.",
@@ -46,7 +45,6 @@ SetOption = Annotated[
 OptionOption = Annotated[
     list[str] | None, typer.Option("--option", "-o", help="Format option key=value.")
 ]
-RELATIVE_TOLERANCE = 1e-9
 
 
 def _feature_set(path: Path | None) -> FeatureSet:
@@ -100,9 +98,9 @@ def build_command(
     started = time.perf_counter()
     with container() as app:
         history = _history(app, format, path, option, not json_output)
-    features = with_pass_through(_feature_set(feature_set), history.attribute_names())
-    cutoff = None if as_of is None else micros(as_of.replace(tzinfo=as_of.tzinfo or UTC))
     attributes = history.attribute_names()
+    features = with_pass_through(_feature_set(feature_set), attributes)
+    cutoff = None if as_of is None else micros(as_utc(as_of))
     result = build_training_set(
         features,
         tx_table(history.transactions, attributes),
@@ -152,14 +150,15 @@ def parity_command(
         history = _history(app, format, path, option, not json_output)
     attributes = history.attribute_names()
     features = with_pass_through(_feature_set(feature_set), attributes)
+    stream = history.stream
     started = time.perf_counter()
-    online = OnlineEngine(features).process_batch(history.stream).matrix
+    online = OnlineEngine(features).process_batch(stream).matrix
     online_seconds = time.perf_counter() - started
     offline_table = OfflineEngine(features).compute(
         tx_table(history.transactions, attributes), label_table(history.labels)
     )
     offline_seconds = time.perf_counter() - started - online_seconds
-    report = compare(features, history, online, offline_table)
+    report = compare(features, stream, online, offline_table)
     report.update(
         {
             **summary(history),
@@ -174,29 +173,6 @@ def parity_command(
         _print_parity(report)
     if report["mismatches"]:
         raise typer.Exit(1)
-
-
-def compare(
-    features: FeatureSet, history: History, online: np.ndarray, offline: pa.Table
-) -> dict[str, Any]:
-    """Per feature: rows compared and mismatches (NaN equals NaN; floats at 1e-9 relative)."""
-    order = np.array([row.seq for row in history.stream if isinstance(row, TxRow)], dtype=np.int64)
-    offline_by_seq = offline.sort_by("seq")
-    per_feature: dict[str, dict[str, float]] = {}
-    total = 0
-    for index, name in enumerate(features.names):
-        left = online[:, index]
-        right = offline_by_seq.column(name).to_numpy(zero_copy_only=False).astype(np.float64)[order]
-        both_nan = np.isnan(left) & np.isnan(right)
-        close = np.isclose(left, right, rtol=RELATIVE_TOLERANCE, atol=0.0)
-        mismatches = int((~(both_nan | close)).sum())
-        total += mismatches
-        per_feature[name] = {
-            "compared": len(left),
-            "mismatches": mismatches,
-            "mismatch_rate": mismatches / len(left) if len(left) else 0.0,
-        }
-    return {"rows": len(order), "mismatches": total, "features": per_feature}
 
 
 def _print_parity(report: dict[str, Any]) -> None:

@@ -50,10 +50,6 @@ CURRENCIES: dict[str, Currency] = _parse(_TABLE)
 BY_NUMERIC: dict[str, Currency] = {c.numeric: c for c in CURRENCIES.values()}
 
 
-def is_currency(code: str) -> bool:
-    return code in CURRENCIES
-
-
 def currency_for_numeric(numeric: str) -> Currency | None:
     """The currency of an ISO 4217 numeric code such as `"978"` or `"36"`."""
     return BY_NUMERIC.get(numeric.strip().zfill(3))

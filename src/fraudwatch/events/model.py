@@ -12,7 +12,6 @@ a keyed token, the BIN and the last four digits (`fraudwatch.security.tokens`).
 from __future__ import annotations
 
 import hashlib
-import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -216,7 +215,3 @@ def content_hash(event: Event) -> bytes:
 def to_builtins(event: Event) -> dict[str, Any]:
     result: dict[str, Any] = msgspec.to_builtins(event)
     return result
-
-
-def finite_or_none(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None

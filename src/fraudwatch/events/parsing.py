@@ -101,10 +101,6 @@ def local_time(text: str, pattern: str, zone: ZoneInfo, field: str) -> datetime:
     return value.replace(tzinfo=zone).astimezone(UTC)
 
 
-def naive_utc(text: str, pattern: str, field: str) -> datetime:
-    return local_time(text, pattern, ZoneInfo("UTC"), field)
-
-
 def country(text: str | None, field: str) -> str | None:
     if text is None or not text.strip():
         return None

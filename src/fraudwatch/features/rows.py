@@ -158,7 +158,6 @@ def rows_from_events(
 
 # --- the columnar form the offline engine loads --------------------------------------------
 
-_ARROW_TYPES = {int: pa.int64(), str: pa.string()}
 TX_SCALAR_FIELDS = [f.name for f in fields(TxRow) if f.name != "attributes"]
 
 
