@@ -1,0 +1,93 @@
+"""A published rule set compiled once, evaluated per transaction or per batch.
+
+`CompiledRuleSet.evaluate(row)` gives the rules that fired (acted on) and the shadow rules that
+fired (recorded only), with the summed weight and the strongest action; `evaluate_batch` gives
+the same for a batch of columns as a boolean hit matrix. Named lists are read live from the
+`Lists` mapping, so a list update applies to the next evaluation without recompiling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from fraudwatch.rules.compiler import Column, Lists, Scalar, Vector, compile_scalar, compile_vector
+from fraudwatch.rules.language import Vocabulary, parse
+from fraudwatch.rules.model import Action, Rule, RuleSet
+
+#: which action wins when several rules fire (tags never change the outcome)
+SEVERITY = {Action.TAG: 0, Action.REVIEW: 1, Action.STEP_UP: 2, Action.BLOCK: 3}
+
+
+@dataclass(frozen=True)
+class RuleHits:
+    """What a rule set said about one transaction."""
+
+    fired: tuple[str, ...]
+    shadow: tuple[str, ...]
+    score: float  # sum of the fired (not shadow) rules' weights
+    action: Action | None  # the strongest action among fired rules, None if none fired
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    rule: Rule
+    scalar: Scalar
+    vector: Vector
+
+
+class CompiledRuleSet:
+    """A published (or draft, for backtests) rule set, ready to evaluate."""
+
+    def __init__(self, rule_set: RuleSet, vocabulary: Vocabulary, lists: Lists) -> None:
+        self.rule_set = rule_set
+        known = vocabulary.with_lists(rule_set.lists)
+        self.rules: list[_Compiled] = []
+        for rule in rule_set.rules:
+            tree = parse(rule.condition, known)
+            self.rules.append(
+                _Compiled(
+                    rule,
+                    compile_scalar(tree, lists, vocabulary.names),
+                    compile_vector(tree, lists, vocabulary.names),
+                )
+            )
+        self.names = [c.rule.name for c in self.rules]
+
+    @property
+    def version(self) -> int:
+        return self.rule_set.version
+
+    def evaluate(self, row: Mapping[str, Any]) -> RuleHits:
+        return _hits(c.rule for c in self.rules if c.scalar(row) is True)
+
+    def evaluate_batch(self, columns: Mapping[str, Column], n: int) -> npt.NDArray[np.bool_]:
+        """(n, rules) matrix: True where the rule's condition is true (shadow rules included)."""
+        out = np.zeros((n, len(self.rules)), dtype=bool)
+        for index, compiled in enumerate(self.rules):
+            out[:, index] = compiled.vector(columns, n) == 1.0
+        return out
+
+    def hits_of(self, matrix: npt.NDArray[np.bool_], row: int) -> RuleHits:
+        """The `RuleHits` of one row of an `evaluate_batch` matrix (same as `evaluate`)."""
+        return _hits(self.rules[int(i)].rule for i in np.flatnonzero(matrix[row]))
+
+
+def _hits(true: Iterable[Rule]) -> RuleHits:
+    fired: list[str] = []
+    shadow: list[str] = []
+    score = 0.0
+    action: Action | None = None
+    for rule in true:
+        if rule.shadow:
+            shadow.append(rule.name)
+            continue
+        fired.append(rule.name)
+        score += rule.weight
+        if action is None or SEVERITY[rule.action] > SEVERITY[action]:
+            action = rule.action
+    return RuleHits(tuple(fired), tuple(shadow), score, action)
