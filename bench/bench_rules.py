@@ -46,7 +46,6 @@ def rows(transactions: int) -> list[dict[str, Any]]:
         row: dict[str, Any] = dict(zip(features.names, values.tolist(), strict=True))
         row.update(
             amount=tx.amount / 1e6,
-            amount_eur=tx.amount / 1e6,
             hour_of_day=tx.hour,
             channel=tx.channel,
             card_token=tx.card,

@@ -22,11 +22,11 @@ from fraudwatch.rules.starter import load_rule_set, starter_rule_set
 
 VOCAB = vocabulary(default_feature_set())
 RULES = (
-    Rule("big_foreign", "amount_eur > 500 and ip_country != billing_country", Action.REVIEW, 30),
+    Rule("big_foreign", "amount > 500 and ip_country != billing_country", Action.REVIEW, 30),
     Rule("blocked_card", "card_token in blocked_cards", Action.BLOCK, 100),
     Rule("burst", "tx_count_10m_by_card >= 3", Action.STEP_UP, 20),
     Rule("night", "hour_of_day < 5", Action.TAG, 5),
-    Rule("trial", "amount_eur > 100", Action.BLOCK, 50, shadow=True),
+    Rule("trial", "amount > 100", Action.BLOCK, 50, shadow=True),
 )
 
 
@@ -73,7 +73,7 @@ def test_rules_from_dicts_name_the_bad_field() -> None:
 
 ROWS = [
     {
-        "amount_eur": 900.0,
+        "amount": 900.0,
         "ip_country": "NL",
         "billing_country": "DE",
         "card_token": "c1",
@@ -81,7 +81,7 @@ ROWS = [
         "hour_of_day": 12,
     },
     {
-        "amount_eur": 900.0,
+        "amount": 900.0,
         "ip_country": "NL",
         "billing_country": "NL",
         "card_token": "c9",
@@ -89,14 +89,14 @@ ROWS = [
         "hour_of_day": 3,
     },
     {
-        "amount_eur": 50.0,
+        "amount": 50.0,
         "ip_country": None,
         "billing_country": "NL",
         "card_token": "c2",
         "tx_count_10m_by_card": float("nan"),
         "hour_of_day": 12,
     },
-    {"amount_eur": None, "card_token": None, "hour_of_day": 23},
+    {"amount": None, "card_token": None, "hour_of_day": 23},
 ]
 
 
@@ -115,7 +115,7 @@ def test_a_compiled_set_reports_hits_per_row_and_per_batch_alike() -> None:
         name: np.array([row.get(name) for row in ROWS], dtype=object)
         for name in ("ip_country", "billing_country", "card_token")
     }
-    for name in ("amount_eur", "tx_count_10m_by_card", "hour_of_day"):
+    for name in ("amount", "tx_count_10m_by_card", "hour_of_day"):
         columns[name] = np.array(
             [np.nan if row.get(name) is None else row.get(name) for row in ROWS], dtype=float
         )

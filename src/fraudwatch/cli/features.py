@@ -51,7 +51,7 @@ def _feature_set(path: Path | None) -> FeatureSet:
     return FeatureSet.load(path) if path else default_feature_set()
 
 
-def _history(
+def read_history(
     app: Container, format: str, path: str | None, options: list[str] | None, show: bool
 ) -> History:
     if format == "store":
@@ -97,7 +97,7 @@ def build_command(
 
     started = time.perf_counter()
     with container() as app:
-        history = _history(app, format, path, option, not json_output)
+        history = read_history(app, format, path, option, not json_output)
     attributes = history.attribute_names()
     features = with_pass_through(_feature_set(feature_set), attributes)
     cutoff = None if as_of is None else micros(as_utc(as_of))
@@ -147,7 +147,7 @@ def parity_command(
     from fraudwatch.features.online import OnlineEngine
 
     with container() as app:
-        history = _history(app, format, path, option, not json_output)
+        history = read_history(app, format, path, option, not json_output)
     attributes = history.attribute_names()
     features = with_pass_through(_feature_set(feature_set), attributes)
     stream = history.stream

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from fraudwatch import __version__
-from fraudwatch.cli import data, demo, features, ingest, simulate
+from fraudwatch.cli import data, demo, features, ingest, rules, simulate
 from fraudwatch.cli.output import err_console
 from fraudwatch.errors import FraudwatchError
 
@@ -29,6 +29,7 @@ app.add_typer(data.deadletters_app, name="deadletters")
 app.add_typer(data.transactions_app, name="transactions")
 app.add_typer(data.db_app, name="db")
 app.add_typer(features.features_app, name="features")
+app.add_typer(rules.rules_app, name="rules")
 
 
 def _version(value: bool) -> None:

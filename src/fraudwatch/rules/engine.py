@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fraudwatch.rules.compiler import Column, Lists, Scalar, Vector, compile_scalar, compile_vector
-from fraudwatch.rules.language import Vocabulary, parse
+from fraudwatch.rules.language import Vocabulary, names_in, parse
 from fraudwatch.rules.model import Action, Rule, RuleSet
 
 #: which action wins when several rules fire (tags never change the outcome)
@@ -38,6 +38,7 @@ class _Compiled:
     rule: Rule
     scalar: Scalar
     vector: Vector
+    names: frozenset[str]  # the fields and features the rule reads
 
 
 class CompiledRuleSet:
@@ -45,6 +46,7 @@ class CompiledRuleSet:
 
     def __init__(self, rule_set: RuleSet, vocabulary: Vocabulary, lists: Lists) -> None:
         self.rule_set = rule_set
+        self.vocabulary = vocabulary
         known = vocabulary.with_lists(rule_set.lists)
         self.rules: list[_Compiled] = []
         for rule in rule_set.rules:
@@ -54,6 +56,7 @@ class CompiledRuleSet:
                     rule,
                     compile_scalar(tree, lists, vocabulary.names),
                     compile_vector(tree, lists, vocabulary.names),
+                    names_in(tree),
                 )
             )
         self.names = [c.rule.name for c in self.rules]

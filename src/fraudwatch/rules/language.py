@@ -136,6 +136,24 @@ class Vocabulary:
         return Vocabulary(self.names, frozenset(lists))
 
 
+def names_in(node: Node) -> frozenset[str]:
+    """The field and feature names a tree reads."""
+    if isinstance(node, Name):
+        return frozenset({node.name})
+    children: tuple[Node, ...] = ()
+    if isinstance(node, Unary):
+        children = (node.operand,)
+    elif isinstance(node, Arith | Compare):
+        children = (node.left, node.right)
+    elif isinstance(node, Member):
+        children = (node.item,)
+    elif isinstance(node, Logic):
+        children = node.operands
+    elif isinstance(node, Call):
+        children = node.args
+    return frozenset().union(*(names_in(child) for child in children))
+
+
 def parse(text: str, vocabulary: Vocabulary) -> Node:
     """Parse and check a rule condition; the result is boolean-typed."""
     if len(text) > MAX_LENGTH:

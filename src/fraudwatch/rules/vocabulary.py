@@ -7,8 +7,8 @@ from fraudwatch.rules.language import Type, Vocabulary
 
 #: transaction fields a scorer puts beside the features (flat canonical names)
 FIELDS: dict[str, Type] = {
-    "amount": Type.NUM,  # in the transaction's currency
-    "amount_eur": Type.NUM,  # converted with the reference table, as the features use it
+    "amount": Type.NUM,  # in EUR, converted with the reference table, as the features use it
+    "amount_local": Type.NUM,  # in the transaction's own currency
     "currency": Type.STR,
     "channel": Type.STR,
     "entry_mode": Type.STR,
