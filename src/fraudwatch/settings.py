@@ -73,6 +73,17 @@ class Settings(BaseSettings):
         description="Extra application-log types: name -> regex with named groups.",
     )
 
+    models_dir: Path | None = Field(
+        default=None, description="Directory of trained model artefacts; default: home/models."
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking and registry URI; default: SQLite file home/mlflow.db.",
+    )
+    model_name: str = Field(
+        default="fraudwatch-risk", description="Registered model name in the MLflow registry."
+    )
+
     @model_validator(mode="after")
     def _distributed_needs_secrets(self) -> Settings:
         if self.deployment == "distributed":
@@ -99,6 +110,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'fraudwatch.db').resolve()}"
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.home / "models"
+
+    @property
+    def resolved_mlflow_tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
 
     @classmethod
     def settings_customise_sources(

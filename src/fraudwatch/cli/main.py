@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from fraudwatch import __version__
-from fraudwatch.cli import data, demo, features, ingest, rules, simulate
+from fraudwatch.cli import data, demo, features, ingest, models, rules, simulate
 from fraudwatch.cli.output import err_console
 from fraudwatch.errors import FraudwatchError
 
@@ -30,6 +30,10 @@ app.add_typer(data.transactions_app, name="transactions")
 app.add_typer(data.db_app, name="db")
 app.add_typer(features.features_app, name="features")
 app.add_typer(rules.rules_app, name="rules")
+app.command("train")(models.train_command)
+app.command("evaluate")(models.evaluate_command)
+app.command("backtest")(models.backtest_command)
+app.add_typer(models.models_app, name="models")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,163 @@
+"""From a history (any ingest format) to the feature frame the models learn from.
+
+`compute_features` is the one place that asks the feature engine for point-in-time features: it
+uses the offline engine (DuckDB), which the parity check holds equal to the online engine, and
+can switch to a faster engine without touching the rest of this package.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from fraudwatch.errors import FraudwatchError
+from fraudwatch.events.formats.base import IngestContext, get_format
+from fraudwatch.events.model import Label, Transaction
+from fraudwatch.features.definitions import FeatureSet
+from fraudwatch.features.enrich.ip import IpLocator
+from fraudwatch.features.history import History, load_history_from_store, with_pass_through
+from fraudwatch.features.rows import label_row, label_table, tx_row, tx_table
+from fraudwatch.storage.store import EventStore
+
+#: transaction fields the models read besides the feature set (amount in EUR, UTC hour)
+EVENT_COLUMNS = ("amount_eur", "hour_of_day")
+#: categorical transaction fields, encoded with the vocabulary seen in training
+CATEGORICAL_COLUMNS = ("channel", "entry_mode")
+#: descriptive columns kept for evaluation (never model inputs)
+KEY_COLUMNS = ("transaction_id", "ts", "card", "customer", "source", "billing_country")
+
+
+class ModelDataError(FraudwatchError):
+    """The data cannot train or evaluate a model (e.g. no known fraud in the train window)."""
+
+    code = "model_data"
+
+
+@dataclass
+class LabelledHistory:
+    """A history plus each fraud label's scenario (`fraud_type`), when the data names one."""
+
+    history: History
+    scenarios: dict[str, str] = field(default_factory=dict)
+
+
+def load_labelled_history(
+    format: str, location: str, ctx: IngestContext, locator: IpLocator
+) -> LabelledHistory:
+    """Read any ingest format into feature rows (as `features.history.load_history` does),
+    keeping the fraud scenario of each fraud label for per-scenario recall."""
+    was_enabled = gc.isenabled()
+    gc.disable()  # millions of long-lived rows: the cyclic collector would only rescan them
+    try:
+        out = LabelledHistory(History())
+        seen: set[str] = set()
+        for record in get_format(format).read(location, ctx):
+            out.history.read += 1
+            if record.error is not None:
+                out.history.refused[record.error.reason] += 1
+                continue
+            _add(out, record.events, seen, locator)
+        return out
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _add(
+    out: LabelledHistory, events: Iterable[object], seen: set[str], locator: IpLocator
+) -> None:
+    history = out.history
+    for event in events:
+        if isinstance(event, Transaction):
+            if event.transaction_id in seen:
+                history.refused["duplicate"] += 1
+                continue
+            seen.add(event.transaction_id)
+            history.transactions.append(tx_row(event, len(history.transactions), locator))
+        elif isinstance(event, Label):
+            history.labels.append(label_row(event))
+            if event.is_fraud and event.fraud_type:
+                out.scenarios[event.transaction_id] = str(event.fraud_type)
+
+
+def load_store_history(store: EventStore, locator: IpLocator) -> LabelledHistory:
+    return LabelledHistory(load_history_from_store(store, locator))
+
+
+@dataclass
+class FeatureFrame:
+    """One row per transaction, in arrival order: keys, event fields, features, the final label
+    (every label known, for evaluation) and the label rows themselves (for labels known by a
+    cutoff, for training)."""
+
+    rows: pd.DataFrame
+    feature_set: FeatureSet
+    labels: pd.DataFrame  # transaction_id, known_at (µs), is_fraud; in arrival order
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.feature_set.names
+
+    def labels_known_by(self, cutoff_us: int | None) -> np.ndarray:
+        """1 where the latest label known by `cutoff_us` says fraud, else 0 (unlabelled
+        transactions count as genuine, as they do for a bank on that day)."""
+        labels = self.labels
+        if cutoff_us is not None:
+            labels = labels[labels["known_at"] <= cutoff_us]
+        latest = labels.sort_values("known_at", kind="stable").drop_duplicates(
+            "transaction_id", keep="last"
+        )
+        fraud = set(latest.loc[latest["is_fraud"], "transaction_id"])
+        out: np.ndarray = self.rows["transaction_id"].isin(fraud).to_numpy().astype(np.int8)
+        return out
+
+    def fraud_known_times(self) -> pd.Series:
+        """Earliest time each fraudulent transaction became known as fraud (µs)."""
+        fraud = self.labels[self.labels["is_fraud"]]
+        return fraud.groupby("transaction_id")["known_at"].min()
+
+
+def compute_features(feature_set: FeatureSet, history: History) -> pa.Table:
+    """Point-in-time features of every transaction of `history` (one row each, by seq)."""
+    from fraudwatch.features.offline import build_training_set
+
+    attributes = history.attribute_names()
+    return build_training_set(
+        feature_set, tx_table(history.transactions, attributes), label_table(history.labels)
+    )
+
+
+def build_frame(labelled: LabelledHistory, feature_set: FeatureSet) -> FeatureFrame:
+    """Features plus the event fields and keys the models and their evaluation need."""
+    history = labelled.history
+    if not history.transactions:
+        raise ModelDataError("the data holds no transaction")
+    features = with_pass_through(feature_set, history.attribute_names())
+    table = compute_features(features, history)
+    rows = table.select(features.names).to_pandas()
+    txs = history.transactions
+    rows.insert(0, "transaction_id", [r.transaction_id for r in txs])
+    rows.insert(1, "ts", np.fromiter((r.ts for r in txs), np.int64, len(txs)))
+    for name, attr in (("card", "card"), ("customer", "customer"), ("source", "source")):
+        rows[name] = [getattr(r, attr) for r in txs]
+    rows["billing_country"] = [r.billing_country for r in txs]
+    rows["amount_eur"] = np.fromiter((r.amount for r in txs), np.float64, len(txs)) / 1e6
+    rows["hour_of_day"] = np.fromiter((r.hour for r in txs), np.float64, len(txs))
+    rows["channel"] = [r.channel for r in txs]
+    rows["entry_mode"] = [r.entry_mode for r in txs]
+    rows["scenario"] = rows["transaction_id"].map(labelled.scenarios)
+    labels = pd.DataFrame(
+        {
+            "transaction_id": [r.transaction_id for r in history.labels],
+            "known_at": np.fromiter((r.known_at for r in history.labels), np.int64),
+            "is_fraud": np.fromiter((r.is_fraud for r in history.labels), bool),
+        }
+    )
+    frame = FeatureFrame(rows, features, labels)
+    rows["label"] = frame.labels_known_by(None)
+    return frame
