@@ -1,0 +1,5 @@
+"""The native (numba-compiled) in-process online feature engine; see `engine`."""
+
+from fraudwatch.features.online.native.engine import NativeEngine, NativeRangeError
+
+__all__ = ["NativeEngine", "NativeRangeError"]

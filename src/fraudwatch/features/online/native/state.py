@@ -1,0 +1,307 @@
+"""The native engine's whole state: a few large arrays, the label bookkeeping, snapshots.
+
+- `ev`: one int64 row per retained event of a group's key (see `windows`), recycled through
+  the `free` stack; grown by doubling.
+- `ks[g]`: one int64 row per key id of group g (see `layout`); `keys[g]` maps keys to ids.
+- `counts`: value counts of every (key, window, field) for `distinct` and `first_seen`, one
+  numba dict keyed by (key id · slots + slot, value).
+- `labels`: recent transactions (id → slot of a ring holding its time, first fraud label time
+  and its events), pending labels of unseen transactions, as `OnlineEngine` keeps them.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+import numpy.typing as npt
+from numba import types
+from numba.typed import Dict, List
+
+from fraudwatch.features.online.engine import SnapshotError
+from fraudwatch.features.online.native import kernel
+from fraudwatch.features.online.native.columns import Codes, KeyIds
+from fraudwatch.features.online.native.layout import (
+    G_STRIDE,
+    K_FIRST,
+    K_NEWEST,
+    K_TAIL,
+    Q_HEAD,
+    Q_TAIL,
+    W_GROUP,
+    W_HI,
+    W_LO,
+    W_Q_END,
+    W_Q_START,
+    Layout,
+    build_layout,
+)
+from fraudwatch.features.online.native.windows import (
+    E_VALS,
+    INF,
+    NIL,
+    P_FREE_TOP,
+    P_HORIZON,
+    P_LATENESS,
+    P_LINKS,
+    P_MAX_LABEL_TS,
+    P_MAX_TIME,
+    P_NEWEST_SEQ,
+    P_NEWEST_TS,
+    P_RING_MASK,
+    P_SIZE,
+    P_SLOTS,
+)
+from fraudwatch.features.online.plan import Plan
+from fraudwatch.features.rows import LabelRow, StreamItem, TxRow
+
+Ints = npt.NDArray[np.int64]
+SNAPSHOT_FORMAT = 1
+EARLIEST = -(2**62)
+
+
+@dataclass
+class LabelBook:
+    """Recent transactions (for labels arriving later) in a ring the kernel reads, and the
+    fraud labels of transactions not seen yet."""
+
+    groups: int
+    enabled: bool
+    table: Ints = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    head: int = 0  # ring slot of the oldest remembered transaction
+    next: int = 0  # ring slot of the next one
+    transactions: dict[str, int] = field(default_factory=dict)  # id -> ring slot
+    recent: deque[tuple[int, str]] = field(default_factory=deque)  # (ts, id), arrival order
+    pending: dict[str, int] = field(default_factory=dict)  # id -> earliest fraud label time
+
+    def __post_init__(self) -> None:
+        if self.table.size == 0:
+            self.table = np.zeros((1024, kernel.R_SLOTS + self.groups), dtype=np.int64)
+
+    def resolve(
+        self,
+        items: Sequence[StreamItem],
+        txs: Sequence[TxRow],
+        ts: Ints,
+        ok: npt.NDArray[np.bool_],
+        horizon_us: int,
+    ) -> tuple[Ints, Ints, Ints]:
+        """Ring slots of the batch's accepted transactions, and of each label's transaction
+        (-1: unknown, so pending), in stream order like `OnlineEngine._remember` / `_label`."""
+        rings = np.full(len(txs), -1, dtype=np.int64)
+        n_labels = len(items) - len(txs)
+        l_ring = np.full(n_labels, -1, dtype=np.int64)
+        l_fraud = np.zeros(n_labels, dtype=np.int64)
+        if not self.enabled:
+            return rings, l_ring, l_fraud
+        accepted = np.flatnonzero(ok)
+        self._reserve(len(accepted))
+        rings[accepted] = np.arange(self.next, self.next + len(accepted))
+        frauds = np.full(len(accepted), INF, dtype=np.int64)
+        transactions, pending, recent = self.transactions, self.pending, self.recent
+        t = label = remembered = 0
+        for item in items:
+            if type(item) is LabelRow:
+                if item.is_fraud:
+                    l_fraud[label] = 1
+                    slot = transactions.get(item.transaction_id)
+                    if slot is None:
+                        tx_id, known_at = item.transaction_id, item.known_at
+                        pending[tx_id] = min(pending.get(tx_id, known_at), known_at)
+                    else:
+                        l_ring[label] = slot
+                label += 1
+                continue
+            if ok[t]:
+                tx_id = txs[t].transaction_id
+                transactions[tx_id] = int(rings[t])
+                recent.append((int(ts[t]), tx_id))
+                known = pending.pop(tx_id, None)
+                if known is not None and known >= ts[t] - horizon_us:
+                    frauds[remembered] = known
+                remembered += 1
+            t += 1
+        places = rings[accepted] & (len(self.table) - 1)
+        self.table[places, kernel.R_TS] = ts[accepted]
+        self.table[places, kernel.R_FRAUD] = frauds
+        self.table[places, kernel.R_SLOTS :] = -1
+        self.next += len(accepted)
+        return rings, l_ring, l_fraud
+
+    def _reserve(self, extra: int) -> None:
+        size = len(self.table)
+        needed = self.next - self.head + extra
+        if needed <= size:
+            return
+        while size < needed:
+            size *= 2
+        table = np.zeros((size, self.table.shape[1]), dtype=np.int64)
+        live = np.arange(self.head, self.next)
+        table[live & (size - 1)] = self.table[live & (len(self.table) - 1)]
+        self.table = table
+
+    def expire(self, cutoff: int) -> None:
+        recent, transactions = self.recent, self.transactions
+        while recent and recent[0][0] < cutoff:
+            _, tx_id = recent.popleft()
+            transactions.pop(tx_id, None)
+            self.head += 1
+        for tx_id in [t for t, known_at in self.pending.items() if known_at < cutoff]:
+            del self.pending[tx_id]
+
+
+@dataclass
+class NativeState:
+    """Arrays and dicts of one native engine (see the module docstring)."""
+
+    layout: Layout
+    fields: list[str]
+    tables: tuple[Ints, ...]
+    templates: Ints
+    gl: Ints
+    ev: Ints
+    free: Ints
+    ks: Any  # numba typed List of int64 matrices, one per group
+    counts: Any  # numba typed Dict (int64, int64) -> int64
+    codes: Codes
+    keys: list[KeyIds]
+    labels: LabelBook
+
+    @classmethod
+    def new(cls, plan: Plan, lateness_us: int) -> NativeState:
+        layout = build_layout(plan)
+        fields = list(layout.fields)
+        for _, a, b in plan.mismatches:
+            fields += [name for name in (a, b) if name not in fields]
+        codes = Codes()
+        filter_codes = np.array(codes.of(layout.filter_values), dtype=np.int64)
+        tables = (
+            layout.groups, layout.windows, layout.sums, layout.counts, layout.queues,
+            layout.outputs, filter_codes, layout.numeric, layout.scale,
+        )  # fmt: skip
+        templates = _templates(layout)
+        gl = np.zeros(P_SIZE, dtype=np.int64)
+        gl[[P_NEWEST_TS, P_NEWEST_SEQ]] = EARLIEST, -1
+        gl[[P_MAX_TIME, P_MAX_LABEL_TS]] = EARLIEST
+        gl[P_LATENESS], gl[P_HORIZON] = lateness_us, plan.horizon_us
+        gl[P_SLOTS], gl[P_LINKS] = len(layout.counts), E_VALS + len(fields)
+        ks = List()
+        for g in range(layout.n_groups):
+            ks.append(np.tile(templates[g, : layout.groups[g, G_STRIDE]], (64, 1)))
+        width = E_VALS + len(fields) + 2 * layout.max_queues
+        state = cls(
+            layout, fields, tables, templates, gl,
+            np.zeros((0, width), dtype=np.int64), np.zeros(0, dtype=np.int64), ks,
+            Dict.empty(key_type=types.UniTuple(types.int64, 2), value_type=types.int64),
+            codes, [KeyIds(tuple(g.key_fields)) for g in plan.groups],
+            LabelBook(layout.n_groups, any(g.labels for g in plan.groups)),
+        )  # fmt: skip
+        state.reserve(1024, np.zeros((0, layout.n_groups), dtype=np.int64))
+        return state
+
+    @property
+    def lateness_us(self) -> int:
+        return int(self.gl[P_LATENESS])
+
+    @property
+    def events_held(self) -> int:
+        return int(len(self.ev) - self.gl[P_FREE_TOP])
+
+    def reserve(self, transactions: int, keys: Ints) -> None:
+        """Room for `transactions` more events in every group and rows for every key id."""
+        needed = transactions * self.layout.n_groups
+        if self.gl[P_FREE_TOP] < needed:
+            size = len(self.ev)
+            grown = max(2 * size, size + needed)
+            ev = np.zeros((grown, self.ev.shape[1]), dtype=np.int64)
+            ev[:size] = self.ev
+            free = np.zeros(grown, dtype=np.int64)
+            top = int(self.gl[P_FREE_TOP])
+            free[:top] = self.free[:top]
+            free[top : top + grown - size] = np.arange(grown - 1, size - 1, -1)
+            self.gl[P_FREE_TOP] = top + grown - size
+            self.ev, self.free = ev, free
+        for g, key_ids in enumerate(self.keys):
+            rows = self.ks[g]
+            if len(rows) < key_ids.size:
+                stride = self.layout.groups[g, G_STRIDE]
+                extra = np.tile(self.templates[g, :stride], (max(len(rows), key_ids.size), 1))
+                self.ks[g] = np.vstack([rows, extra])
+
+    def sweep(self, horizon_us: int) -> None:
+        cutoff = int(self.gl[P_MAX_TIME]) - horizon_us - self.lateness_us
+        dropped = kernel.sweep(
+            cutoff, self.gl, self.ev, self.free, self.ks, self.counts, self.tables, self.templates
+        )
+        for g, kid in dropped.tolist():
+            self.keys[g].drop(kid)
+        self.labels.expire(cutoff)
+
+
+def _templates(layout: Layout) -> Ints:
+    """Per group, the row of a key without state: cursors and list ends NIL, newest earliest."""
+    width = int(layout.groups[:, G_STRIDE].max(initial=1))
+    out = np.zeros((layout.n_groups, width), dtype=np.int64)
+    out[:, [K_FIRST, K_TAIL]] = NIL
+    out[:, K_NEWEST] = EARLIEST
+    for w in layout.windows:
+        g = w[W_GROUP]
+        out[g, w[W_LO]] = NIL
+        if w[W_HI] >= 0:
+            out[g, w[W_HI]] = NIL
+        for q in layout.queues[w[W_Q_START] : w[W_Q_END]]:
+            out[g, [q[Q_HEAD], q[Q_TAIL]]] = NIL
+    return out
+
+
+@numba.njit(cache=True)
+def _dump_counts(counts: Any) -> Ints:  # type: ignore[misc]
+    out = np.empty((len(counts), 3), dtype=np.int64)
+    at = 0
+    for key, value in counts.items():
+        out[at, 0], out[at, 1], out[at, 2] = key[0], key[1], value
+        at += 1
+    return out
+
+
+@numba.njit(cache=True)
+def _load_counts(rows: Ints, counts: Any) -> None:  # type: ignore[misc]
+    for at in range(rows.shape[0]):
+        counts[(rows[at, 0], rows[at, 1])] = rows[at, 2]
+
+
+def save_state(state: NativeState, path: Path, version: str) -> None:
+    """Pickle the arrays and dicts (with format and feature-set version) to `path`."""
+    data = {
+        "format": SNAPSHOT_FORMAT,
+        "version": version,
+        "arrays": (state.gl, state.ev, state.free, list(state.ks)),
+        "counts": _dump_counts(state.counts),
+        "python": (state.codes, state.keys, state.labels),
+    }
+    path.write_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def load_state(path: Path, plan: Plan, version: str) -> NativeState:
+    """The state saved at `path`, checked against the feature set's version."""
+    data = pickle.loads(path.read_bytes())  # noqa: S301 - our own snapshot, not user input
+    if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
+        raise SnapshotError(f"{path} is not a native feature-engine snapshot of format 1")
+    if data["version"] != version:
+        raise SnapshotError(
+            f"{path} was made with feature set version {data['version']}, not {version}"
+        )
+    state = NativeState.new(plan, 0)
+    state.gl, state.ev, state.free, ks = data["arrays"]
+    state.ks = List(ks)
+    _load_counts(data["counts"], state.counts)
+    state.codes, state.keys, state.labels = data["python"]
+    return state
+
+
