@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from fraudwatch.control.repository import ControlPlane
 from fraudwatch.security.crypto import KeyRing
 from fraudwatch.security.keys import load_keys
 from fraudwatch.security.tokens import CardTokenizer
@@ -43,6 +44,11 @@ class Container:
         store.migrate()
         self._closers.append(store)
         return store
+
+    @cached_property
+    def control(self) -> ControlPlane:
+        """Rule sets, lists, API keys and the audit log, in the same database as the store."""
+        return ControlPlane(self.store.engine, self.keyring, self.tokenizer)
 
     def close(self) -> None:
         for store in self._closers:

@@ -60,7 +60,7 @@ class Rule:
             "name": self.name,
             "condition": self.condition,
             "action": self.action.value,
-            "weight": self.weight,
+            "weight": float(self.weight),
             "shadow": self.shadow,
             "description": self.description,
         }
@@ -99,8 +99,9 @@ class RuleSet:
 
     @property
     def digest(self) -> str:
-        """Content hash of the rules (what was published, independent of who and when)."""
-        body = json.dumps([r.as_dict() for r in self.rules], sort_keys=True).encode()
+        """Content hash of the rules and lists (what was published, not who or when)."""
+        content = {"rules": [r.as_dict() for r in self.rules], "lists": sorted(self.lists)}
+        body = json.dumps(content, sort_keys=True).encode()
         return hashlib.sha256(body).hexdigest()[:16]
 
     def problems(self, vocabulary: Vocabulary) -> dict[str, str]:

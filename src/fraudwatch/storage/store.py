@@ -14,6 +14,8 @@ from importlib import import_module
 from types import TracebackType
 from typing import Protocol, Self
 
+from sqlalchemy import Engine
+
 from fraudwatch.errors import ConfigError
 from fraudwatch.events.deadletter import DeadLetter
 from fraudwatch.events.model import Label, Login, Transaction
@@ -24,6 +26,10 @@ from fraudwatch.storage.urls import redact, scheme_of
 
 class EventStore(Protocol):
     """Where canonical events are kept: batched idempotent writes, investigator reads."""
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (the control plane keeps its tables in the same database)."""
 
     def migrate(self) -> None:
         """Upgrade the schema to the newest revision (idempotent); create partitions ahead."""

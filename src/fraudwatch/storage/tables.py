@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     Float,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -189,6 +190,81 @@ checkpoints = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("key", name="pk_checkpoints"),
     sqlite_with_rowid=False,
+)
+
+# -- the control plane (revision 0002): what users change, read by running scorers ----------
+
+rule_sets = Table(
+    "rule_sets",
+    metadata,
+    Column("version", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("digest", Text, nullable=False),
+    Column("body", json_type(), nullable=False),  # rules, lists, notes
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("published_at", UtcDateTime()),
+    Column("published_by", Text),
+    PrimaryKeyConstraint("version", name="pk_rule_sets"),
+)
+
+active_rule_set = Table(
+    "active_rule_set",
+    metadata,
+    Column("slot", Integer, nullable=False),  # always 1: one active version
+    Column("version", Integer, nullable=False),
+    Column("activated_at", UtcDateTime(), nullable=False),
+    Column("activated_by", Text, nullable=False),
+    PrimaryKeyConstraint("slot", name="pk_active_rule_set"),
+)
+
+# Named list values may be personal data (emails, IPs): stored encrypted, keyed by an HMAC.
+list_entries = Table(
+    "list_entries",
+    metadata,
+    Column("list_name", Text, nullable=False),
+    Column("value_key", Text, nullable=False),
+    Column("value_enc", LargeBinary, nullable=False),
+    Column("pii_key_id", Text, nullable=False),
+    Column("note", Text),
+    Column("added_at", UtcDateTime(), nullable=False),
+    Column("added_by", Text, nullable=False),
+    PrimaryKeyConstraint("list_name", "value_key", name="pk_list_entries"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("secret_hash", Text, nullable=False),  # SHA-256 of a 256-bit random secret
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("revoked_at", UtcDateTime()),
+    PrimaryKeyConstraint("key_id", name="pk_api_keys"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("details", json_type()),
+    PrimaryKeyConstraint("id", name="pk_audit_log"),
+)
+Index("ix_audit_log_at", audit_log.c.at)
+
+control_revisions = Table(
+    "control_revisions",
+    metadata,
+    Column("name", Text, nullable=False),  # rules, lists, api_keys, policy
+    Column("revision", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("name", name="pk_control_revisions"),
 )
 
 # Partitioned by month on PostgreSQL: table -> partition key column.
