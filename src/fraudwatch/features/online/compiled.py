@@ -88,6 +88,23 @@ def compile_group(group: Group, horizon_us: int) -> CompiledGroup:
     )
 
 
+def insert_late(
+    compiled: CompiledGroup, state: KeyState, row: TxRow, fraud_since: Mapping[str, int]
+) -> None:
+    """What the engine does to a key's state for an out-of-order event (before computing its
+    features from the history): insert it at its place and rebuild the windows."""
+    if not compiled.matches(row):
+        return
+    events = state.events
+    at = len(events)
+    while at > 0 and (events[at - 1].ts, events[at - 1].seq) > (row.ts, row.seq):
+        at -= 1
+    events.insert(at, row)
+    if compiled.group.labels and row.transaction_id in fraud_since:
+        insort(state.frauds, (row.ts, row.seq))
+    compiled.rebuild(state)
+
+
 def _step(group: Group, layout: Layout, match: str, horizon_us: int) -> Lines:
     body = [
         "ts = row.ts",

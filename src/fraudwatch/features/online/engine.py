@@ -44,10 +44,13 @@ from fraudwatch.features.online.compiled import (
     Values,
     compile_dispatch,
     compile_group,
+    insert_late,
 )
 from fraudwatch.features.online.overlay import Bookmark, batch_keys
 from fraudwatch.features.online.overlay import entity_key as _key
 from fraudwatch.features.online.plan import compile_plan
+from fraudwatch.features.online.redis_state import Clock, RedisState
+from fraudwatch.features.online.shared import records_of, rows_shared
 from fraudwatch.features.online.state import (
     InProcessState,
     StateConflict,
@@ -123,6 +126,9 @@ class OnlineEngine:
         self.pending: dict[str, int] = {}  # fraud labels of transactions not seen yet
         self.events = 0
         self.remote = not isinstance(self.store, InProcessState)
+        self.shared = isinstance(self.store, RedisState)  # label bookkeeping in the store too
+        if isinstance(self.store, RedisState):
+            self.store.bind(self.groups, self.lateness_us, self.width)
         self.deferring = False  # inside a batch on a remote store: sweep after its save
         self.sweep_due = False
 
@@ -146,7 +152,9 @@ class OnlineEngine:
         if collecting:  # no reference cycles are made here; a full collection rescans all state
             gc.disable()
         try:
-            if self.remote:
+            if self.shared:
+                rows, seqs, late = rows_shared(self, items)
+            elif self.remote:
                 rows, seqs, late = self._rows_remote(items)
             else:
                 rows, seqs, late = self._rows(items)
@@ -281,15 +289,7 @@ class OnlineEngine:
 
     def _out_of_order(self, c: CompiledGroup, state: KeyState, row: TxRow, values: Values) -> None:
         group = c.group
-        if c.matches(row):
-            events = state.events
-            at = len(events)
-            while at > 0 and (events[at - 1].ts, events[at - 1].seq) > (row.ts, row.seq):
-                at -= 1
-            events.insert(at, row)
-            if group.labels and row.transaction_id in self.fraud_since:
-                insort(state.frauds, (row.ts, row.seq))
-            c.rebuild(state)
+        insert_late(c, state, row, self.fraud_since)
         history = ([state.before] if state.before is not None else []) + state.events
         h_us = self.plan.horizon_us
         for out in group.outputs:
@@ -306,11 +306,18 @@ class OnlineEngine:
         """Keep the transaction for labels arriving later; apply a label that came first."""
         if not self.label_groups:
             return
-        self.transactions[row.transaction_id] = row
-        self.recent.append((row.ts, row.transaction_id))
-        known_at = self.pending.pop(row.transaction_id, None)
+        tx_id = row.transaction_id
+        if self.shared:  # transactions are remembered in the store (`shared`)
+            known_at = self.pending.pop(tx_id, None)
+            if known_at is not None and known_at >= row.ts - self.plan.horizon_us:
+                self.recent.append((row.ts, tx_id))
+                self.fraud_since[tx_id] = known_at
+            return
+        self.transactions[tx_id] = row
+        self.recent.append((row.ts, tx_id))
+        known_at = self.pending.pop(tx_id, None)
         if known_at is not None and known_at >= row.ts - self.plan.horizon_us:
-            self.fraud_since[row.transaction_id] = known_at
+            self.fraud_since[tx_id] = known_at
 
     # --- labels -------------------------------------------------------------------------------
 
@@ -359,7 +366,12 @@ class OnlineEngine:
     # --- snapshots ----------------------------------------------------------------------------
 
     def snapshot(self, path: Path) -> None:
-        """Write the whole state to `path` (pickle of plain objects, with format and version)."""
+        """Write the whole state to `path` (pickle of plain objects, with format and version);
+        on a shared store, its transaction records and the shared clock too."""
+        records: list[tuple[str, bytes]] | None = None
+        if isinstance(self.store, RedisState):
+            self._merge_clock(self.store.fetch([]).clock)
+            records = list(self.store.records())
         data = {
             "format": SNAPSHOT_FORMAT,
             "version": self.feature_set.version,
@@ -367,6 +379,7 @@ class OnlineEngine:
             "states": list(self.store.items()),
             "clock": (self.newest, self.max_time, self.max_label_ts, self.events),
             "labels": (self.transactions, list(self.recent), self.fraud_since, self.pending),
+            "records": records,
         }
         path.write_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
 
@@ -392,4 +405,20 @@ class OnlineEngine:
         transactions, recent, fraud_since, pending = data["labels"]
         engine.transactions, engine.recent = transactions, deque(recent)
         engine.fraud_since, engine.pending = fraud_since, pending
+        if isinstance(engine.store, RedisState):
+            records = data.get("records")
+            if records is None:  # an in-process snapshot: its label bookkeeping goes to Redis
+                records = records_of(engine, transactions, fraud_since, pending)
+            clock = (engine.newest, engine.max_time, engine.max_label_ts)
+            engine.store.put_records(records, clock)
         return engine
+
+    def _merge_clock(self, clock: Clock) -> None:
+        """Move the lateness clock forward to a shared one (None: unknown)."""
+        newest, max_time, max_label = clock
+        if newest is not None:
+            self.newest = max(self.newest, newest)
+        if max_time is not None:
+            self.max_time = max(self.max_time, max_time)
+        if max_label is not None:
+            self.max_label_ts = max(self.max_label_ts, max_label)

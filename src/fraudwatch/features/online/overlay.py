@@ -74,10 +74,12 @@ class Bookmark:
         clock = (engine.newest, engine.max_time, engine.max_label_ts, engine.events)
         return cls(clock, len(engine.recent), entries)
 
-    def restore(self, engine: OnlineEngine) -> None:
+    def restore(self, engine: OnlineEngine, *, keep_recent: bool = False) -> None:
+        """Put the bookkeeping back; `keep_recent` leaves entries appended to `recent` (expiry
+        of first-fraud times learned meanwhile, harmless for those put back)."""
         engine.newest, engine.max_time, engine.max_label_ts, engine.events = self.clock
         engine.sweep_due = False
-        while len(engine.recent) > self.recent:
+        while not keep_recent and len(engine.recent) > self.recent:
             engine.recent.pop()
         for tx_id, (row, first, pending) in self.entries.items():
             _put(engine.transactions, tx_id, row)
