@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from fraudwatch.decisions import Outcome, PolicyError, Thresholds, decide
+from fraudwatch.decisions.model import Outcome
+from fraudwatch.decisions.policy import PolicyError, Thresholds, decide
 from fraudwatch.rules import Action, RuleHits
 
 NONE = RuleHits((), (), 0.0, None)

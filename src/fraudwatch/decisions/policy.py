@@ -14,18 +14,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import StrEnum
 
+from fraudwatch.decisions.model import Outcome
 from fraudwatch.rules.engine import RuleHits
 from fraudwatch.rules.model import Action
-
-
-class Outcome(StrEnum):
-    APPROVE = "approve"
-    REVIEW = "review"
-    STEP_UP = "step_up"
-    BLOCK = "block"
-
 
 RANK = {Outcome.APPROVE: 0, Outcome.REVIEW: 1, Outcome.STEP_UP: 2, Outcome.BLOCK: 3}
 FROM_ACTION = {

@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from fraudwatch.decisions.model import decision_digest
 from fraudwatch.storage.codec import (
     DEAD_LETTER_COLUMNS,
+    DECISION_COLUMNS,
     LABEL_COLUMNS,
     LOGIN_COLUMNS,
     TRANSACTION_COLUMNS,
@@ -26,6 +28,7 @@ from fraudwatch.storage.codec import (
 )
 from fraudwatch.storage.model import (
     DEAD_LETTER,
+    DECISION,
     LABEL,
     LOGIN,
     TRANSACTION,
@@ -91,4 +94,8 @@ def prepare(batch: WriteBatch, encoder: RowEncoder, style: ValueStyle) -> list[K
     for letter in batch.dead_letters:
         key = dead_letter_key(letter)
         letters.add(key.hex(), key, time(letter.created_at), letter)
-    return [txs, labels, logins, letters]
+    decisions = KeyedRows(DECISION, "decisions", DECISION_COLUMNS, encoder.decision)
+    for decision in batch.decisions:
+        digest = decision_digest(decision)
+        decisions.add(decision.transaction_id, digest, time(decision.event_time), decision)
+    return [txs, labels, logins, letters, decisions]

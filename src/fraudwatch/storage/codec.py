@@ -23,6 +23,7 @@ import msgspec
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import RowMapping
 
+from fraudwatch.decisions.model import Decision, Outcome
 from fraudwatch.events.deadletter import DeadLetter
 from fraudwatch.events.model import (
     Card,
@@ -57,6 +58,10 @@ LOGIN_COLUMNS = (
     "device_id", "device_type", "device_os", "device_user_agent", "device_fingerprint_enc",
     "country", "latitude", "longitude", "pii_key_id", "ingested_at",
 )  # fmt: skip
+DECISION_COLUMNS = (
+    "transaction_id", "event_time", "decided_at", "outcome", "risk_score", "model_score",
+    "anomaly_score", "model_version", "ruleset_version", "rules_hit", "reasons", "latency_ms",
+)  # fmt: skip
 DEAD_LETTER_COLUMNS = (
     "source", "format", "position", "raw_enc", "pii_key_id", "reason", "field", "message",
     "created_at",
@@ -64,6 +69,16 @@ DEAD_LETTER_COLUMNS = (
 
 _json = msgspec.json.Encoder()
 _personal_decoder = msgspec.json.Decoder(dict[str, str])
+
+
+def _document(value: Any) -> dict[str, Any]:
+    """A JSON column as read back: a dict (PostgreSQL, SQLAlchemy's JSON) or its text."""
+    if value is None:
+        return {}
+    if isinstance(value, str | bytes):
+        decoded: dict[str, Any] = msgspec.json.decode(value)
+        return decoded
+    return dict(value)
 
 
 def _json_text(value: dict[str, Any]) -> str:
@@ -182,6 +197,17 @@ class RowEncoder:
             login.country, login.latitude, login.longitude, key_id, ingested_at,
         )  # fmt: skip
 
+    def decision(self, decision: Decision, event_time: Any) -> tuple[Any, ...]:
+        json = self._style.json
+        hits = {"fired": decision.rules_hit, "shadow": decision.shadow_hits}
+        extra = {"reasons": decision.reasons, "late": decision.late}
+        return (
+            decision.transaction_id, event_time, self._style.time(decision.decided_at),
+            decision.outcome.value, decision.risk_score, decision.model_score,
+            decision.anomaly_score, decision.model_version, decision.ruleset_version,
+            json(hits), json(extra), json(decision.latency_ms),
+        )  # fmt: skip
+
     def dead_letter(self, letter: DeadLetter, created_at: Any) -> tuple[Any, ...]:
         sealed = self._keyring.encrypt(letter.raw, _dead_letter_associated(letter))
         return (
@@ -274,6 +300,19 @@ class RowDecoder:
             ip_address=self._open(row, "logins", lid, "ip_address"),
             device=self._device(row, "logins", lid), country=row["country"],
             latitude=row["latitude"], longitude=row["longitude"],
+        )  # fmt: skip
+
+    @staticmethod
+    def decision(row: RowMapping) -> Decision:
+        hits, extra = _document(row["rules_hit"]), _document(row["reasons"])
+        return Decision(
+            transaction_id=row["transaction_id"], event_time=row["event_time"],
+            decided_at=row["decided_at"], outcome=Outcome(row["outcome"]),
+            risk_score=row["risk_score"], model_score=row["model_score"],
+            anomaly_score=row["anomaly_score"], model_version=row["model_version"],
+            ruleset_version=row["ruleset_version"], rules_hit=hits.get("fired", []),
+            shadow_hits=hits.get("shadow", []), reasons=extra.get("reasons", []),
+            latency_ms=_document(row["latency_ms"]), late=bool(extra.get("late", False)),
         )  # fmt: skip
 
     def dead_letter(self, row: RowMapping) -> DeadLetter:

@@ -9,6 +9,7 @@ from typing import Final
 
 import msgspec
 
+from fraudwatch.decisions.model import Decision
 from fraudwatch.errors import FraudwatchError
 from fraudwatch.events.deadletter import DeadLetter
 from fraudwatch.events.model import Label, Login, Transaction
@@ -17,7 +18,8 @@ TRANSACTION: Final = "transaction"
 LABEL: Final = "label"
 LOGIN: Final = "login"
 DEAD_LETTER: Final = "dead_letter"
-EVENT_KINDS: Final = (TRANSACTION, LABEL, LOGIN)
+DECISION: Final = "decision"
+EVENT_KINDS: Final = (TRANSACTION, LABEL, LOGIN, DECISION)
 """Kinds of `event_keys` rows a caller may ask about; a label's id is `Label.label_id`."""
 
 
@@ -43,6 +45,7 @@ class WriteBatch:
     logins: list[tuple[Login, bytes]] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     checkpoints: dict[str, str] = field(default_factory=dict)
+    decisions: list[Decision] = field(default_factory=list)  # the first per transaction wins
 
     def __len__(self) -> int:
         return (
@@ -51,6 +54,7 @@ class WriteBatch:
             + len(self.logins)
             + len(self.dead_letters)
             + len(self.checkpoints)
+            + len(self.decisions)
         )
 
 

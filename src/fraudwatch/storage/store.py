@@ -16,6 +16,7 @@ from typing import Protocol, Self
 
 from sqlalchemy import Engine
 
+from fraudwatch.decisions.model import Decision
 from fraudwatch.errors import ConfigError
 from fraudwatch.events.deadletter import DeadLetter
 from fraudwatch.events.model import Label, Login, Transaction
@@ -46,6 +47,9 @@ class EventStore(Protocol):
 
     def get_transaction(self, transaction_id: str) -> Transaction | None:
         """The transaction as written, personal fields decrypted; None if unknown."""
+
+    def get_decision(self, transaction_id: str) -> Decision | None:
+        """The stored (first) decision of a transaction; None if there is none."""
 
     def find_transactions(
         self,

@@ -22,13 +22,14 @@ from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from fraudwatch.decisions.model import Decision
 from fraudwatch.events.deadletter import DeadLetter
 from fraudwatch.events.model import Label, Login, Transaction
 from fraudwatch.security.crypto import KeyRing
 from fraudwatch.storage import tables as t
 from fraudwatch.storage.batching import KeyedRows, prepare
 from fraudwatch.storage.codec import RowDecoder, RowEncoder, ValueStyle
-from fraudwatch.storage.model import TRANSACTION, SourceTotals, StoreSummary, WriteBatch
+from fraudwatch.storage.model import DECISION, TRANSACTION, SourceTotals, StoreSummary, WriteBatch
 from fraudwatch.storage.schema import upgrade_to_head
 from fraudwatch.storage.types import quantize_money
 from fraudwatch.storage.urls import sqlalchemy_url
@@ -177,6 +178,21 @@ class SqlEventStore(ABC):
         with self._engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return None if row is None else self._decoder.transaction(row)
+
+    def get_decision(self, transaction_id: str) -> Decision | None:
+        """The stored decision of a transaction (the first one made), None if there is none."""
+        keys, rows = t.event_keys.c, t.decisions.c
+        event_time = (
+            select(keys.event_time)
+            .where(keys.kind == DECISION, keys.id == transaction_id)
+            .scalar_subquery()
+        )
+        query = select(t.decisions).where(
+            rows.transaction_id == transaction_id, rows.event_time == event_time
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else self._decoder.decision(row)
 
     def find_transactions(
         self,
