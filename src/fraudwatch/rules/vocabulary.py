@@ -30,6 +30,7 @@ FIELDS: dict[str, Type] = {
     "shipping_country": Type.STR,
     "model_score": Type.NUM,  # the calibrated model probability, when a model is loaded
     "anomaly_score": Type.NUM,
+    "login_risk_1h": Type.NUM,  # the customer's riskiest login in the last hour (0..1)
 }
 
 

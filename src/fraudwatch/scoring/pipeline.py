@@ -1,0 +1,238 @@
+"""The decision pipeline: transactions in, decisions out — features, model, rules, policy.
+
+One call scores a batch (a single transaction is a batch of one): the transactions become
+feature rows (in event-time order, numbered in arrival order), the online engine updates its
+state and returns their feature vectors, the model (if one is loaded) gives the calibrated fraud
+probability, the anomaly percentile and the blended risk, the rules run over fields, features and
+scores (per row for one transaction, vectorised for a batch), and the policy decides. Reasons
+(model contributions, the rules that fired) are computed only for transactions that are not
+approved, never on the approve path. Each decision records the versions and each stage's time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from fraudwatch.decisions.model import Decision, Outcome
+from fraudwatch.decisions.policy import Thresholds, decide
+from fraudwatch.events.model import Label, Transaction
+from fraudwatch.features.definitions import FeatureSet
+from fraudwatch.features.enrich.ip import IpLocator
+from fraudwatch.features.online.engine import BatchResult
+from fraudwatch.features.rows import StreamItem, TxRow, label_row, tx_row
+from fraudwatch.rules.engine import RuleHits
+from fraudwatch.rules.language import Type
+from fraudwatch.scoring.logins import LoginRisk
+from fraudwatch.scoring.rulebook import Rulebook
+
+Matrix = npt.NDArray[np.float64]
+
+
+class FeatureEngine(Protocol):
+    feature_set: FeatureSet
+
+    def process_batch(self, items: Sequence[StreamItem]) -> BatchResult: ...
+
+
+class RiskModel(Protocol):
+    """A trained model as the pipeline uses it."""
+
+    version: str
+    columns: Sequence[str]  # feature names, in the order `scores` reads them
+
+    def scores(self, x: Matrix) -> tuple[Matrix, Matrix, Matrix]:
+        """(calibrated probability, anomaly percentile, blended risk) per row."""
+
+    def explain(self, x: Matrix, top: int) -> list[list[str]]:
+        """The `top` reasons per row, as phrases."""
+
+
+@dataclass
+class _Stages:
+    started: float
+    marks: dict[str, float]
+
+    def mark(self, stage: str) -> None:
+        self.marks[stage] = time.perf_counter()
+
+    def latencies(self) -> dict[str, float]:
+        out, last = {}, self.started
+        for stage, at in self.marks.items():
+            out[stage] = round((at - last) * 1000, 3)
+            last = at
+        out["total"] = round((last - self.started) * 1000, 3)
+        return out
+
+
+class DecisionPipeline:
+    """Scores transactions and applies labels; one instance owns one feature engine's state."""
+
+    def __init__(
+        self,
+        engine: FeatureEngine,
+        locator: IpLocator,
+        rulebook: Rulebook,
+        thresholds: Thresholds,
+        *,
+        model: RiskModel | None = None,
+        logins: LoginRisk | None = None,
+        explain_top: int = 3,
+    ) -> None:
+        self.engine = engine
+        self.locator = locator
+        self.rulebook = rulebook
+        self.thresholds = thresholds
+        self.model = model
+        self.logins = logins
+        self.explain_top = explain_top
+        names = engine.feature_set.names
+        self._feature_index = {name: i for i, name in enumerate(names)}
+        self._model_columns = (
+            None if model is None else np.array([self._feature_index[c] for c in model.columns])
+        )
+        self._seq = 0
+        self._lock = threading.Lock()  # the engine's state is updated by one batch at a time
+
+    @property
+    def mode(self) -> str:
+        return "rules_only" if self.model is None else "model"
+
+    def score(self, transactions: Sequence[Transaction]) -> list[Decision]:
+        """Decisions for `transactions`, in their order."""
+        if not transactions:
+            return []
+        stages = _Stages(time.perf_counter(), {})
+        order = sorted(range(len(transactions)), key=lambda i: transactions[i].event_time)
+        with self._lock:
+            rows = [
+                tx_row(transactions[i], self._seq + k, self.locator) for k, i in enumerate(order)
+            ]
+            self._seq += len(rows)
+            batch = self.engine.process_batch(rows)
+        features = batch.matrix
+        late = set(batch.late)
+        stages.mark("features")
+        probability = anomaly = risk = None
+        if self.model is not None and self._model_columns is not None:
+            probability, anomaly, risk = self.model.scores(features[:, self._model_columns])
+        stages.mark("model")
+        hits = self._rules(rows, features, probability, anomaly)
+        stages.mark("rules")
+        verdicts = [
+            decide(self.thresholds, None if risk is None else float(risk[k]), hits[k])
+            for k in range(len(rows))
+        ]
+        stages.mark("policy")
+        reasons = self._reasons(features, verdicts, hits)
+        stages.mark("reasons")
+        latency = stages.latencies()
+        decided_at = datetime.now(UTC)
+        compiled = self.rulebook.compiled
+        out: list[Decision | None] = [None] * len(rows)
+        for k, index in enumerate(order):
+            tx = transactions[index]
+            out[index] = Decision(
+                transaction_id=tx.transaction_id,
+                event_time=tx.event_time,
+                decided_at=decided_at,
+                outcome=verdicts[k].outcome,
+                risk_score=round(verdicts[k].risk, 6),
+                model_score=None if probability is None else float(probability[k]),
+                anomaly_score=None if anomaly is None else float(anomaly[k]),
+                model_version=None if self.model is None else self.model.version,
+                ruleset_version=self.rulebook.version if compiled is not None else None,
+                rules_hit=list(hits[k].fired),
+                shadow_hits=list(hits[k].shadow),
+                reasons=reasons[k],
+                latency_ms=latency,
+                late=k in late,
+            )
+        return [d for d in out if d is not None]
+
+    def label(self, labels: Sequence[Label]) -> None:
+        """Apply labels to the label-aware features (in the order they became known)."""
+        rows = sorted((label_row(label) for label in labels), key=lambda r: r.known_at)
+        with self._lock:
+            self.engine.process_batch(rows)
+
+    # -- stages ------------------------------------------------------------------------------
+
+    def _fields(self, row: TxRow) -> dict[str, Any]:
+        return {
+            "amount": row.amount / 1e6,
+            "currency": row.currency,
+            "channel": row.channel,
+            "entry_mode": row.entry_mode,
+            "source": row.source,
+            "hour_of_day": row.hour,
+            "card_token": row.card,
+            "customer_id": row.customer,
+            "account_id": row.account,
+            "merchant_id": row.merchant,
+            "merchant_mcc": row.mcc,
+            "merchant_country": row.merchant_country,
+            "terminal_id": row.terminal,
+            "device_id": row.device,
+            "ip_address": row.ip,
+            "ip_country": row.ip_country,
+            "billing_country": row.billing_country,
+            "shipping_country": row.shipping_country,
+            "login_risk_1h": (
+                None if self.logins is None else self.logins.recent_risk(row.customer, row.ts)
+            ),
+        }
+
+    def _rules(
+        self,
+        rows: list[TxRow],
+        features: Matrix,
+        probability: Matrix | None,
+        anomaly: Matrix | None,
+    ) -> list[RuleHits]:
+        compiled = self.rulebook.compiled
+        if compiled is None:
+            return [RuleHits((), (), 0.0, None)] * len(rows)
+        names = self.engine.feature_set.names
+        if len(rows) == 1:
+            values: dict[str, Any] = dict(zip(names, features[0].tolist(), strict=True))
+            values.update(self._fields(rows[0]))
+            values["model_score"] = None if probability is None else float(probability[0])
+            values["anomaly_score"] = None if anomaly is None else float(anomaly[0])
+            return [compiled.evaluate(values)]
+        columns: dict[str, Any] = {name: features[:, i] for i, name in enumerate(names)}
+        fields = [self._fields(row) for row in rows]
+        for name, kind in compiled.vocabulary.names.items():
+            if name in columns or name not in fields[0]:
+                continue
+            values_of = [f[name] for f in fields]
+            if kind is Type.STR:
+                columns[name] = np.array(values_of, dtype=object)
+            else:
+                columns[name] = np.array([np.nan if v is None else v for v in values_of], float)
+        if probability is not None and anomaly is not None:
+            columns["model_score"], columns["anomaly_score"] = probability, anomaly
+        matrix = compiled.evaluate_batch(columns, len(rows))
+        return [compiled.hits_of(matrix, k) for k in range(len(rows))]
+
+    def _reasons(
+        self, features: Matrix, verdicts: Sequence[Any], hits: list[RuleHits]
+    ) -> list[list[str]]:
+        out: list[list[str]] = [[] for _ in verdicts]
+        flagged = [k for k, v in enumerate(verdicts) if v.outcome is not Outcome.APPROVE]
+        if not flagged:
+            return out
+        if self.model is not None and self._model_columns is not None:
+            x = features[np.array(flagged)][:, self._model_columns]
+            for k, phrases in zip(flagged, self.model.explain(x, self.explain_top), strict=True):
+                out[k].extend(phrases)
+        for k in flagged:
+            out[k].extend(f"rule {name}" for name in hits[k].fired)
+        return out
