@@ -84,6 +84,23 @@ class Settings(BaseSettings):
         default="fraudwatch-risk", description="Registered model name in the MLflow registry."
     )
 
+    # -- scoring ------------------------------------------------------------------------------
+    review_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Risk from which to review; default: the model's."
+    )
+    step_up_threshold: float | None = Field(default=None, ge=0, le=1)
+    block_threshold: float | None = Field(default=None, ge=0, le=1)
+    rules_poll_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often scorers check for new rules and lists."
+    )
+    allowed_lateness_s: int = Field(
+        default=300, ge=0, description="How late a transaction may arrive and still update state."
+    )
+    warmup_days: int = Field(
+        default=30, ge=0, description="Stored history replayed into the features at start-up."
+    )
+    max_batch: int = Field(default=10_000, ge=1, le=100_000, description="Largest scoring batch.")
+
     @model_validator(mode="after")
     def _distributed_needs_secrets(self) -> Settings:
         if self.deployment == "distributed":

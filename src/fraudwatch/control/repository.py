@@ -96,7 +96,7 @@ class ControlPlane:
             conn.execute(insert(t.control_revisions).values(name=area, revision=1, updated_at=now))
 
     def revisions(self) -> dict[str, int]:
-        """Change counters per area (`rules`, `lists`, `api_keys`): poll them to reload."""
+        """Change counters per area (`rules`, `lists`, `api_keys`, `policy`): poll to reload."""
         with self._engine.connect() as conn:
             rows = conn.execute(select(t.control_revisions.c.name, t.control_revisions.c.revision))
             return {name: int(revision) for name, revision in rows}
@@ -106,6 +106,30 @@ class ControlPlane:
         query = select(t.audit_log).order_by(t.audit_log.c.id.desc()).limit(limit).offset(offset)
         with self._engine.connect() as conn:
             return [AuditEntry(**row._mapping) for row in conn.execute(query)]
+
+    # -- settings (e.g. the policy thresholds) ------------------------------------------------
+
+    def setting(self, key: str) -> Any | None:
+        with self._engine.connect() as conn:
+            return conn.execute(
+                select(t.control_settings.c.value).where(t.control_settings.c.key == key)
+            ).scalar()
+
+    def set_setting(self, key: str, value: Any, *, by: str, area: str = "policy") -> None:
+        now = _now()
+        with self._engine.begin() as conn:
+            done = conn.execute(
+                update(t.control_settings)
+                .where(t.control_settings.c.key == key)
+                .values(value=value, updated_at=now, updated_by=by)
+            )
+            if done.rowcount == 0:
+                conn.execute(
+                    insert(t.control_settings).values(
+                        key=key, value=value, updated_at=now, updated_by=by
+                    )
+                )
+            self._changed(conn, area, by, "setting.set", f"setting:{key}", value=value)
 
     # -- rule sets ----------------------------------------------------------------------------
 

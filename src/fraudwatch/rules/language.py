@@ -46,6 +46,7 @@ class RuleSyntaxError(FraudwatchError):
 
     def __init__(self, message: str, text: str = "", column: int | None = None) -> None:
         self.column = column
+        self.problem = message  # without the place (the API returns the column on its own)
         where = ""
         if text and column is not None:
             where = f" (column {column + 1})\n  {text}\n  {' ' * column}^"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -34,6 +34,7 @@ from fraudwatch.scoring.logins import LoginRisk
 from fraudwatch.scoring.rulebook import Rulebook
 
 Matrix = npt.NDArray[np.float64]
+REPLAY_CHUNK = 50_000
 
 
 class FeatureEngine(Protocol):
@@ -126,8 +127,9 @@ class DecisionPipeline:
         stages.mark("model")
         hits = self._rules(rows, features, probability, anomaly)
         stages.mark("rules")
+        thresholds = self.rulebook.thresholds or self.thresholds
         verdicts = [
-            decide(self.thresholds, None if risk is None else float(risk[k]), hits[k])
+            decide(thresholds, None if risk is None else float(risk[k]), hits[k])
             for k in range(len(rows))
         ]
         stages.mark("policy")
@@ -156,6 +158,22 @@ class DecisionPipeline:
                 late=k in late,
             )
         return [d for d in out if d is not None]
+
+    def replay(
+        self, stream: Sequence[StreamItem], progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Feed past history (in stream order) to the features without deciding; returns the
+        transactions replayed. Later transactions are numbered after them."""
+        transactions = 0
+        with self._lock:
+            for offset in range(0, len(stream), REPLAY_CHUNK):
+                chunk = stream[offset : offset + REPLAY_CHUNK]
+                self.engine.process_batch(chunk)
+                transactions += sum(1 for item in chunk if isinstance(item, TxRow))
+                if progress is not None:
+                    progress(offset + len(chunk))
+            self._seq = max(self._seq, transactions)
+        return transactions
 
     def label(self, labels: Sequence[Label]) -> None:
         """Apply labels to the label-aware features (in the order they became known)."""

@@ -1,4 +1,5 @@
-"""The rules a running scorer applies, reloaded when an analyst publishes or a list changes.
+"""The rules a running scorer applies, reloaded when an analyst publishes or a list changes (and
+the policy thresholds, when an admin changes them).
 
 `Rulebook.refresh()` reads the control plane's revision counters (one small query) and reloads
 only what changed: the active rule set (recompiled) or the named lists (swapped in place, so
@@ -13,15 +14,17 @@ import threading
 from collections.abc import Callable
 
 from fraudwatch.control.repository import ControlPlane
+from fraudwatch.decisions.policy import Thresholds
 from fraudwatch.rules.engine import CompiledRuleSet
 from fraudwatch.rules.language import Vocabulary
 from fraudwatch.rules.model import RuleSet
 
 log = logging.getLogger(__name__)
+THRESHOLDS_KEY = "policy.thresholds"
 
 
 class Rulebook:
-    """The active compiled rule set (or none) and the live named lists."""
+    """The active compiled rule set (or none), the live named lists and threshold overrides."""
 
     def __init__(
         self,
@@ -37,6 +40,7 @@ class Rulebook:
         self._fallback = fallback
         self.lists: dict[str, frozenset[str]] = {}
         self.compiled: CompiledRuleSet | None = None
+        self.thresholds: Thresholds | None = None  # set by an admin; else the configured ones
         self._seen: dict[str, int] | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -61,6 +65,9 @@ class Rulebook:
                 fresh = self._control.lists()
                 self.lists.clear()  # in place: compiled rules hold this very mapping
                 self.lists.update(fresh)
+            if self._control is not None and revisions.get("policy") != seen.get("policy"):
+                stored = self._control.setting(THRESHOLDS_KEY)
+                self.thresholds = None if stored is None else Thresholds(**stored)
             if self._seen is None or revisions.get("rules") != seen.get("rules"):
                 active = self._control.active_rule_set() if self._control is not None else None
                 rule_set = active or self._fallback

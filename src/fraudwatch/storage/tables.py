@@ -258,6 +258,16 @@ audit_log = Table(
 )
 Index("ix_audit_log_at", audit_log.c.at)
 
+control_settings = Table(
+    "control_settings",
+    metadata,
+    Column("key", Text, nullable=False),  # e.g. policy.thresholds
+    Column("value", json_type(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("updated_by", Text, nullable=False),
+    PrimaryKeyConstraint("key", name="pk_control_settings"),
+)
+
 control_revisions = Table(
     "control_revisions",
     metadata,

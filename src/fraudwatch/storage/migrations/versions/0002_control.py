@@ -1,5 +1,6 @@
-"""The control plane: rule set versions, the active version, named lists, API keys, the audit log
-and change revisions (which running scorers poll to pick up changes without a restart).
+"""The control plane: rule set versions, the active version, named lists, API keys, the audit
+log, settings such as the policy thresholds, and change revisions (which running scorers poll to
+pick up changes without a restart).
 
 Revision ID: 0002
 Revises: 0001
@@ -83,6 +84,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
     op.create_table(
+        "control_settings",
+        sa.Column("key", sa.Text, nullable=False),
+        sa.Column("value", _json(), nullable=False),
+        _ts("updated_at", nullable=False),
+        sa.Column("updated_by", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("key", name="pk_control_settings"),
+    )
+    op.create_table(
         "control_revisions",
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("revision", sa.BigInteger, nullable=False),
@@ -94,6 +103,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in (
         "control_revisions",
+        "control_settings",
         "audit_log",
         "api_keys",
         "list_entries",

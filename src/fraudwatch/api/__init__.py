@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): scoring, labels, logins, decisions and administration."""

@@ -1,0 +1,136 @@
+"""The HTTP API: FastAPI over the scoring service.
+
+`create_app(service)` wires the routers, the API-key check, problem+json errors, health and
+readiness, Prometheus metrics and an OpenAPI document that includes the canonical event schemas
+(msgspec types, exported as OpenAPI components).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fraudwatch import __version__
+from fraudwatch.api import admin, scoring
+from fraudwatch.api.auth import Authenticator
+from fraudwatch.api.metrics import Metrics
+from fraudwatch.decisions.model import Decision
+from fraudwatch.errors import FraudwatchError
+from fraudwatch.events.model import Login, Transaction
+from fraudwatch.rules.model import RuleSetError
+from fraudwatch.scoring.service import ScoringService
+
+STATUS = {
+    "not_found": 404,
+    "invalid_rule": 422,
+    "invalid_rule_set": 422,
+    "invalid_change": 409,
+    "bad_card_number": 422,
+}
+
+
+def _problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def create_app(service: ScoringService, *, poll_s: float | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.start(poll_s if poll_s is not None else service.app.settings.rules_poll_s)
+        yield
+        service.close()
+
+    app = FastAPI(
+        title="fraudwatch",
+        version=__version__,
+        description="Real-time fraud scoring: features, model, rules and policy per transaction.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.metrics = Metrics()
+    app.state.authenticate = Authenticator(service.control)
+    app.include_router(scoring.router)
+    app.include_router(admin.router)
+    _errors(app)
+    _operations(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(scoring.ValidationProblem)
+    async def invalid_body(_: Request, exc: scoring.ValidationProblem) -> JSONResponse:
+        return _problem(422, "invalid request", exc.message, field=exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_model(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"] if p != "body")
+        return _problem(422, "invalid request", f"{where}: {first['msg']}", field=where or None)
+
+    @app.exception_handler(RuleSetError)
+    async def invalid_rule_set(_: Request, exc: RuleSetError) -> JSONResponse:
+        return _problem(422, "invalid rule set", exc.message, problems=exc.problems)
+
+    @app.exception_handler(FraudwatchError)
+    async def domain_error(_: Request, exc: FraudwatchError) -> JSONResponse:
+        status = STATUS.get(exc.code, 400)
+        return _problem(status, exc.code, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        response = _problem(exc.status_code, "error", str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+
+def _operations(app: FastAPI) -> None:
+    service: ScoringService = app.state.service
+    metrics: Metrics = app.state.metrics
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: database reachable, rules loaded")
+    def ready() -> JSONResponse:
+        try:
+            details = service.ready()
+        except Exception as exc:  # readiness reports any failure as not ready
+            return JSONResponse({"status": "not ready", "error": type(exc).__name__}, 503)
+        return JSONResponse({"status": "ready", **details})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    def prometheus() -> Response:
+        metrics.queue.labels("decision_writer").set(service.writer.backlog)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    _, components = msgspec.json.schema_components(
+        [Transaction, Login, Decision, scoring.ScoreBatch, scoring.LabelBatch],
+        ref_template="#/components/schemas/{name}",
+    )
+    schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+    schema["components"]["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "fraudwatch API key"}
+    }
+    schema["security"] = [{"bearer": []}]
+    app.openapi_schema = schema
+    return schema

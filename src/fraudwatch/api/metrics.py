@@ -1,0 +1,50 @@
+"""Prometheus metrics of a scorer: decisions by outcome, stage latencies, queue depths."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from fraudwatch.decisions.model import Decision
+
+BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.decisions = Counter(
+            "fraudwatch_decisions",
+            "Decisions made, by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.stage = Histogram(
+            "fraudwatch_stage_seconds",
+            "Time per scoring stage (per batch; a single transaction is a batch of one)",
+            ["stage"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.queue = Gauge(
+            "fraudwatch_queue_depth", "Items waiting, by queue", ["queue"], registry=self.registry
+        )
+        self.rules_hits = Counter(
+            "fraudwatch_rule_hits",
+            "Rule hits (shadow hits included)",
+            ["rule", "shadow"],
+            registry=self.registry,
+        )
+
+    def observe(self, decisions: Sequence[Decision]) -> None:
+        if not decisions:
+            return
+        for decision in decisions:
+            self.decisions.labels(decision.outcome.value).inc()
+            for rule in decision.rules_hit:
+                self.rules_hits.labels(rule, "false").inc()
+            for rule in decision.shadow_hits:
+                self.rules_hits.labels(rule, "true").inc()
+        for stage, ms in decisions[0].latency_ms.items():  # one batch: the same stage times
+            self.stage.labels(stage).observe(ms / 1000)
