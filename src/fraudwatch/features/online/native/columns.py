@@ -38,20 +38,26 @@ class Codes:
 
 
 class KeyIds:
-    """One group's entity key -> id (None -> -1), recycling the ids of dropped keys."""
+    """One group's entity key -> id (a null part -> -1), recycling the ids of dropped keys.
+    A key is its fields' category codes: one code, two packed in one int, or a tuple."""
 
     def __init__(self, fields: tuple[str, ...]) -> None:
         self.fields = fields
-        self.ids: dict[Hashable, int] = {None: -1}
+        self.ids: dict[Hashable, int] = {NULL: -1}
         self.names: list[Hashable] = []  # id -> key
         self.free: list[int] = []
 
-    def of(self, txs: Sequence[TxRow], columns: dict[str, list[object]]) -> list[int]:
-        if len(self.fields) == 1:
-            keys: list[Hashable] = columns[self.fields[0]]  # type: ignore[assignment]
+    def of(self, vals: Ints, columns: list[int]) -> list[int]:
+        if len(columns) == 1:
+            keys: list[Hashable] = vals[:, columns[0]].tolist()
         else:
-            parts = zip(*(columns[name] for name in self.fields), strict=True)
-            keys = [None if None in key else key for key in parts]
+            parts = vals[:, columns]
+            null = (parts == NULL).any(axis=1)
+            if len(columns) == 2:
+                packed = (parts[:, 0] << 32) | parts[:, 1]
+                keys = np.where(null, NULL, packed).tolist()
+            else:
+                keys = [NULL if n else tuple(row) for n, row in zip(null, parts.tolist(), strict=True)]
         ids = self.ids
         out: list[int | None] = list(map(ids.get, keys))
         if None in out:
@@ -85,22 +91,20 @@ class KeyIds:
 def tx_columns(
     txs: Sequence[TxRow], fields: list[str], codes: Codes, keys: list[KeyIds]
 ) -> tuple[Ints, Ints, Ints, Ints]:
-    """ts, seq, the value matrix (one column per field) and the key-id matrix (one per group)."""
+    """ts, seq, the value matrix (one column per field: every field a group reads, its key
+    fields included) and the key-id matrix (one column per group)."""
     n = len(txs)
-    wanted = {*fields, *(name for k in keys for name in k.fields)}
-    columns: dict[str, list[object]] = {name: list(map(attrgetter(name), txs)) for name in wanted}
-    ts = np.fromiter(map(attrgetter("ts"), txs), dtype=np.int64, count=n)
-    seq = np.fromiter(map(attrgetter("seq"), txs), dtype=np.int64, count=n)
-    vals = np.empty((n, len(fields)), dtype=np.int64)
-    for at, name in enumerate(fields):
-        column = columns[name]
-        if name in NUMERIC:
-            if None in column:
-                column = [NULL if v is None else v for v in column]
-            vals[:, at] = column
-        else:
-            vals[:, at] = codes.of(column)  # type: ignore[arg-type]
-    ids = np.empty((n, len(keys)), dtype=np.int64)
-    for g, key_ids in enumerate(keys):
-        ids[:, g] = key_ids.of(txs, columns)
-    return ts, seq, vals, ids
+    if n == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.empty((0, len(fields)), dtype=np.int64), np.empty((0, len(keys)))
+    columns: list[Sequence[object]] = list(zip(*map(attrgetter("ts", "seq", *fields), txs)))
+    for at, name in enumerate(fields, 2):
+        column = columns[at]
+        if name not in NUMERIC:
+            columns[at] = codes.of(column)  # type: ignore[arg-type]
+        elif None in column:
+            columns[at] = [NULL if v is None else v for v in column]
+    matrix = np.array(columns, dtype=np.int64)
+    ts, seq, vals = matrix[0], matrix[1], np.ascontiguousarray(matrix[2:].T)
+    ids = [k.of(vals, [fields.index(name) for name in k.fields]) for k in keys]
+    return ts, seq, vals, np.ascontiguousarray(np.array(ids, dtype=np.int64).reshape(len(keys), n).T)

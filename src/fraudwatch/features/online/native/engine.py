@@ -11,6 +11,7 @@ beyond it, with labels.
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,11 +78,18 @@ class NativeEngine:
         parts: list[npt.NDArray[np.float64]] = []
         seqs: list[int] = []
         late: list[int] = []
-        for start in range(0, len(items), CHUNK):
-            matrix, chunk_seqs, chunk_late = self._chunk(items[start : start + CHUNK])
-            late += [len(seqs) + at for at in chunk_late]
-            seqs += chunk_seqs
-            parts.append(matrix)
+        collecting = gc.isenabled()
+        if collecting:  # the columns are many short-lived objects without cycles
+            gc.disable()
+        try:
+            for start in range(0, len(items), CHUNK):
+                matrix, chunk_seqs, chunk_late = self._chunk(items[start : start + CHUNK])
+                late += [len(seqs) + at for at in chunk_late]
+                seqs += chunk_seqs
+                parts.append(matrix)
+        finally:
+            if collecting:
+                gc.enable()
         if not parts:
             return BatchResult(np.empty((0, self.width), dtype=np.float64), [], [])
         matrix = parts[0] if len(parts) == 1 else np.vstack(parts)
@@ -115,7 +123,7 @@ class NativeEngine:
         kernel.run_batch(
             kinds, index, ts, seq, ok, rings, vals, keys, known, l_fraud, l_ring, out,
             state.gl, state.ev, state.free, state.labels.table, state.ks, state.counts,
-            state.tables, state.templates,
+            *state.tables, state.templates,
         )  # fmt: skip
         self._stateless(txs, vals, out)
         late = np.flatnonzero(~ok)

@@ -16,6 +16,7 @@ import numba
 import numpy as np
 
 from fraudwatch.features.online.native.arith import haversine_km, sigma, speed_kmh
+from fraudwatch.features.online.native.counts import count_of
 from fraudwatch.features.online.native.layout import (
     C_DISTINCT,
     C_FIELD,
@@ -108,9 +109,8 @@ TX, LABEL = 0, 1
 
 
 @numba.njit(cache=True)
-def matches(tables, g, vals, r):  # type: ignore[no-untyped-def]
+def matches(groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, g, vals, r):  # type: ignore[no-untyped-def]
     """Whether transaction `r` passes group `g`'s filter (a null never does)."""
-    groups, codes = tables[0], tables[6]
     f = groups[g, G_FILTER_FIELD]
     if f < 0:
         return True
@@ -119,17 +119,15 @@ def matches(tables, g, vals, r):  # type: ignore[no-untyped-def]
         return False
     found = False
     for i in range(groups[g, G_FILTER_START], groups[g, G_FILTER_END]):
-        if codes[i] == v:
+        if fcodes[i] == v:
             found = True
     return found == (groups[g, G_FILTER_IN] == 1)
 
 
 @numba.njit(cache=True)
-def outputs(ev, acc, g, r, ts, seq, prev, vals, extremes, out, tables):  # type: ignore[no-untyped-def]
+def outputs(ev, acc, g, r, ts, seq, prev, vals, extremes, out, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale):  # type: ignore[no-untyped-def]
     """Every column of group `g` but `first_seen`, from the key's accumulators `acc`;
     `extremes[q]` is the min/max of queue row q (NULL when empty)."""
-    groups, windows, sums, numeric, scale = tables[0], tables[1], tables[2], tables[7], tables[8]
-    outs = tables[5]
     distance = NAN
     if prev != NIL:
         lat1, lon1 = ev[prev, E_VALS + LAT], ev[prev, E_VALS + LON]
@@ -167,7 +165,7 @@ def outputs(ev, acc, g, r, ts, seq, prev, vals, extremes, out, tables):  # type:
             if n:
                 value = acc[windows[w, W_FC]] / n
         elif kind == DISTINCT:
-            value = float(acc[tables[3][aux, C_DISTINCT]])
+            value = float(acc[cnts[aux, C_DISTINCT]])
         elif kind == MIN or kind == MAX:
             if extremes[aux] != NULL:
                 value = float(extremes[aux]) / scale[f]
@@ -234,30 +232,29 @@ def _new_event(ev, free, gl, ring, kid, g, r, ts, seq, vals, t_ring):  # type: i
 
 
 @numba.njit(cache=True)
-def step(ev, free, gl, ring, acc, g, kid, r, ts, seq, vals, t_ring, out, tables, counts, extremes):  # type: ignore[no-untyped-def]
+def step(ev, free, gl, ring, acc, g, kid, r, ts, seq, vals, t_ring, out, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, extremes):  # type: ignore[no-untyped-def]
     """An in-order transaction through one key of group `g`."""
-    groups, windows, cnts, queues, outs = tables[0], tables[1], tables[3], tables[4], tables[5]
     acc[K_USED] = 1
     prev = _previous(ev, acc, ts, seq, gl[P_HORIZON])
     for w in range(groups[g, G_WIN_START], groups[g, G_WIN_END]):
-        advance(ev, acc, w, kid, ts, seq, tables, counts, gl)
+        advance(ev, acc, w, kid, ts, seq, windows, sums, cnts, queues, counts, gl)
     for o in range(groups[g, G_OUT_START], groups[g, G_OUT_END]):
         if outs[o, O_KIND] == FIRST_SEEN:
             v = vals[r, outs[o, O_FIELD]]
             slot = cnts[outs[o, O_AUX], C_SLOT]
             value = NAN
             if v != NULL:
-                value = 0.0 if (kid * gl[P_SLOTS] + slot, v) in counts else 1.0
+                value = 0.0 if count_of(counts, kid * gl[P_SLOTS] + slot, v) else 1.0
             out[r, outs[o, O_COLUMN]] = value
-    if matches(tables, g, vals, r):
+    if matches(groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, g, vals, r):
         e = _new_event(ev, free, gl, ring, kid, g, r, ts, seq, vals, t_ring)
-        append(ev, acc, g, kid, e, tables, counts, gl)
+        append(ev, acc, g, kid, e, groups, windows, sums, cnts, queues, counts, gl)
         acc[K_ACTIVE] = 1
     for w in range(groups[g, G_WIN_START], groups[g, G_WIN_END]):
         for q in range(windows[w, W_Q_START], windows[w, W_Q_END]):
             head = acc[queues[q, Q_HEAD]]
             extremes[q] = NULL if head == NIL else ev[head, E_VALS + queues[q, Q_FIELD]]
-    outputs(ev, acc, g, r, ts, seq, prev, vals, extremes, out, tables)
+    outputs(ev, acc, g, r, ts, seq, prev, vals, extremes, out, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale)
     if acc[K_TAIL] != NIL:
         trim(ev, acc, free, gl, groups[g, G_RETENTION])
     if ts > acc[K_NEWEST]:
@@ -271,17 +268,31 @@ def _inside(ev, e, ts, seq, lower, upper):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
-def late_step(ev, free, gl, ring, acc, g, kid, r, ts, seq, vals, t_ring, out, tables, counts, templates):  # type: ignore[no-untyped-def]
+def _distinct(ev, acc, ts, seq, lower, upper, f):  # type: ignore[no-untyped-def]
+    """Distinct non-null values of field f among the key's events in the window."""
+    values = []
+    e = acc[K_FIRST]
+    while e != NIL:
+        if _inside(ev, e, ts, seq, lower, upper) and ev[e, E_VALS + f] != NULL:
+            values.append(ev[e, E_VALS + f])
+        e = ev[e, E_NEXT]
+    if not values:
+        return 0
+    ordered = np.sort(np.array(values))
+    return 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
+
+
+@numba.njit(cache=True)
+def late_step(ev, free, gl, ring, acc, g, kid, r, ts, seq, vals, t_ring, out, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, templates):  # type: ignore[no-untyped-def]
     """A late transaction: inserted at its place (the windows rebuilt around it), its columns
     computed over the key's retained events by brute force, as the reference does."""
-    groups, windows, cnts, queues, outs = tables[0], tables[1], tables[3], tables[4], tables[5]
     stride = groups[g, G_STRIDE]
     acc[K_USED] = 1
-    if matches(tables, g, vals, r):
-        clear(ev, acc, g, kid, tables, counts, gl, templates[g, :stride])
+    if matches(groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, g, vals, r):
+        clear(ev, acc, g, kid, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, gl, templates[g, :stride])
         e = _new_event(ev, free, gl, ring, kid, g, r, ts, seq, vals, t_ring)
         insert(ev, acc, e)
-        refill(ev, acc, g, kid, tables, counts, gl)
+        refill(ev, acc, g, kid, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, gl)
         acc[K_ACTIVE] = 1
     prev = _previous(ev, acc, ts, seq, gl[P_HORIZON])
     scratch = templates[g, :stride].copy()
@@ -292,7 +303,7 @@ def late_step(ev, free, gl, ring, acc, g, kid, r, ts, seq, vals, t_ring, out, ta
         e = acc[K_FIRST]
         while e != NIL:
             if _inside(ev, e, ts, seq, lower, upper):
-                add(ev, scratch, w, -1, e, tables, counts, gl, ts, False)
+                add(ev, scratch, w, -1, e, windows, sums, cnts, queues, counts, gl, ts, False)
                 for q in range(windows[w, W_Q_START], windows[w, W_Q_END]):
                     v = ev[e, E_VALS + queues[q, Q_FIELD]]
                     best = extremes[q]
@@ -301,6 +312,8 @@ def late_step(ev, free, gl, ring, acc, g, kid, r, ts, seq, vals, t_ring, out, ta
                     ):
                         extremes[q] = v
             e = ev[e, E_NEXT]
+        for i in range(windows[w, W_CNT_START], windows[w, W_CNT_END]):
+            scratch[cnts[i, C_DISTINCT]] = _distinct(ev, acc, ts, seq, lower, upper, cnts[i, C_FIELD])
     for o in range(groups[g, G_OUT_START], groups[g, G_OUT_END]):
         if outs[o, O_KIND] == FIRST_SEEN:
             w, f = outs[o, O_WINDOW], outs[o, O_FIELD]
@@ -319,24 +332,14 @@ def late_step(ev, free, gl, ring, acc, g, kid, r, ts, seq, vals, t_ring, out, ta
                         value = 0.0
                     e = ev[e, E_NEXT]
             out[r, outs[o, O_COLUMN]] = value
-    outputs(ev, scratch, g, r, ts, seq, prev, vals, extremes, out, tables)
-    for w in range(groups[g, G_WIN_START], groups[g, G_WIN_END]):  # drop the scratch counts
-        for i in range(windows[w, W_CNT_START], windows[w, W_CNT_END]):
-            base = -1 * gl[P_SLOTS] + cnts[i, C_SLOT]
-            e = acc[K_FIRST]
-            while e != NIL:
-                key = (base, ev[e, E_VALS + cnts[i, C_FIELD]])
-                if key in counts:
-                    del counts[key]
-                e = ev[e, E_NEXT]
+    outputs(ev, scratch, g, r, ts, seq, prev, vals, extremes, out, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale)
     if ts > acc[K_NEWEST]:
         acc[K_NEWEST] = ts
 
 
 @numba.njit(cache=True)
-def label(ev, ring, gl, ks, slot, known_at, tables):  # type: ignore[no-untyped-def]
+def label(ev, ring, gl, ks, slot, known_at, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale):  # type: ignore[no-untyped-def]
     """A fraud label of the transaction in ring slot `slot` (first label: its events count)."""
-    groups, windows = tables[0], tables[1]
     place = slot & gl[P_RING_MASK]
     if known_at < ring[place, R_TS] - gl[P_HORIZON]:
         return
@@ -366,9 +369,9 @@ def label(ev, ring, gl, ks, slot, known_at, tables):  # type: ignore[no-untyped-
 
 
 @numba.njit(cache=True)
-def run_batch(kinds, index, t_ts, t_seq, t_ok, t_ring, vals, keys, l_known, l_fraud, l_ring, out, gl, ev, free, ring, ks, counts, tables, templates):  # type: ignore[no-untyped-def]
+def run_batch(kinds, index, t_ts, t_seq, t_ok, t_ring, vals, keys, l_known, l_fraud, l_ring, out, gl, ev, free, ring, ks, counts, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, templates):  # type: ignore[no-untyped-def]
     """The batch in stream order; `out` rows of rejected transactions are left untouched."""
-    extremes = np.empty(tables[4].shape[0], dtype=np.int64)
+    extremes = np.empty(queues.shape[0], dtype=np.int64)
     for item in range(kinds.shape[0]):
         i = index[item]
         if kinds[item] == LABEL:
@@ -378,7 +381,7 @@ def run_batch(kinds, index, t_ts, t_seq, t_ok, t_ring, vals, keys, l_known, l_fr
             if known_at > gl[P_MAX_LABEL_TS]:
                 gl[P_MAX_LABEL_TS] = known_at
             if l_fraud[i] and l_ring[i] >= 0:
-                label(ev, ring, gl, ks, l_ring[i], known_at, tables)
+                label(ev, ring, gl, ks, l_ring[i], known_at, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale)
             continue
         ts, seq = t_ts[i], t_seq[i]
         if not t_ok[i]:
@@ -395,12 +398,12 @@ def run_batch(kinds, index, t_ts, t_seq, t_ok, t_ring, vals, keys, l_known, l_fr
             acc = ks[g][kid]
             if ordered:
                 step(
-                    ev, free, gl, ring, acc, g, kid, i, ts, seq, vals, t_ring, out, tables,
+                    ev, free, gl, ring, acc, g, kid, i, ts, seq, vals, t_ring, out, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale,
                     counts, extremes,
                 )  # fmt: skip
             else:
                 late_step(
-                    ev, free, gl, ring, acc, g, kid, i, ts, seq, vals, t_ring, out, tables,
+                    ev, free, gl, ring, acc, g, kid, i, ts, seq, vals, t_ring, out, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale,
                     counts, templates,
                 )  # fmt: skip
         if ordered:
@@ -411,9 +414,8 @@ def run_batch(kinds, index, t_ts, t_seq, t_ok, t_ring, vals, keys, l_known, l_fr
 
 
 @numba.njit(cache=True)
-def sweep(cutoff, gl, ev, free, ks, counts, tables, templates):  # type: ignore[no-untyped-def]
+def sweep(cutoff, gl, ev, free, ks, counts, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, templates):  # type: ignore[no-untyped-def]
     """Drop every key silent since before `cutoff`; returns (group, key id) of each."""
-    groups = tables[0]
     dropped = []
     for g in range(groups.shape[0]):
         k = ks[g]
@@ -422,7 +424,7 @@ def sweep(cutoff, gl, ev, free, ks, counts, tables, templates):  # type: ignore[
             acc = k[kid]
             if acc[K_USED] == 0 or acc[K_NEWEST] >= cutoff:
                 continue
-            clear(ev, acc, g, kid, tables, counts, gl, templates[g, :stride])
+            clear(ev, acc, g, kid, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, gl, templates[g, :stride])
             e = acc[K_FIRST]
             while e != NIL:
                 following = ev[e, E_NEXT]

@@ -4,7 +4,7 @@
   the `free` stack; grown by doubling.
 - `ks[g]`: one int64 row per key id of group g (see `layout`); `keys[g]` maps keys to ids.
 - `counts`: value counts of every (key, window, field) for `distinct` and `first_seen`, one
-  numba dict keyed by (key id · slots + slot, value).
+  hash table (`counts`).
 - `labels`: recent transactions (id → slot of a ring holding its time, first fraud label time
   and its events), pending labels of unseen transactions, as `OnlineEngine` keeps them.
 """
@@ -18,14 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numba
 import numpy as np
 import numpy.typing as npt
-from numba import types
-from numba.typed import Dict, List
+from numba.typed import List
 
 from fraudwatch.features.online.engine import SnapshotError
-from fraudwatch.features.online.native import kernel
+from fraudwatch.features.online.native import counts, kernel
 from fraudwatch.features.online.native.columns import Codes, KeyIds
 from fraudwatch.features.online.native.layout import (
     G_STRIDE,
@@ -46,6 +44,7 @@ from fraudwatch.features.online.native.windows import (
     E_VALS,
     INF,
     NIL,
+    P_COUNTS,
     P_FREE_TOP,
     P_HORIZON,
     P_LATENESS,
@@ -102,31 +101,34 @@ class LabelBook:
             return rings, l_ring, l_fraud
         accepted = np.flatnonzero(ok)
         self._reserve(len(accepted))
-        rings[accepted] = np.arange(self.next, self.next + len(accepted))
+        first = self.next
+        rings[accepted] = np.arange(first, first + len(accepted))
+        ids = [txs[t].transaction_id for t in accepted.tolist()]
+        times = ts[accepted].tolist()
+        transactions, pending = self.transactions, self.pending
+        transactions.update(zip(ids, rings[accepted].tolist(), strict=True))
+        self.recent.extend(zip(times, ids, strict=True))
+        if n_labels:  # a label sees the transactions before it in the stream
+            is_tx = np.fromiter((type(x) is TxRow for x in items), dtype=np.bool_, count=len(items))
+            position = np.flatnonzero(is_tx)[accepted]  # stream position by ring slot - first
+            at_label = np.flatnonzero(~is_tx)
+            labels = [x for x in items if type(x) is LabelRow]
+            for at, item in enumerate(labels):
+                if not item.is_fraud:
+                    continue
+                l_fraud[at] = 1
+                slot = transactions.get(item.transaction_id)
+                if slot is not None and (slot < first or position[slot - first] < at_label[at]):
+                    l_ring[at] = slot
+                else:
+                    tx_id, known_at = item.transaction_id, item.known_at
+                    pending[tx_id] = min(pending.get(tx_id, known_at), known_at)
         frauds = np.full(len(accepted), INF, dtype=np.int64)
-        transactions, pending, recent = self.transactions, self.pending, self.recent
-        t = label = remembered = 0
-        for item in items:
-            if type(item) is LabelRow:
-                if item.is_fraud:
-                    l_fraud[label] = 1
-                    slot = transactions.get(item.transaction_id)
-                    if slot is None:
-                        tx_id, known_at = item.transaction_id, item.known_at
-                        pending[tx_id] = min(pending.get(tx_id, known_at), known_at)
-                    else:
-                        l_ring[label] = slot
-                label += 1
-                continue
-            if ok[t]:
-                tx_id = txs[t].transaction_id
-                transactions[tx_id] = int(rings[t])
-                recent.append((int(ts[t]), tx_id))
+        if pending:
+            for at, tx_id in enumerate(ids):
                 known = pending.pop(tx_id, None)
-                if known is not None and known >= ts[t] - horizon_us:
-                    frauds[remembered] = known
-                remembered += 1
-            t += 1
+                if known is not None and known >= times[at] - horizon_us:
+                    frauds[at] = known
         places = rings[accepted] & (len(self.table) - 1)
         self.table[places, kernel.R_TS] = ts[accepted]
         self.table[places, kernel.R_FRAUD] = frauds
@@ -168,7 +170,7 @@ class NativeState:
     ev: Ints
     free: Ints
     ks: Any  # numba typed List of int64 matrices, one per group
-    counts: Any  # numba typed Dict (int64, int64) -> int64
+    counts: Ints  # value-count hash table (`counts`)
     codes: Codes
     keys: list[KeyIds]
     labels: LabelBook
@@ -177,8 +179,10 @@ class NativeState:
     def new(cls, plan: Plan, lateness_us: int) -> NativeState:
         layout = build_layout(plan)
         fields = list(layout.fields)
-        for _, a, b in plan.mismatches:
-            fields += [name for name in (a, b) if name not in fields]
+        for name in [n for _, a, b in plan.mismatches for n in (a, b)]:
+            fields += [] if name in fields else [name]
+        for name in [n for group in plan.groups for n in group.key_fields]:
+            fields += [] if name in fields else [name]
         codes = Codes()
         filter_codes = np.array(codes.of(layout.filter_values), dtype=np.int64)
         tables = (
@@ -198,7 +202,7 @@ class NativeState:
         state = cls(
             layout, fields, tables, templates, gl,
             np.zeros((0, width), dtype=np.int64), np.zeros(0, dtype=np.int64), ks,
-            Dict.empty(key_type=types.UniTuple(types.int64, 2), value_type=types.int64),
+            np.zeros((1024, 3), dtype=np.int64),
             codes, [KeyIds(tuple(g.key_fields)) for g in plan.groups],
             LabelBook(layout.n_groups, any(g.labels for g in plan.groups)),
         )  # fmt: skip
@@ -214,7 +218,11 @@ class NativeState:
         return int(len(self.ev) - self.gl[P_FREE_TOP])
 
     def reserve(self, transactions: int, keys: Ints) -> None:
-        """Room for `transactions` more events in every group and rows for every key id."""
+        """Room for `transactions` more events in every group (and their value counts) and
+        rows for every key id."""
+        self.counts = counts.reserve(
+            self.counts, int(self.gl[P_COUNTS]), transactions * len(self.layout.counts)
+        )
         needed = transactions * self.layout.n_groups
         if self.gl[P_FREE_TOP] < needed:
             size = len(self.ev)
@@ -237,7 +245,7 @@ class NativeState:
     def sweep(self, horizon_us: int) -> None:
         cutoff = int(self.gl[P_MAX_TIME]) - horizon_us - self.lateness_us
         dropped = kernel.sweep(
-            cutoff, self.gl, self.ev, self.free, self.ks, self.counts, self.tables, self.templates
+            cutoff, self.gl, self.ev, self.free, self.ks, self.counts, *self.tables, self.templates
         )
         for g, kid in dropped.tolist():
             self.keys[g].drop(kid)
@@ -260,29 +268,13 @@ def _templates(layout: Layout) -> Ints:
     return out
 
 
-@numba.njit(cache=True)
-def _dump_counts(counts: Any) -> Ints:  # type: ignore[misc]
-    out = np.empty((len(counts), 3), dtype=np.int64)
-    at = 0
-    for key, value in counts.items():
-        out[at, 0], out[at, 1], out[at, 2] = key[0], key[1], value
-        at += 1
-    return out
-
-
-@numba.njit(cache=True)
-def _load_counts(rows: Ints, counts: Any) -> None:  # type: ignore[misc]
-    for at in range(rows.shape[0]):
-        counts[(rows[at, 0], rows[at, 1])] = rows[at, 2]
-
-
 def save_state(state: NativeState, path: Path, version: str) -> None:
     """Pickle the arrays and dicts (with format and feature-set version) to `path`."""
     data = {
         "format": SNAPSHOT_FORMAT,
         "version": version,
         "arrays": (state.gl, state.ev, state.free, list(state.ks)),
-        "counts": _dump_counts(state.counts),
+        "counts": state.counts,
         "python": (state.codes, state.keys, state.labels),
     }
     path.write_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
@@ -300,7 +292,7 @@ def load_state(path: Path, plan: Plan, version: str) -> NativeState:
     state = NativeState.new(plan, 0)
     state.gl, state.ev, state.free, ks = data["arrays"]
     state.ks = List(ks)
-    _load_counts(data["counts"], state.counts)
+    state.counts = data["counts"]
     state.codes, state.keys, state.labels = data["python"]
     return state
 

@@ -6,7 +6,7 @@ label ring, the time its first fraud label became known (`INF`: none), its key a
 values, then the links of the min/max queues it sits in. A key's row (`acc`, see `layout`) holds
 its list ends and, per window, the cursors `lo` (first event inside; `NIL`: none left) and, for
 label-delayed windows, `hi` (first event not yet admitted), the count, the exact sums and the
-value counts (in one dict keyed by (key · slots + slot, value)). Advancing evicts on the
+value counts (in one hash table, `counts`). Advancing evicts on the
 lexicographic bound of `docs/features.md`, like `features/online/windows.py`.
 """
 
@@ -16,6 +16,7 @@ import numba
 import numpy as np
 
 from fraudwatch.features.online.native.arith import add_square
+from fraudwatch.features.online.native.counts import USED, bump
 from fraudwatch.features.online.native.layout import (
     C_DISTINCT,
     C_FIELD,
@@ -59,7 +60,8 @@ E_TS, E_SEQ, E_NEXT, E_PREV, E_RING, E_FRAUD, E_KEY, E_VALS = range(8)
 # globals (`gl`)
 P_NEWEST_TS, P_NEWEST_SEQ, P_MAX_TIME, P_MAX_LABEL_TS, P_EVENTS, P_FREE_TOP = range(6)
 P_LATENESS, P_HORIZON, P_SLOTS, P_LINKS, P_RING_MASK = range(6, 11)
-P_SIZE = 11
+P_COUNTS = USED  # rows in use in the value-count table
+P_SIZE = 12
 HOUR, LAT, LON = 1, 2, 3  # value columns of the numeric fields (`layout.NUMERIC`)
 
 
@@ -71,9 +73,9 @@ def after(ev: np.ndarray, e: int, ts: int, seq: int) -> bool:
 
 
 @numba.njit(cache=True)
-def add(ev, acc, w, kid, e, tables, counts, gl, fraud_limit, queues_on):  # type: ignore[no-untyped-def]
-    """Account event `e` in window `w` of the key whose row is `acc`."""
-    windows, sums, cnts, queues = tables[1], tables[2], tables[3], tables[4]
+def add(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_limit, full):  # type: ignore[no-untyped-def]
+    """Account event `e` in window `w` of the key whose row is `acc` (without `full`, leave
+    the value counts and min/max queues alone: the late path's scratch windows)."""
     acc[windows[w, W_N]] += 1
     fc = windows[w, W_FC]
     if fc >= 0 and ev[e, E_FRAUD] <= fraud_limit:
@@ -87,14 +89,9 @@ def add(ev, acc, w, kid, e, tables, counts, gl, fraud_limit, queues_on):  # type
         acc[sums[i, S_TOTAL]] += v
         if sums[i, S_SQUARES] >= 0:
             add_square(acc, sums[i, S_SQUARES], v, 1)
-    for i in range(windows[w, W_CNT_START], windows[w, W_CNT_END]):
+    for i in range(windows[w, W_CNT_START], windows[w, W_CNT_END] if full else 0):
         v = ev[e, E_VALS + cnts[i, C_FIELD]]
-        if v == NULL:
-            continue
-        key = (kid * gl[P_SLOTS] + cnts[i, C_SLOT], v)
-        c = counts.get(key, 0)
-        counts[key] = c + 1
-        if c == 0:
+        if v != NULL and bump(counts, kid * gl[P_SLOTS] + cnts[i, C_SLOT], v, 1, gl) == 1:
             acc[cnts[i, C_DISTINCT]] += 1
     hours = windows[w, W_HOURS]
     if hours >= 0:
@@ -106,7 +103,7 @@ def add(ev, acc, w, kid, e, tables, counts, gl, fraud_limit, queues_on):  # type
             acc[home] += 1
             acc[home + 1] += lat
             acc[home + 2] += lon
-    if queues_on:
+    if full:
         for i in range(windows[w, W_Q_START], windows[w, W_Q_END]):
             _push(ev, acc, queues, i, e, gl[P_LINKS])
 
@@ -137,9 +134,8 @@ def _push(ev, acc, queues, i, e, links):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
-def remove(ev, acc, w, kid, e, tables, counts, gl, fraud_limit, queues_on):  # type: ignore[no-untyped-def]
+def remove(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_limit, full):  # type: ignore[no-untyped-def]
     """Take event `e` (the oldest inside) out of window `w`."""
-    windows, sums, cnts, queues = tables[1], tables[2], tables[3], tables[4]
     acc[windows[w, W_N]] -= 1
     fc = windows[w, W_FC]
     if fc >= 0 and ev[e, E_FRAUD] <= fraud_limit:
@@ -153,16 +149,9 @@ def remove(ev, acc, w, kid, e, tables, counts, gl, fraud_limit, queues_on):  # t
         acc[sums[i, S_TOTAL]] -= v
         if sums[i, S_SQUARES] >= 0:
             add_square(acc, sums[i, S_SQUARES], v, -1)
-    for i in range(windows[w, W_CNT_START], windows[w, W_CNT_END]):
+    for i in range(windows[w, W_CNT_START], windows[w, W_CNT_END] if full else 0):
         v = ev[e, E_VALS + cnts[i, C_FIELD]]
-        if v == NULL:
-            continue
-        key = (kid * gl[P_SLOTS] + cnts[i, C_SLOT], v)
-        left = counts[key] - 1
-        if left:
-            counts[key] = left
-        else:
-            del counts[key]
+        if v != NULL and bump(counts, kid * gl[P_SLOTS] + cnts[i, C_SLOT], v, -1, gl) == 0:
             acc[cnts[i, C_DISTINCT]] -= 1
     hours = windows[w, W_HOURS]
     if hours >= 0:
@@ -174,7 +163,7 @@ def remove(ev, acc, w, kid, e, tables, counts, gl, fraud_limit, queues_on):  # t
             acc[home] -= 1
             acc[home + 1] -= lat
             acc[home + 2] -= lon
-    if queues_on:
+    if full:
         for i in range(windows[w, W_Q_START], windows[w, W_Q_END]):
             if acc[queues[i, Q_HEAD]] == e:
                 link = gl[P_LINKS] + 2 * queues[i, Q_LINK]
@@ -187,9 +176,8 @@ def remove(ev, acc, w, kid, e, tables, counts, gl, fraud_limit, queues_on):  # t
 
 
 @numba.njit(cache=True)
-def advance(ev, acc, w, kid, ts, seq, tables, counts, gl):  # type: ignore[no-untyped-def]
+def advance(ev, acc, w, kid, ts, seq, windows, sums, cnts, queues, counts, gl):  # type: ignore[no-untyped-def]
     """Move window `w` to end at (ts − delay, seq): admit (delayed windows), then evict."""
-    windows = tables[1]
     delay = windows[w, W_DELAY]
     hi_column = windows[w, W_HI]
     stop = NIL
@@ -197,22 +185,21 @@ def advance(ev, acc, w, kid, ts, seq, tables, counts, gl):  # type: ignore[no-un
         upper = ts - delay
         hi = acc[hi_column]
         while hi != NIL and not after(ev, hi, upper, seq):
-            add(ev, acc, w, kid, hi, tables, counts, gl, INF - 1, True)
+            add(ev, acc, w, kid, hi, windows, sums, cnts, queues, counts, gl, INF - 1, True)
             hi = ev[hi, E_NEXT]
         acc[hi_column] = hi
         stop = hi
     lower = ts - delay - windows[w, W_WIDTH]
     lo = acc[windows[w, W_LO]]
     while lo != stop and not after(ev, lo, lower, seq):
-        remove(ev, acc, w, kid, lo, tables, counts, gl, INF - 1, True)
+        remove(ev, acc, w, kid, lo, windows, sums, cnts, queues, counts, gl, INF - 1, True)
         lo = ev[lo, E_NEXT]
     acc[windows[w, W_LO]] = lo
 
 
 @numba.njit(cache=True)
-def append(ev, acc, g, kid, e, tables, counts, gl):  # type: ignore[no-untyped-def]
+def append(ev, acc, g, kid, e, groups, windows, sums, cnts, queues, counts, gl):  # type: ignore[no-untyped-def]
     """Link `e` (the key's newest event) at the tail and add it to the undelayed windows."""
-    groups, windows = tables[0], tables[1]
     tail = acc[K_TAIL]
     ev[e, E_PREV] = tail
     ev[e, E_NEXT] = NIL
@@ -228,7 +215,7 @@ def append(ev, acc, g, kid, e, tables, counts, gl):  # type: ignore[no-untyped-d
             if acc[hi] == NIL:
                 acc[hi] = e
         else:
-            add(ev, acc, w, kid, e, tables, counts, gl, INF - 1, True)
+            add(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, INF - 1, True)
         if acc[lo] == NIL:
             acc[lo] = e
 
@@ -253,15 +240,14 @@ def insert(ev, acc, e):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
-def clear(ev, acc, g, kid, tables, counts, gl, template):  # type: ignore[no-untyped-def]
+def clear(ev, acc, g, kid, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, gl, template):  # type: ignore[no-untyped-def]
     """Empty every window of the key (value counts included), keeping its list."""
-    groups, windows = tables[0], tables[1]
     for w in range(groups[g, G_WIN_START], groups[g, G_WIN_END]):
         hi = windows[w, W_HI]
         stop = acc[hi] if hi >= 0 else NIL
         lo = acc[windows[w, W_LO]]
         while lo != stop:
-            remove(ev, acc, w, kid, lo, tables, counts, gl, INF - 1, False)
+            remove(ev, acc, w, kid, lo, windows, sums, cnts, queues, counts, gl, INF - 1, True)
             lo = ev[lo, E_NEXT]
     first, tail = acc[K_FIRST], acc[K_TAIL]
     head = acc[:K_HEADER].copy()
@@ -271,9 +257,8 @@ def clear(ev, acc, g, kid, tables, counts, gl, template):  # type: ignore[no-unt
 
 
 @numba.njit(cache=True)
-def refill(ev, acc, g, kid, tables, counts, gl):  # type: ignore[no-untyped-def]
+def refill(ev, acc, g, kid, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, gl):  # type: ignore[no-untyped-def]
     """Rebuild the cleared windows from the key's list, as at its newest event."""
-    groups, windows = tables[0], tables[1]
     first, tail = acc[K_FIRST], acc[K_TAIL]
     if tail == NIL:
         return
@@ -284,10 +269,10 @@ def refill(ev, acc, g, kid, tables, counts, gl):  # type: ignore[no-untyped-def]
             continue
         e = first
         while e != NIL:
-            add(ev, acc, w, kid, e, tables, counts, gl, INF - 1, True)
+            add(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, INF - 1, True)
             e = ev[e, E_NEXT]
     for w in range(groups[g, G_WIN_START], groups[g, G_WIN_END]):
-        advance(ev, acc, w, kid, ev[tail, E_TS], ev[tail, E_SEQ], tables, counts, gl)
+        advance(ev, acc, w, kid, ev[tail, E_TS], ev[tail, E_SEQ], windows, sums, cnts, queues, counts, gl)
 
 
 @numba.njit(cache=True)
