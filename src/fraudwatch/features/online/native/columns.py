@@ -96,7 +96,7 @@ def tx_columns(
     n = len(txs)
     if n == 0:
         empty = np.empty(0, dtype=np.int64)
-        return empty, empty, np.empty((0, len(fields)), dtype=np.int64), np.empty((0, len(keys)))
+        return empty, empty, np.empty((0, len(fields)), dtype=np.int64), np.empty((0, len(keys)), dtype=np.int64)
     columns: list[Sequence[object]] = list(zip(*map(attrgetter("ts", "seq", *fields), txs)))
     for at, name in enumerate(fields, 2):
         column = columns[at]

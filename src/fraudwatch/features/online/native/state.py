@@ -282,7 +282,10 @@ def save_state(state: NativeState, path: Path, version: str) -> None:
 
 def load_state(path: Path, plan: Plan, version: str) -> NativeState:
     """The state saved at `path`, checked against the feature set's version."""
-    data = pickle.loads(path.read_bytes())  # noqa: S301 - our own snapshot, not user input
+    try:
+        data = pickle.loads(path.read_bytes())  # noqa: S301 - our own snapshot, not user input
+    except (pickle.UnpicklingError, EOFError, ValueError) as exc:
+        raise SnapshotError(f"{path} is not a native feature-engine snapshot: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
         raise SnapshotError(f"{path} is not a native feature-engine snapshot of format 1")
     if data["version"] != version:
