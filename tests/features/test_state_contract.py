@@ -16,6 +16,7 @@ import pytest
 from fraudwatch.features.defaults import default_feature_set
 from fraudwatch.features.definitions import FeatureSet
 from fraudwatch.features.online import InProcessState, OnlineEngine, StateStore
+from fraudwatch.features.online.native import NativeEngine
 from fraudwatch.features.online.redis_state import RedisState, decode_state, encode_state
 from fraudwatch.features.online.state import StateConflict, StateKey
 from fraudwatch.features.online.windows import KeyState
@@ -149,19 +150,23 @@ def _same(a: float, b: float) -> bool:
     return a == b or abs(a - b) <= 1e-9 * max(abs(a), abs(b))
 
 
-def _run(engine: OnlineEngine, stream: list[StreamItem], size: int) -> tuple[Any, list[int]]:
+def _run(
+    engine: OnlineEngine | NativeEngine, stream: list[StreamItem], size: int
+) -> tuple[Any, list[int]]:
     batches = [engine.process_batch(stream[i : i + size]) for i in range(0, len(stream), size)]
     return np.vstack([b.values for b in batches]), [s for b in batches for s in b.seqs]
 
 
+@pytest.mark.parametrize("native", [False, True], ids=["python", "native"])
 @pytest.mark.parametrize("size", [1, 7, 0], ids=["1", "7", "whole"])
 @pytest.mark.parametrize("seed", range(3))
 def test_engine_on_the_backend_equals_the_oracle(
-    make_store: MakeStore, seed: int, size: int
+    make_store: MakeStore, seed: int, size: int, native: bool
 ) -> None:
     stream = random_stream(seed, 45)
     want = reference_features(DEFAULT, stream)
-    got, seqs = _run(OnlineEngine(DEFAULT, state=make_store()), stream, size or len(stream))
+    engine = NativeEngine(DEFAULT) if native else OnlineEngine(DEFAULT, state=make_store())
+    got, seqs = _run(engine, stream, size or len(stream))
     for seq, row in zip(seqs, got, strict=True):
         wrong = [
             (n, v, want[seq][n])
