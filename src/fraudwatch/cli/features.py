@@ -144,7 +144,7 @@ def parity_command(
     """Replay a stream through the online and the offline engine and compare every feature
     (exact, floats at 1e-9 relative). Exits 1 when anything differs."""
     from fraudwatch.features.offline import OfflineEngine
-    from fraudwatch.features.online import OnlineEngine
+    from fraudwatch.features.online import online_engine
 
     with container() as app:
         history = read_history(app, format, path, option, not json_output)
@@ -152,7 +152,7 @@ def parity_command(
     features = with_pass_through(_feature_set(feature_set), attributes)
     stream = history.stream
     started = time.perf_counter()
-    online = OnlineEngine(features).process_batch(stream).matrix
+    online = online_engine(features).process_batch(stream).matrix  # the native engine
     online_seconds = time.perf_counter() - started
     offline_table = OfflineEngine(features).compute(
         tx_table(history.transactions, attributes), label_table(history.labels)
