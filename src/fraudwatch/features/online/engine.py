@@ -49,6 +49,7 @@ from fraudwatch.features.online.compiled import (
 from fraudwatch.features.online.overlay import Bookmark, batch_keys
 from fraudwatch.features.online.overlay import entity_key as _key
 from fraudwatch.features.online.plan import compile_plan
+from fraudwatch.features.online.redis_log import TxRecord
 from fraudwatch.features.online.redis_state import Clock, RedisState
 from fraudwatch.features.online.shared import records_of, rows_shared
 from fraudwatch.features.online.state import (
@@ -128,7 +129,7 @@ class OnlineEngine:
         self.remote = not isinstance(self.store, InProcessState)
         self.shared = isinstance(self.store, RedisState)  # label bookkeeping in the store too
         if isinstance(self.store, RedisState):
-            self.store.bind(self.groups, self.lateness_us, self.width)
+            self.store.bind(self.groups, self.plan.horizon_us, self.lateness_us, self.width)
         self.deferring = False  # inside a batch on a remote store: sweep after its save
         self.sweep_due = False
 
@@ -368,10 +369,10 @@ class OnlineEngine:
     def snapshot(self, path: Path) -> None:
         """Write the whole state to `path` (pickle of plain objects, with format and version);
         on a shared store, its transaction records and the shared clock too."""
-        records: list[tuple[str, bytes]] | None = None
+        records: list[TxRecord] | None = None
         if isinstance(self.store, RedisState):
-            self._merge_clock(self.store.fetch([]).clock)
-            records = list(self.store.records())
+            self._merge_clock(self.store.fetch().clock)
+            records = self.store.transaction_records()
         data = {
             "format": SNAPSHOT_FORMAT,
             "version": self.feature_set.version,
@@ -400,6 +401,8 @@ class OnlineEngine:
             )
         engine = cls(feature_set, allowed_lateness_s=data["lateness_us"] // 1_000_000, state=state)
         engine.lateness_us = data["lateness_us"]
+        if isinstance(engine.store, RedisState):
+            engine.store.fetch()  # a shared namespace may hold states already
         engine.store.save(dict(data["states"]))
         engine.newest, engine.max_time, engine.max_label_ts, engine.events = data["clock"]
         transactions, recent, fraud_since, pending = data["labels"]

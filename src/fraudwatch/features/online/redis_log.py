@@ -38,15 +38,18 @@ from fraudwatch.features.online.windows import KeyState
 from fraudwatch.features.rows import TxRow
 
 __all__ = [
+    "Chunk",
     "Late",
     "Mark",
+    "Replayer",
     "Snap",
     "Step",
+    "TxRecord",
     "decode_state",
+    "encode_chunk",
     "encode_state",
     "frame",
     "read_chunks",
-    "replay",
 ]
 
 TOKEN = 8  # bytes of the random token ending every chunk
@@ -92,6 +95,34 @@ class Mark(msgspec.Struct, array_like=True, tag=3, forbid_unknown_fields=True):
 Entry = Snap | Step | Late | Mark
 
 
+class TxRecord(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
+    """One transaction's label bookkeeping (`ts`/`seq` None while only a label is known)."""
+
+    transaction_id: str
+    ts: int | None
+    seq: int | None
+    keys: list[tuple[int, str | list[str]]]  # label-aware state keys the transaction joined
+    first: int | None  # known_at of its first fraud label (that counts)
+    pending: int | None  # earliest fraud label that arrived before the transaction
+
+    def state_keys(self) -> list[StateKey]:
+        return [(g, k if isinstance(k, str) else tuple(k)) for g, k in self.keys]
+
+    @property
+    def time(self) -> int:
+        """When it can be forgotten: its transaction's time, else its pending label's."""
+        return self.ts if self.ts is not None else (self.pending or 0)
+
+
+class Chunk(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
+    """One write to a bucket: the writer's latest event time, entries per state key, then
+    replaced transaction records."""
+
+    time: int
+    keyed: list[tuple[int, str | list[str], list[Entry]]]
+    records: list[TxRecord]
+
+
 def _enc_hook(obj: Any) -> Any:
     if isinstance(obj, deque):
         return msgspec.msgpack.Ext(_DEQUE, _plain.encode(list(obj)))
@@ -116,7 +147,7 @@ def _big(value: Any) -> Any:
 _plain = msgspec.msgpack.Encoder()
 _indices = msgspec.msgpack.Decoder(list[int])
 _encoder = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
-_chunk = msgspec.msgpack.Decoder(list[Entry], ext_hook=_ext_hook)
+_chunk = msgspec.msgpack.Decoder(Chunk, ext_hook=_ext_hook)
 _snap = msgspec.msgpack.Decoder(Snap, ext_hook=_ext_hook)
 
 
@@ -125,9 +156,12 @@ def encode_row(row: TxRow) -> bytes:
     return _plain.encode(row_values(row))
 
 
-def encode_entries(entries: list[msgspec.Raw]) -> bytes:
-    """A msgpack array of already encoded entries."""
-    return _plain.encode(entries)
+Keyed = tuple[int, EntityKey, list[msgspec.Raw]]
+
+
+def encode_chunk(time: int, keyed: list[Keyed], records: list[TxRecord]) -> bytes:
+    """A `Chunk` of already encoded entries per key, and records."""
+    return _plain.encode((time, keyed, records))
 
 
 def encode_step(kind: int, fraud: int | None, row: msgspec.Raw) -> msgspec.Raw:
@@ -138,11 +172,26 @@ def encode_mark(ts: int, seq: int, transaction_id: str, known_at: int) -> msgspe
     return msgspec.Raw(_plain.encode((3, ts, seq, transaction_id, known_at)))
 
 
-def encode_state(key: StateKey, state: KeyState) -> bytes:
+RowMemo = dict[int, tuple[TxRow, msgspec.Raw]]
+
+
+def _encoded_rows(rows: list[TxRow], memo: RowMemo) -> list[msgspec.Raw]:
+    """The rows as msgpack arrays, each encoded once while in `memo` (a row is shared by the
+    states of its keys; the memo keeps the rows alive, so their ids are not reused)."""
+    out = []
+    for row in rows:
+        hit = memo.get(id(row))
+        if hit is None or hit[0] is not row:
+            hit = memo[id(row)] = (row, msgspec.Raw(_plain.encode(row_values(row))))
+        out.append(hit[1])
+    return out
+
+
+def encode_state(key: StateKey, state: KeyState, memo: RowMemo | None = None) -> bytes:
     """One state as a `Snap` entry."""
     group, entity = key
     before = None if state.before is None else row_values(state.before)
-    events = [row_values(row) for row in state.events]
+    events = _encoded_rows(state.events, {} if memo is None else memo)
     wire = (0, group, entity, state.newest, state.base, state.kept, before, events)
     try:
         return _encoder.encode((*wire, state.acc, state.frauds))
@@ -170,8 +219,8 @@ def frame(body: bytes, token: bytes) -> bytes:
     return _LENGTH.pack(len(body)) + body + token
 
 
-def read_chunks(data: memoryview) -> Iterator[list[Entry]]:
-    """The entry lists of consecutive chunks; `msgspec.DecodeError` on a malformed log."""
+def read_chunks(data: memoryview) -> Iterator[Chunk]:
+    """The consecutive chunks of a log; `msgspec.DecodeError` on a malformed one."""
     at, end = 0, len(data)
     while at < end:
         if at + 4 > end:
@@ -228,14 +277,3 @@ class Replayer:
                 if stored != key:
                     raise msgspec.DecodeError(f"Redis state of {key!r} belongs to {stored!r}")
         return state
-
-
-def replay(
-    replayer: Replayer, key: StateKey, state: KeyState | None, data: memoryview
-) -> tuple[KeyState | None, int]:
-    """The state after the log's chunks in `data`, and how many entries they held."""
-    count = 0
-    for entries in read_chunks(data):
-        count += len(entries)
-        state = replayer.replay(key, state, entries)
-    return state, count

@@ -1,39 +1,46 @@
 """The Redis backend of the online engine's state: shared by several workers, one round trip each
-way per batch, append-only per key.
+way per batch, append-only.
 
 Layout under `{namespace}:`:
 
-- `{group}:{entity key}`: the key's log (`redis_log`): chunks of entries, each chunk ending with
-  a random 8-byte token (a pair key is written as its length-prefixed parts, `3:abc2:xy`).
-- `t:{transaction id}`: the label bookkeeping of one transaction (`TxRecord`): its order key and
-  the label-aware state keys it joined, the `known_at` of its first fraud label, or the earliest
-  fraud label that arrived before it.
+- `b:{i}` for i < `buckets`: an append-only log (`redis_log`) of chunks, one per write, each a
+  list of entries per state key (the key's new window events, fraud marks, or a snapshot of the
+  whole state after compaction) and replaced transaction records (`TxRecord`: the label
+  bookkeeping of a transaction: its order key and the label-aware keys it joined, the `known_at`
+  of its first fraud label, or the earliest fraud label known before it). A state key and a
+  transaction id belong to the bucket `crc32(name) % buckets`. Every chunk ends with a random
+  8-byte token: the log's last token names its version.
 - `clock`: the lateness clock (newest order key, latest time, latest label time), merged by max.
 
-Every key except the clock lives `ttl_s` (the horizon plus the allowed lateness) after its last
-write. Each worker holds the states it used (the engine's own `KeyState`s, up to `cache_size`
-keys, least recently used dropped first) with the offset and token of the log's end it has seen.
+Each worker holds a replica: the engine's own `KeyState`s and records, and per bucket the offset
+and token of the log's end it has applied.
 
-- `fetch(keys, transaction ids)` is one Lua call: per state key, nothing when the log still ends
-  with the held token, the bytes appended since when it continues it, else the whole log (or
-  nothing for a missing key); the transaction records and the clock. New entries are replayed
-  onto the held state with the engine's own code (`Replayer`), so they equal the writer's.
-- `commit(batch)` is one Lua call: it checks that every fetched key (and transaction record) is
-  still as fetched, else writes nothing and raises `StateConflict`; then it appends each key's
-  new entries (or rewrites the log as one snapshot entry when most of it is history: compaction),
-  appends fraud marks to existing keys the batch did not fetch (order-free), writes the records
-  and merges the clock.
-- `load` / `save` / `items` / `len` keep the `StateStore` protocol (snapshots, statistics, tests):
-  `save` writes whole states as snapshot logs, checked against a preceding `load`.
+- `fetch()` is one Lua call: per bucket, nothing when its log still ends with the held token,
+  the bytes appended since when it continues it, else the whole log (nothing for a missing one);
+  and the clock. New entries are replayed onto the replica with the engine's own generated code
+  (`Replayer`), so the replica equals the writers' states bit for bit.
+- `commit(batch)` is one Lua call: unless every bucket still ends as fetched (else nothing is
+  written and `StateConflict` is raised), it appends the batch's entries and records to their
+  buckets (a bucket whose log is mostly history is rewritten instead as snapshots of its live
+  states and records: compaction), refreshes their TTL and merges the clock. After a conflict the
+  buckets the batch changed in place are dropped from the replica and fetched whole again.
+- Expiry: the replica drops states and records silent for the horizon plus the lateness (as the
+  in-process store), compaction drops them from Redis, and every bucket has TTL `ttl_s`
+  (refreshed by each write) for a namespace nobody writes any more.
+- `load` / `save` / `items` / `len` keep the `StateStore` protocol (snapshots, statistics, tests).
 
-The Lua scripts touch many keys, so on Redis Cluster a namespace would have to live in one slot;
-this backend targets a single Redis (or a primary with replicas).
+Buckets (not one log per key) keep the Redis work of a batch at a few commands whatever the
+number of keys it touches, and give compaction a bounded unit; the price is that every worker
+holds and replays the whole state, and two workers committing at the same time conflict. The Lua
+scripts touch every bucket, so on Redis Cluster a namespace must live in one slot.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import zlib
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,35 +52,37 @@ from fraudwatch.features.online.compiled import CompiledGroup
 from fraudwatch.features.online.plan import compile_plan
 from fraudwatch.features.online.redis_log import (
     TOKEN,
+    Chunk,
+    Keyed,
     Replayer,
+    RowMemo,
+    TxRecord,
     decode_state,
-    encode_entries,
+    encode_chunk,
     encode_state,
     frame,
-    replay,
+    read_chunks,
 )
-from fraudwatch.features.online.state import EntityKey, StateConflict, StateKey
+from fraudwatch.features.online.state import InProcessState, StateConflict, StateKey
 from fraudwatch.features.online.windows import KeyState
 
-__all__ = ["RedisState", "TxRecord", "decode_state", "encode_state", "horizon_ttl_s"]
+__all__ = ["Batch", "Fetched", "RedisState", "decode_state", "encode_state", "horizon_ttl_s"]
 
-_SCAN_COUNT = 1000
 _OFFSET = 2**62  # clock values are stored as 20 digits of value + offset (ordered as strings)
-_COMPACT_MIN = 24  # entries a log holds before compaction is considered
 
-# KEYS: clock, n state keys, record keys. ARGV: n, then per state key the offset of the held
-# token ('' = none held), then per state key the token. Per state key: '' when the log still
-# ends with the token, 'a' .. what follows it, 'w' .. the whole log, nil when absent.
+# KEYS: clock, the buckets. ARGV: per bucket the offset of the held token ('' = none held),
+# then per bucket the token. Per bucket: '' when the log still ends with the token, 'a' .. what
+# follows it, 'w' .. the whole log, nil when absent. First the clock's three fields.
 _FETCH = """
-local n = tonumber(ARGV[1])
+local n = #KEYS - 1
 local out = {redis.call('HMGET', KEYS[1], 'n', 't', 'l')}
 for i = 1, n do
   local key = KEYS[1 + i]
-  local at = ARGV[1 + i]
+  local at = ARGV[i]
   local value = false
   if at ~= '' then
     local tail = redis.call('GETRANGE', key, at, -1)
-    local token = ARGV[1 + n + i]
+    local token = ARGV[n + i]
     if tail == token then
       value = ''
     elseif string.sub(tail, 1, 8) == token then
@@ -88,39 +97,28 @@ for i = 1, n do
   end
   out[1 + i] = value
 end
-for j = n + 2, #KEYS do
-  out[j] = redis.call('GET', KEYS[j])
-end
 return out
 """
 
-# KEYS: clock, n checked state keys, b blind keys, m records. ARGV: n, b, m, ttl, the clock
-# (3 values, '' = none); per checked key: held offset ('' = must be absent, '*' = any), token,
-# op ('' = check only, 'a' = append, 'w' = replace), data; per blind key: data; per record:
-# expected value ('' = absent), new value ('' = unchanged). Returns 0, or the 1-based index of
-# the first checked key or record (after the keys) that changed, and then writes nothing.
+# KEYS: clock, the buckets. ARGV: ttl, the clock (3 values, '' = unknown), then per bucket: held
+# offset ('' = must be absent, '*' = any), token, op ('' = none, 'a' = append, 'w' = replace),
+# data. Returns 0, or the 1-based index of the first bucket that changed (nothing written).
 _COMMIT = """
-local n, b, m = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local ttl = ARGV[4]
-local a = 8
+local n = #KEYS - 1
+local ttl = ARGV[1]
 for i = 1, n do
   local key = KEYS[1 + i]
+  local a = 4 * i + 1
   local at = ARGV[a]
   if at == '' then
     if redis.call('EXISTS', key) == 1 then return i end
   elseif at ~= '*' then
     if redis.call('GETRANGE', key, at, -1) ~= ARGV[a + 1] then return i end
   end
-  a = a + 4
 end
-local r = 8 + 4 * n + b
-for j = 1, m do
-  local have = redis.call('GET', KEYS[1 + n + b + j])
-  if (have or '') ~= ARGV[r + 2 * (j - 1)] then return n + j end
-end
-a = 8
 for i = 1, n do
   local key = KEYS[1 + i]
+  local a = 4 * i + 1
   local op = ARGV[a + 2]
   if op == 'a' then
     redis.call('APPEND', key, ARGV[a + 3])
@@ -128,24 +126,10 @@ for i = 1, n do
   elseif op == 'w' then
     redis.call('SET', key, ARGV[a + 3], 'EX', ttl)
   end
-  a = a + 4
-end
-for k = 1, b do
-  local key = KEYS[1 + n + k]
-  if redis.call('EXISTS', key) == 1 then
-    redis.call('APPEND', key, ARGV[8 + 4 * n + k - 1])
-    redis.call('EXPIRE', key, ttl)
-  end
-end
-for j = 1, m do
-  local value = ARGV[r + 2 * (j - 1) + 1]
-  if value ~= '' then
-    redis.call('SET', KEYS[1 + n + b + j], value, 'EX', ttl)
-  end
 end
 local names = {'n', 't', 'l'}
 for f = 1, 3 do
-  local value = ARGV[4 + f]
+  local value = ARGV[1 + f]
   if value ~= '' and value > (redis.call('HGET', KEYS[1], names[f]) or '') then
     redis.call('HSET', KEYS[1], names[f], value)
   end
@@ -153,63 +137,39 @@ end
 return 0
 """
 
-
-class TxRecord(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
-    """One transaction's label bookkeeping (`ts`/`seq` None while only a label is known)."""
-
-    ts: int | None
-    seq: int | None
-    keys: list[tuple[int, str | list[str]]]  # label-aware state keys the transaction joined
-    first: int | None  # known_at of its first fraud label (that counts)
-    pending: int | None  # earliest fraud label that arrived before the transaction
-
-    def state_keys(self) -> list[StateKey]:
-        return [(g, k if isinstance(k, str) else tuple(k)) for g, k in self.keys]
-
-
-_record_encoder = msgspec.msgpack.Encoder()
-_record_decoder = msgspec.msgpack.Decoder(TxRecord)
 Clock = tuple[tuple[int, int] | None, int | None, int | None]  # newest, max time, max label
-
-
-def encode_record(record: TxRecord) -> bytes:
-    return _record_encoder.encode(record)
 
 
 @dataclass
 class Fetched:
-    """What one `fetch` returned: states (the held objects), records (raw and decoded), the
-    clock, and first fraud label times learned from replayed entries."""
+    """The replica after a `fetch` (the store's own objects), the shared clock, and first fraud
+    label times learned from replayed entries (transaction id -> (ts, known_at))."""
 
-    keys: list[StateKey]  # as asked, present or not
     states: dict[StateKey, KeyState]
-    records: dict[str, tuple[bytes, TxRecord | None]]
+    records: dict[str, TxRecord]
     clock: Clock
     learned: dict[str, tuple[int, int]]
 
 
 @dataclass
 class Batch:
-    """What a batch writes: new entries per fetched key (`msgspec.Raw` each), fraud marks for
-    keys it did not fetch, changed transaction records, and the clock."""
+    """What a batch writes: new entries per state key (`msgspec.Raw` each, in order), the
+    records it changed, and the clock."""
 
-    fetched: Fetched
     entries: dict[StateKey, list[msgspec.Raw]] = field(default_factory=dict)
-    blind: dict[StateKey, list[msgspec.Raw]] = field(default_factory=dict)
     records: dict[str, TxRecord] = field(default_factory=dict)
     clock: Clock = (None, None, None)
 
 
-class _Held:
-    """A state this worker holds, the end of the log it reflects, and log bookkeeping."""
+class _Seen:
+    """How far this worker applied one bucket's log."""
 
-    __slots__ = ("at", "count", "refreshed", "state", "token")
+    __slots__ = ("at", "since", "token")
 
-    def __init__(self, state: KeyState, at: int, token: bytes, count: int) -> None:
-        self.state = state
-        self.at = at  # offset of the token ending the log as seen
+    def __init__(self, at: int, token: bytes, since: int) -> None:
+        self.at = at  # offset of the token ending the log as applied
         self.token = token
-        self.count = count  # entries in the log
+        self.since = since  # event time of the log's first chunk (its last compaction)
 
 
 def horizon_ttl_s(feature_set: FeatureSet, allowed_lateness_s: int = 0) -> int:
@@ -228,12 +188,19 @@ def _stamp(value: int | None) -> str:
     return "" if value is None else f"{value + _OFFSET:020d}"
 
 
+def _stamps(clock: Clock) -> list[str]:
+    """The clock as strings whose order is the values' order ('' = unknown)."""
+    newest, max_time, max_label = clock
+    pair = "" if newest is None else _stamp(newest[0]) + _stamp(newest[1])
+    return [pair, _stamp(max_time), _stamp(max_label)]
+
+
 def _unstamp(value: bytes | None) -> int | None:
     return None if value is None else int(value) - _OFFSET
 
 
 class RedisState:
-    """`StateStore` in Redis: append-only logs, optimistic concurrency (module docstring)."""
+    """`StateStore` in Redis: bucketed append-only logs, optimistic concurrency (module doc)."""
 
     def __init__(
         self,
@@ -241,10 +208,13 @@ class RedisState:
         *,
         namespace: str,
         ttl_s: int,
-        cache_size: int = 200_000,
+        buckets: int = 64,
+        compact_bytes: int = 1 << 16,
     ) -> None:
         if ttl_s < 1:
             raise ValueError("ttl_s must be at least one second")
+        if buckets < 1:
+            raise ValueError("buckets must be at least 1")
         if isinstance(url_or_client, str):
             self.client: redis.Redis = redis.Redis.from_url(url_or_client)
         else:
@@ -252,290 +222,266 @@ class RedisState:
         self.namespace = namespace
         self.ttl_s = ttl_s
         self.prefix = f"{namespace}:"
-        self.clock_key = f"{namespace}:clock"
-        self.cache_size = cache_size
-        self.held: dict[StateKey, _Held] = {}  # least recently used first
-        self.names: dict[StateKey, str] = {}
-        self.versions: dict[StateKey, tuple[str, bytes]] = {}  # read by `load`, for `save`
-        self.replayer: Replayer | None = None
+        self.names = [self.clock_key] + [f"{self.prefix}b:{i}" for i in range(buckets)]
+        self.buckets = buckets
+        self.compact_bytes = compact_bytes  # a bucket's log is compacted beyond this size when
+        self.span_us = ttl_s * 1_000_000  # its first chunk is older than this (see `bind`)
+        self.compact_after_us: int | None = None  # (tests: another age than `span_us`)
+        self.replica = InProcessState()
+        self.records: dict[str, TxRecord] = {}
+        self.record_times: deque[tuple[int, str]] = deque()  # for expiry, in arrival order
+        self.seen: list[_Seen | None] = [None] * buckets
+        self.keys_in: list[set[StateKey]] = [set() for _ in range(buckets)]
+        self.records_in: list[set[str]] = [set() for _ in range(buckets)]
+        self.placed: dict[StateKey, int] = {}  # bucket of each key, memoised
+        self.keys_in_batch: list[StateKey] = []
+        self.replayer = Replayer([], 0, 0)
         self.round_trips = 0
         self.bytes_sent = 0
         self.bytes_received = 0
         self._fetch = self.client.register_script(_FETCH)
         self._commit = self.client.register_script(_COMMIT)
 
-    def bind(self, groups: list[CompiledGroup], lateness_us: int, width: int) -> None:
+    @property
+    def clock_key(self) -> str:
+        return f"{self.prefix}clock"
+
+    def bind(
+        self, groups: list[CompiledGroup], horizon_us: int, lateness_us: int, width: int
+    ) -> None:
         """Replay logs with the engine's compiled groups (an engine binds its store)."""
         self.replayer = Replayer(groups, lateness_us, width)
+        self.span_us = horizon_us + lateness_us
 
-    # --- names ----------------------------------------------------------------------------------
-
-    def redis_key(self, key: StateKey) -> str:
-        name = self.names.get(key)
-        if name is None:
+    def bucket(self, key: StateKey) -> int:
+        found = self.placed.get(key)
+        if found is None:
             group, entity = key
-            if type(entity) is str:
-                name = f"{self.prefix}{group}:{entity}"
-            else:
-                name = f"{self.prefix}{group}:" + "".join(f"{len(p)}:{p}" for p in entity)
-            if len(self.names) > 4 * max(self.cache_size, 1024):
-                self.names.clear()
-            self.names[key] = name
-        return name
+            name = entity if type(entity) is str else "\x1f".join(entity)
+            found = zlib.crc32(f"{group}:{name}".encode()) % self.buckets
+            if len(self.placed) > 1_000_000:
+                self.placed.clear()
+            self.placed[key] = found
+        return found
 
-    def record_key(self, transaction_id: str) -> str:
-        return f"{self.prefix}t:{transaction_id}"
+    def record_bucket(self, transaction_id: str) -> int:
+        return zlib.crc32(b"t:" + transaction_id.encode()) % self.buckets
 
     # --- the batch path -------------------------------------------------------------------------
 
-    def fetch(self, keys: Sequence[StateKey], transaction_ids: Sequence[str] = ()) -> Fetched:
-        """One round trip: the current states of `keys`, the records, the clock."""
-        held = self.held
-        names = [self.clock_key]
-        offsets: list[str | int] = [len(keys)]
+    def fetch(self) -> Fetched:
+        """One round trip: bring the replica up to date; the replica and the shared clock."""
+        offsets: list[Any] = []
         tokens: list[bytes] = []
-        for key in keys:
-            names.append(self.redis_key(key))
-            mine = held.get(key)
-            if mine is None:
-                offsets.append("")
-                tokens.append(b"")
-            else:
-                offsets.append(mine.at)
-                tokens.append(mine.token)
-        names += [self.record_key(i) for i in transaction_ids]
-        reply = self._fetch(keys=names, args=[*offsets, *tokens])
+        for seen in self.seen:
+            offsets.append("" if seen is None else seen.at)
+            tokens.append(b"" if seen is None else seen.token)
+        reply = self._fetch(keys=self.names, args=[*offsets, *tokens])
         self.round_trips += 1
         pair, max_time, max_label = reply[0]
         newest = None if pair is None else (int(pair[:20]) - _OFFSET, int(pair[20:]) - _OFFSET)
         clock: Clock = (newest, _unstamp(max_time), _unstamp(max_label))
-        states: dict[StateKey, KeyState] = {}
-        for key, value in zip(keys, reply[1 : 1 + len(keys)], strict=True):
-            state = self._apply(key, value)
-            if state is not None:
-                states[key] = state
-        records: dict[str, tuple[bytes, TxRecord | None]] = {}
-        for tx_id, value in zip(transaction_ids, reply[1 + len(keys) :], strict=True):
-            if value is None:
-                records[tx_id] = (b"", None)
-            else:
-                raw = _raw(value)
-                self.bytes_received += len(raw)
-                records[tx_id] = (raw, _record_decoder.decode(raw))
-        learned: dict[str, tuple[int, int]] = {}
-        if self.replayer is not None:
-            learned, self.replayer.learned = self.replayer.learned, {}
-        return Fetched(list(keys), states, records, clock, learned)
+        for index, value in enumerate(reply[1:]):
+            self._apply(index, value)
+        learned, self.replayer.learned = self.replayer.learned, {}
+        return Fetched(self.replica.states, self.records, clock, learned)
 
-    def _apply(self, key: StateKey, value: bytes | None) -> KeyState | None:
-        """The state after a fetch reply for `key` (held copies updated or dropped)."""
-        held = self.held
+    def _apply(self, index: int, value: bytes | None) -> None:
+        """Apply one bucket's fetch reply to the replica."""
         if value is None:
-            held.pop(key, None)
-            return None
+            if self.seen[index] is not None:
+                self._drop(index)
+            return
         if not value:
-            return held[key].state
+            return
         raw = _raw(value)
         self.bytes_received += len(raw)
         data = memoryview(raw)[1:]
-        mine = held.pop(key, None) if raw[:1] == b"w" else held.get(key)
-        state, count = self._replay(key, None if mine is None else mine.state, data)
-        if state is None:  # a log of marks only: nothing to hold
-            held.pop(key, None)
-            return None
-        if mine is None:
-            mine = held[key] = _Held(state, len(data) - TOKEN, bytes(data[-TOKEN:]), count)
+        seen = self.seen[index]
+        whole = raw[:1] == b"w" or seen is None
+        if whole:
+            self._drop(index)
+            seen = self.seen[index] = _Seen(len(data) - TOKEN, b"", 0)
         else:
-            mine.at += len(data)
-            mine.token = bytes(data[-TOKEN:])
-            mine.count += count
-        return state
+            assert seen is not None
+            seen.at += len(data)
+        for chunk in read_chunks(data):
+            self._replay(index, chunk)
+            if whole:  # the log's first chunk: a compaction's, or the first write
+                seen.since, whole = chunk.time, False
+        seen.token = bytes(data[-TOKEN:])
 
-    def _replay(
-        self, key: StateKey, state: KeyState | None, data: memoryview
-    ) -> tuple[KeyState | None, int]:
-        replayer = self.replayer
-        if replayer is None:  # an unbound store reads snapshot-only logs
-            replayer = Replayer([], 0, 0)
-        return replay(replayer, key, state, data)
+    def _replay(self, index: int, chunk: Chunk) -> None:
+        """Apply one chunk to the replica."""
+        states, keys, replay = self.replica.states, self.keys_in[index], self.replayer.replay
+        for group, entity, entries in chunk.keyed:
+            key: StateKey = (group, entity if isinstance(entity, str) else tuple(entity))
+            state = replay(key, states.get(key), entries)
+            if state is not None:
+                states[key] = state
+                keys.add(key)
+        for record in chunk.records:
+            self._put_record(index, record)
+
+    def _put_record(self, index: int, record: TxRecord) -> None:
+        tx_id = record.transaction_id
+        if tx_id not in self.records:
+            self.record_times.append((record.time, tx_id))
+        if record.first is not None and record.ts is not None:  # for late events' history
+            self.replayer.learned[tx_id] = (record.ts, record.first)
+        self.records[tx_id] = record
+        self.records_in[index].add(tx_id)
+
+    def _drop(self, index: int) -> None:
+        """Forget one bucket (its states and records) until it is fetched whole again."""
+        states, records = self.replica.states, self.records
+        for key in self.keys_in[index]:
+            states.pop(key, None)
+        for tx_id in self.records_in[index]:
+            records.pop(tx_id, None)
+        self.keys_in[index] = set()
+        self.records_in[index] = set()
+        self.seen[index] = None
 
     def commit(self, batch: Batch) -> None:
-        """One round trip: write the batch if nothing it read changed, else `StateConflict`."""
-        token = os.urandom(TOKEN)
-        fetched, held = batch.fetched, self.held
-        chunks: dict[StateKey, tuple[bytes, bytes, int]] = {}  # op, chunk, entries after
+        """One round trip: write the batch if no bucket changed since the fetch, else
+        `StateConflict` (and the buckets the batch changed are dropped from the replica)."""
+        keyed: dict[int, list[Keyed]] = {}
+        records: dict[int, list[TxRecord]] = {}
+        placed, bucket = self.placed, self.bucket
         for key, entries in batch.entries.items():
-            state = fetched.states[key]
-            mine = held.get(key)
-            count = len(entries) + (0 if mine is None else mine.count)
-            if mine is None:
-                chunks[key] = (b"w", frame(encode_entries(entries), token), count)
-            elif count >= _COMPACT_MIN and count > 2 * (len(state.events) + len(state.frauds)):
-                snap = encode_entries([msgspec.Raw(encode_state(key, state))])
-                chunks[key] = (b"w", frame(snap, token), 1)
+            index = placed.get(key)
+            if index is None:
+                index = bucket(key)
+            found = keyed.get(index)
+            if found is None:
+                keyed[index] = [(key[0], key[1], entries)]
             else:
-                chunks[key] = (b"a", frame(encode_entries(entries), token), count)
-        names = [self.clock_key]
-        args: list[Any] = []
-        none = (b"", b"", 0)
-        for key in fetched.keys:
-            names.append(self.redis_key(key))
-            mine = held.get(key)
-            op, data, _ = chunks.get(key, none)
-            if mine is None:
+                found.append((key[0], key[1], entries))
+        for tx_id, record in batch.records.items():
+            records.setdefault(self.record_bucket(tx_id), []).append(record)
+        touched = sorted(keyed.keys() | records.keys())
+        token = os.urandom(TOKEN)
+        now = batch.clock[1] or 0
+        compact_after = self.span_us if self.compact_after_us is None else self.compact_after_us
+        writes: dict[int, tuple[bytes, bytes, int]] = {}  # op, data, time of the first chunk
+        for index in touched:
+            seen = self.seen[index]
+            mine, theirs = keyed.get(index, []), records.get(index, [])
+            if seen is None:
+                writes[index] = (b"w", frame(encode_chunk(now, mine, theirs), token), now)
+            elif seen.at >= self.compact_bytes and now - seen.since > compact_after:
+                writes[index] = (b"w", self._snapshot(index, token, now, mine, theirs), now)
+            else:
+                data = frame(encode_chunk(now, mine, theirs), token)
+                writes[index] = (b"a", data, seen.since)
+        args: list[Any] = [self.ttl_s, *_stamps(batch.clock)]
+        for index, seen in enumerate(self.seen):
+            op, data, _ = writes.get(index, (b"", b"", 0))
+            if seen is None:
                 args += [b"", b"", op, data]
             else:
-                args += [mine.at, mine.token, op, data]
-        names += [self.redis_key(k) for k in batch.blind]
-        blind = [frame(encode_entries(v), token) for v in batch.blind.values()]
-        names += [self.record_key(i) for i in batch.records]
-        records: list[bytes] = []
-        for tx_id, record in batch.records.items():
-            records += [fetched.records.get(tx_id, (b"", None))[0], encode_record(record)]
-        head: list[Any] = [
-            len(fetched.keys),
-            len(blind),
-            len(batch.records),
-            self.ttl_s,
-            *_stamps(batch.clock),
-        ]
-        failed = self._commit(keys=names, args=[*head, *args, *blind, *records])
+                args += [seen.at, seen.token, op, data]
+        failed = self._commit(keys=self.names, args=args)
         self.round_trips += 1
-        self.bytes_sent += sum(len(c[1]) for c in chunks.values()) + sum(map(len, blind))
-        self.bytes_sent += sum(map(len, records))
+        self.bytes_sent += sum(len(w[1]) for w in writes.values())
         if failed:
-            for key in batch.entries:  # changed in place by the batch: no longer current
-                held.pop(key, None)
-            raise StateConflict(f"{names[int(failed)]} changed since it was fetched")
-        for key, (op, data, count) in chunks.items():
-            mine = held.pop(key, None)
-            if op == b"w" or mine is None:
-                mine = _Held(fetched.states[key], len(data) - TOKEN, token, count)
+            for index in touched:  # changed in place by the batch: fetch them whole again
+                self._drop(index)
+            raise StateConflict(f"{self.names[int(failed)]} changed since it was fetched")
+        for index, (op, data, since) in writes.items():
+            seen = self.seen[index]
+            if op == b"a" and seen is not None:
+                seen.at += len(data)
+                seen.token = token
             else:
-                mine.at += len(data)
-                mine.token = token
-                mine.count = count
-            held[key] = mine
-        self._trim()
+                self.seen[index] = _Seen(len(data) - TOKEN, token, since)
+            keys = self.keys_in[index]
+            states = self.replica.states
+            for group, entity, _ in keyed.get(index, ()):
+                if (group, entity) in states:
+                    keys.add((group, entity))
+        for tx_id, record in batch.records.items():
+            self._put_record(self.record_bucket(tx_id), record)
 
-    def _trim(self) -> None:
-        held = self.held
-        while len(held) > self.cache_size:
-            del held[next(iter(held))]
+    def _snapshot(
+        self, index: int, token: bytes, now: int, mine: list[Keyed], changed: list[TxRecord]
+    ) -> bytes:
+        """Bucket `index` after the batch (its states changed in place, `mine` the keys the
+        batch wrote, `changed` its records) as one chunk of snapshots of live states and
+        records (compaction)."""
+        states, records, cutoff = self.replica.states, self.records, now - self.span_us
+        live = {key for key in self.keys_in[index] if key in states}
+        live.update(key for g, e, _ in mine if (key := (g, e)) in states)
+        live = {key for key in live if states[key].newest >= cutoff}  # others are expired
+        self.keys_in[index] = live
+        alive = {t: records[t] for t in self.records_in[index] if t in records}
+        alive.update((r.transaction_id, r) for r in changed)
+        alive = {t: r for t, r in alive.items() if r.time >= cutoff}
+        memo: RowMemo = {}
+        keyed: list[Keyed] = [
+            (key[0], key[1], [msgspec.Raw(encode_state(key, states[key], memo))]) for key in live
+        ]
+        return frame(encode_chunk(now, keyed, list(alive.values())), token)
 
     # --- the StateStore protocol ------------------------------------------------------------------
 
     def load(self, keys: Iterable[StateKey]) -> dict[StateKey, KeyState]:
-        """The states of those keys; they are the caller's now (no longer held here)."""
-        wanted = list(dict.fromkeys(keys))
-        if not wanted:
-            return {}
-        fetched = self.fetch(wanted)
-        for key in wanted:
-            mine = self.held.pop(key, None)
-            self.versions[key] = ("", b"") if mine is None else (str(mine.at), mine.token)
-        return fetched.states
+        """The current states of those keys (the replica's objects: change them only through
+        `save`)."""
+        states = self.fetch().states
+        return {key: states[key] for key in keys if key in states}
 
     def save(self, states: Mapping[StateKey, KeyState]) -> None:
-        """Write whole states (snapshot logs); a key read by the preceding `load` must not have
-        changed since (else `StateConflict`), others are written blindly."""
-        versions, self.versions = self.versions, {}
+        """Replace these states (written as snapshots) if nothing changed since the last fetch
+        or load, else `StateConflict`."""
         if not states:
             return
-        token = os.urandom(TOKEN)
-        names: list[str] = [self.clock_key]
-        args: list[Any] = []
-        chunks = []
+        batch = Batch()
         for key, state in states.items():
-            data = frame(encode_entries([msgspec.Raw(encode_state(key, state))]), token)
-            chunks.append(data)
-            at, mine = versions.get(key, ("*", b""))
-            names.append(self.redis_key(key))
-            args += [at, mine, "w", data]
-        head: list[Any] = [len(states), 0, 0, self.ttl_s, "", "", ""]  # no records, clock unchanged
-        failed = self._commit(keys=names, args=[*head, *args])
-        self.round_trips += 1
-        if failed:
-            raise StateConflict(f"{names[int(failed)]} changed since it was loaded")
-        for (key, state), data in zip(states.items(), chunks, strict=True):
-            self.held.pop(key, None)
-            self.held[key] = _Held(state, len(data) - TOKEN, token, 1)
-        self._trim()
+            self.replica.states[key] = state
+            batch.entries[key] = [msgspec.Raw(encode_state(key, state))]
+        self.commit(batch)
+
+    def put_records(self, records: Iterable[TxRecord], clock: Clock) -> None:
+        """Write transaction records and merge the clock (restoring a snapshot)."""
+        self.fetch()
+        batch = Batch(clock=clock)
+        for record in records:
+            batch.records[record.transaction_id] = record
+        self.commit(batch)
 
     def expire(self, before_ts: int) -> int:
-        """Redis expires keys by their TTL; this drops held copies silent since `before_ts`
-        (from the least recently used, stopping at the first still in use)."""
-        held = self.held
-        dropped = 0
-        while held:
-            key = next(iter(held))
-            if held[key].state.newest >= before_ts:
-                break
-            del held[key]
-            dropped += 1
-        return 0
-
-    def _scan(self) -> Iterator[bytes]:
-        yield from self.client.scan_iter(match=f"{self.prefix}[0-9]*", count=_SCAN_COUNT)
+        """Drop replica states and records silent since `before_ts` (Redis drops them at the
+        next compaction of their bucket); returns how many states."""
+        dropped = self.replica.expire(before_ts)
+        times, records = self.record_times, self.records
+        while times and times[0][0] < before_ts:
+            _, tx_id = times.popleft()
+            record = records.get(tx_id)
+            if record is not None and record.time < before_ts:
+                del records[tx_id]
+            elif record is not None:
+                times.append((record.time, tx_id))
+        return dropped
 
     def items(self) -> Iterator[tuple[StateKey, KeyState]]:
-        names = list(self._scan())
-        for start in range(0, len(names), _SCAN_COUNT):
-            part = names[start : start + _SCAN_COUNT]
-            for name, value in zip(part, self.client.mget(part), strict=True):
-                if value is None:  # expired between SCAN and MGET
-                    continue
-                key = self._key_of(_raw(name).decode())
-                state, _ = self._replay(key, None, memoryview(_raw(value)))
-                if state is not None:
-                    yield key, state
+        return iter(list(self.fetch().states.items()))
 
-    def _key_of(self, name: str) -> StateKey:
-        group, _, rest = name[len(self.prefix) :].partition(":")
-        index = int(group)
-        if self.replayer is not None and len(self.replayer.groups[index].group.key_fields) > 1:
-            parts: list[str] = []
-            while rest:
-                size, _, rest = rest.partition(":")
-                parts.append(rest[: int(size)])
-                rest = rest[int(size) :]
-            entity: EntityKey = tuple(parts)
-        else:
-            entity = rest
-        return index, entity
+    def transaction_records(self) -> list[TxRecord]:
+        """Every transaction record (for snapshots)."""
+        return list(self.fetch().records.values())
 
     def __len__(self) -> int:
-        return sum(1 for _ in self._scan())
-
-    def records(self) -> Iterator[tuple[str, bytes]]:
-        """Every transaction record (for snapshots)."""
-        names = list(self.client.scan_iter(match=f"{self.prefix}t:*", count=_SCAN_COUNT))
-        for start in range(0, len(names), _SCAN_COUNT):
-            part = names[start : start + _SCAN_COUNT]
-            for name, value in zip(part, self.client.mget(part), strict=True):
-                if value is not None:
-                    yield _raw(name).decode()[len(self.prefix) + 2 :], _raw(value)
-
-    def put_records(self, records: Iterable[tuple[str, bytes]], clock: Clock) -> None:
-        """Write transaction records and merge the clock (restoring a snapshot)."""
-        with self.client.pipeline(transaction=False) as pipe:
-            for tx_id, value in records:
-                pipe.set(self.record_key(tx_id), value, ex=self.ttl_s)
-            pipe.execute()
-        self.commit(Batch(Fetched([], {}, {}, (None, None, None), {}), clock=clock))
+        return len(self.fetch().states)
 
     def clear(self) -> int:
         """Delete every key of the namespace (tests, resets); returns how many."""
-        self.held.clear()
-        self.versions.clear()
-        names = list(self.client.scan_iter(match=f"{self.prefix}*", count=_SCAN_COUNT))
-        for start in range(0, len(names), _SCAN_COUNT):
-            self.client.delete(*names[start : start + _SCAN_COUNT])
+        for index in range(self.buckets):
+            self._drop(index)
+        self.records.clear()
+        self.record_times.clear()
+        names = list(self.client.scan_iter(match=f"{self.prefix}*", count=1000))
+        for start in range(0, len(names), 1000):
+            self.client.delete(*names[start : start + 1000])
         return len(names)
-
-
-def _stamps(clock: Clock) -> list[str]:
-    """The clock as strings whose order is the values' order ('' = unknown)."""
-    newest, max_time, max_label = clock
-    pair = "" if newest is None else _stamp(newest[0]) + _stamp(newest[1])
-    return [pair, _stamp(max_time), _stamp(max_label)]

@@ -1,38 +1,30 @@
 """Batches of the online engine against a shared store (`redis_state.RedisState`).
 
-A batch fetches, in one round trip, every state key its transactions touch (the engine's own
-`KeyState`s, brought up to date by replaying what other workers appended), the label
-bookkeeping of its transactions and fraud labels, and the lateness clock. It then runs the
-in-process path over those states, noting per key what it did (`Step`, `Late`, `Mark` entries of
-`redis_log`), and commits in one round trip: the entries are appended to the keys' logs, the
-records and clock written, all only if nothing the batch read changed meanwhile. Otherwise the
+A batch fetches, in one round trip, what other workers wrote since this one's last batch (the
+store replays it onto its replica of the engine's `KeyState`s and transaction records) and the
+shared lateness clock. It then runs the in-process path over the replica, noting per state key
+what it did (`Step`, `Late`, `Mark` entries of `redis_log`) and which transaction records it
+changed, and commits them in one round trip, only if nobody wrote meanwhile. Otherwise the
 engine's bookkeeping is put back and the batch recomputed from a fresh fetch (`MAX_ATTEMPTS`).
 
-Label bookkeeping lives in Redis (`TxRecord` per transaction): a label applies to the state keys
-its transaction joined, whichever worker saw it; a fraud label known before its transaction is
-kept in the record until the transaction arrives. Marks for keys the batch did not fetch are
-appended without a check (adding a fraud mark commutes with every other entry).
+Label bookkeeping is shared (`TxRecord` per transaction): a label applies to the state keys its
+transaction joined, whichever worker saw it; a fraud label known before its transaction waits
+in the record until the transaction arrives.
 """
 
 from __future__ import annotations
 
 from array import array
 from bisect import insort
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from fraudwatch.features.online.compiled import Values
 from fraudwatch.features.online.overlay import Bookmark, entity_key
-from fraudwatch.features.online.redis_log import encode_mark, encode_row, encode_step
-from fraudwatch.features.online.redis_state import (
-    Batch,
-    Fetched,
-    RedisState,
-    TxRecord,
-    encode_record,
-)
+from fraudwatch.features.online.redis_log import TxRecord, encode_mark, encode_row, encode_step
+from fraudwatch.features.online.redis_state import Batch, Fetched, RedisState
 from fraudwatch.features.online.state import InProcessState, StateConflict, StateKey
 from fraudwatch.features.rows import LabelRow, StreamItem, TxRow
 
@@ -48,29 +40,9 @@ class SharedBatch:
 
     def __init__(self, engine: OnlineEngine, store: RedisState, items: Sequence[StreamItem]):
         self.engine, self.store, self.items = engine, store, items
-        groups = [(c.group.index, c.group.key_fields) for c in engine.groups]
         self.label_matches = {c.group.index: c.matches for c in engine.label_groups}
-        labels = bool(self.label_matches)
-        keys: dict[StateKey, None] = {}
-        ids: dict[str, None] = {}
-        self.tx_keys: list[list[StateKey]] = []
-        for item in items:
-            if type(item) is LabelRow:
-                if item.is_fraud and labels:
-                    ids[item.transaction_id] = None
-                continue
-            assert isinstance(item, TxRow)
-            mine = []
-            for index, fields in groups:
-                key = entity_key(item, fields)
-                if key is not None:
-                    mine.append((index, key))
-            keys.update(dict.fromkeys(mine))
-            self.tx_keys.append(mine)
-            if labels:
-                ids[item.transaction_id] = None
-        self.keys = list(keys)
-        self.ids = list(ids)
+        keys_of = _keys_function(engine)
+        self.tx_keys = [keys_of(item) for item in items if type(item) is TxRow]
 
     def run(self) -> Rows:
         """The batch's rows (as `OnlineEngine._rows`), committed to the store."""
@@ -79,7 +51,7 @@ class SharedBatch:
         engine.deferring = True
         try:
             for attempt in range(MAX_ATTEMPTS):
-                fetched = store.fetch(self.keys, self.ids)
+                fetched = store.fetch()
                 try:
                     out, batch = self._attempt(fetched)
                     store.commit(batch)
@@ -103,24 +75,26 @@ class SharedBatch:
             if tx_id not in fraud_since:
                 recent.append((ts, tx_id))
             fraud_since[tx_id] = known_at
-        records = {i: r for i, (_, r) in fetched.records.items() if r is not None}
-        for tx_id, record in records.items():
-            if record.ts is None and record.pending is not None:
-                engine.pending[tx_id] = record.pending
-        batch = Batch(fetched)
+        if self.label_matches:
+            records = fetched.records
+            for item in self.items:
+                record = records.get(item.transaction_id)
+                if type(item) is TxRow and record is not None and record.ts is None:
+                    engine.pending[item.transaction_id] = record.time
+        batch = Batch()
         overlay = InProcessState()
-        overlay.states = fetched.states  # new states land in it too
+        overlay.states = fetched.states  # the replica: new states land in it too
         engine.store = overlay
         try:
-            out = self._rows(batch, records)
+            out = self._rows(batch, fetched)
         finally:
             engine.store = self.store
         batch.clock = (engine.newest, engine.max_time, engine.max_label_ts)
         return out, batch
 
-    def _rows(self, batch: Batch, records: dict[str, TxRecord]) -> Rows:
+    def _rows(self, batch: Batch, fetched: Fetched) -> Rows:
         engine = self.engine
-        states, entries = batch.fetched.states, batch.entries
+        states, entries = fetched.states, batch.entries
         fraud_since, label_matches = engine.fraud_since, self.label_matches
         rows: Values = array("d")
         seqs: list[int] = []
@@ -128,7 +102,7 @@ class SharedBatch:
         keyed = iter(self.tx_keys)
         for item in self.items:
             if type(item) is LabelRow:
-                self._label(item, batch, records)
+                self._label(item, batch, fetched)
                 continue
             assert isinstance(item, TxRow)
             keys = next(keyed)
@@ -152,58 +126,74 @@ class SharedBatch:
                     joined = [
                         k for k in keys if k[0] in label_matches and label_matches[k[0]](item)
                     ]
-                    record = TxRecord(item.ts, item.seq, joined, fraud, None)  # type: ignore[arg-type]
-                    records[tx_id] = batch.records[tx_id] = record
+                    record = TxRecord(tx_id, item.ts, item.seq, joined, fraud, None)  # type: ignore[arg-type]
+                    batch.records[tx_id] = record
             rows.extend(values)
             seqs.append(item.seq)
         return rows, seqs, late
 
-    def _label(self, label: LabelRow, batch: Batch, records: dict[str, TxRecord]) -> None:
-        """`OnlineEngine._label` with the transaction's record from the store."""
+    def _label(self, label: LabelRow, batch: Batch, fetched: Fetched) -> None:
+        """`OnlineEngine._label` with the transaction's shared record."""
         engine = self.engine
         engine.max_time = max(engine.max_time, label.known_at)
         engine.max_label_ts = max(engine.max_label_ts, label.known_at)
         if not label.is_fraud or not self.label_matches:
             return
         tx_id, known_at = label.transaction_id, label.known_at
-        record = records.get(tx_id)
+        record = batch.records.get(tx_id) or fetched.records.get(tx_id)
         if record is None or record.ts is None or record.seq is None:
             pending = None if record is None else record.pending
             earliest = known_at if pending is None else min(pending, known_at)
-            records[tx_id] = batch.records[tx_id] = TxRecord(None, None, [], None, earliest)
+            batch.records[tx_id] = TxRecord(tx_id, None, None, [], None, earliest)
             engine.pending[tx_id] = earliest
             return
         ts, seq = record.ts, record.seq
         if known_at < ts - engine.plan.horizon_us:
             return
         first = record.first
-        record.first = known_at if first is None else min(first, known_at)
-        batch.records[tx_id] = record
+        since = known_at if first is None else min(first, known_at)
+        batch.records[tx_id] = msgspec.structs.replace(record, first=since)
         if tx_id not in engine.fraud_since:
             engine.recent.append((ts, tx_id))
-        engine.fraud_since[tx_id] = record.first
+        engine.fraud_since[tx_id] = since
         if first is not None:
             return
         mark = encode_mark(ts, seq, tx_id, known_at)
-        fetched = self.keys_set
         for key in record.state_keys():
-            if key in fetched:
-                state = batch.fetched.states.get(key)
-                if state is not None:  # no state then: the label reaches nothing (as in-process)
-                    insort(state.frauds, (ts, seq))
-                    batch.entries.setdefault(key, []).append(mark)
-            else:
-                batch.blind.setdefault(key, []).append(mark)
-
-    @property
-    def keys_set(self) -> set[StateKey]:
-        found: set[StateKey] | None = getattr(self, "_keys_set", None)
-        if found is None:
-            found = self._keys_set = set(self.keys)
-        return found
+            state = fetched.states.get(key)
+            if state is not None:  # no state: the label reaches nothing (as in-process)
+                insort(state.frauds, (ts, seq))
+                found = batch.entries.get(key)
+                if found is None:
+                    batch.entries[key] = [mark]
+                else:
+                    found.append(mark)
 
 
 MAX_ATTEMPTS = 5  # of a batch against a shared store that keeps refusing its commit
+KeysOf = Callable[[TxRow], list[StateKey]]
+_KEYS_OF: dict[tuple[tuple[int, tuple[str, ...]], ...], KeysOf] = {}
+
+
+def _keys_function(engine: OnlineEngine) -> KeysOf:
+    """`keys(row)`: the row's state key in every group where it has one (generated once per
+    layout of groups, like the engine's dispatch)."""
+    layout = tuple((c.group.index, c.group.key_fields) for c in engine.groups)
+    found = _KEYS_OF.get(layout)
+    if found is not None:
+        return found
+    body = ["out = []"]
+    for index, fields in layout:
+        names = [f"k{index}_{j}" for j in range(len(fields))]
+        body += [f"{name} = row.{field}" for name, field in zip(names, fields, strict=True)]
+        test = " and ".join(f"{name} is not None" for name in names)
+        key = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
+        body += [f"if {test}:", f"    out.append(({index}, {key}))"]
+    source = "\n".join(["def keys(row):", *("    " + line for line in body), "    return out"])
+    namespace: dict[str, KeysOf] = {}
+    exec(compile(source, "<fraudwatch keys>", "exec"), namespace)  # noqa: S102
+    found = _KEYS_OF[layout] = namespace["keys"]
+    return found
 
 
 def rows_shared(engine: OnlineEngine, items: Sequence[StreamItem]) -> Rows:
@@ -218,7 +208,7 @@ def records_of(
     transactions: dict[str, TxRow],
     fraud_since: dict[str, int],
     pending: dict[str, int],
-) -> list[tuple[str, bytes]]:
+) -> list[TxRecord]:
     """In-process label bookkeeping as transaction records (restoring onto a shared store)."""
     out = []
     for tx_id, row in transactions.items():
@@ -227,8 +217,8 @@ def records_of(
             key = entity_key(row, compiled.group.key_fields)
             if key is not None and compiled.matches(row):
                 joined.append((compiled.group.index, key))
-        record = TxRecord(row.ts, row.seq, joined, fraud_since.get(tx_id), None)  # type: ignore[arg-type]
-        out.append((tx_id, encode_record(record)))
+        first = fraud_since.get(tx_id)
+        out.append(TxRecord(tx_id, row.ts, row.seq, joined, first, None))  # type: ignore[arg-type]
     for tx_id, known_at in pending.items():
-        out.append((tx_id, encode_record(TxRecord(None, None, [], None, known_at))))
+        out.append(TxRecord(tx_id, None, None, [], None, known_at))
     return out
