@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fraudwatch import __version__
 from fraudwatch.api import admin, scoring
 from fraudwatch.api.auth import Authenticator
+from fraudwatch.api.fastpath import BATCH, SINGLE, FastScoring
 from fraudwatch.api.metrics import Metrics
 from fraudwatch.decisions.model import Decision
 from fraudwatch.errors import FraudwatchError
@@ -61,6 +62,12 @@ def create_app(service: ScoringService, *, poll_s: float | None = None) -> FastA
     app.state.authenticate = Authenticator(service.control)
     app.include_router(scoring.router)
     app.include_router(admin.router)
+    app.add_middleware(
+        FastScoring,
+        service=service,
+        authenticate=app.state.authenticate,
+        metrics=app.state.metrics,
+    )
     _errors(app)
     _operations(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -128,9 +135,60 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         ref_template="#/components/schemas/{name}",
     )
     schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+    schema["paths"] = {**_scoring_paths(), **schema["paths"]}
     schema["components"]["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "description": "fraudwatch API key"}
     }
     schema["security"] = [{"bearer": []}]
     app.openapi_schema = schema
     return schema
+
+
+def _scoring_paths() -> dict[str, Any]:
+    """The two routes `fastpath` serves, described as FastAPI would."""
+
+    def ref(name: str) -> dict[str, Any]:
+        return {
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+        }
+
+    problem = {"description": "invalid request: `detail` says what, `field` where"}
+    errors = {
+        "401": {"description": "no, unknown or revoked API key"},
+        "403": {"description": "the key's role may not score (service, admin)"},
+        "422": problem,
+    }
+    batch_answer = {
+        "type": "object",
+        "properties": {
+            "decisions": {"type": "array", "items": {"$ref": "#/components/schemas/Decision"}}
+        },
+    }
+    return {
+        SINGLE: {
+            "post": {
+                "tags": ["scoring"],
+                "summary": "Score one transaction and return its decision",
+                "description": "Idempotent on transaction_id: a transaction decided before "
+                "gets its first decision back.",
+                "operationId": "score_transaction",
+                "requestBody": {"required": True, **ref("Transaction")},
+                "responses": {"200": {"description": "the decision", **ref("Decision")}, **errors},
+            }
+        },
+        BATCH: {
+            "post": {
+                "tags": ["scoring"],
+                "summary": "Score a batch of transactions (decisions in the same order)",
+                "operationId": "score_transactions",
+                "requestBody": {"required": True, **ref("ScoreBatch")},
+                "responses": {
+                    "200": {
+                        "description": "one decision per transaction",
+                        "content": {"application/json": {"schema": batch_answer}},
+                    },
+                    **errors,
+                },
+            }
+        },
+    }

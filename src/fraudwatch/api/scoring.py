@@ -1,4 +1,5 @@
-"""The scoring endpoints: score one or a batch, labels, logins, read a decision.
+"""The scoring endpoints: score one or a batch (the hot path, served by `fastpath` without the
+framework), labels, logins, read a decision.
 
 Bodies are the canonical events (`fraudwatch.events.model`), decoded and validated by msgspec
 (one pass, no second model layer): a bad body gets 422 with the field and the problem. A card
@@ -15,7 +16,7 @@ import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from fraudwatch.api.auth import LABEL, READ, SCORE, require
-from fraudwatch.api.metrics import Metrics
+from fraudwatch.decisions.model import Decision
 from fraudwatch.errors import RecordError
 from fraudwatch.events.model import Label, Login, Transaction
 from fraudwatch.scoring.service import ScoringService
@@ -87,31 +88,15 @@ def _reply(payload: Any, code: int = 200) -> Response:
     return Response(_json.encode(payload), status_code=code, media_type="application/json")
 
 
-@router.post(
-    "/transactions/score",
-    dependencies=[Depends(require(*SCORE))],
-    summary="Score one transaction and return its decision",
-    openapi_extra=_body("Transaction"),
-    responses=_answer("Decision"),
-)
-async def score(request: Request) -> Response:
-    service = _service(request)
-    tx = _tokenised(decode(await request.body(), Transaction), service.app.tokenizer, "")
-    decision = service.score([tx])[0]
-    metrics: Metrics = request.app.state.metrics
-    metrics.observe([decision])
-    return _reply(decision)
+def score_one(service: ScoringService, body: bytes) -> Decision:
+    """POST /v1/transactions/score (served by `fastpath`, documented in `app.openapi`)."""
+    tx = _tokenised(decode(body, Transaction), service.app.tokenizer, "")
+    return service.score([tx])[0]
 
 
-@router.post(
-    "/transactions/score:batch",
-    dependencies=[Depends(require(*SCORE))],
-    summary="Score a batch of transactions (decisions in the same order)",
-    openapi_extra=_body("ScoreBatch"),
-)
-async def score_batch(request: Request) -> Response:
-    service = _service(request)
-    batch: ScoreBatch = decode(await request.body(), ScoreBatch)
+def score_many(service: ScoringService, body: bytes) -> list[Decision]:
+    """POST /v1/transactions/score:batch: decisions in the order of the transactions."""
+    batch: ScoreBatch = decode(body, ScoreBatch)
     limit = service.app.settings.max_batch
     if len(batch.transactions) > limit:
         raise ValidationProblem(f"at most {limit} transactions per batch", "transactions")
@@ -119,10 +104,7 @@ async def score_batch(request: Request) -> Response:
     txs = [
         _tokenised(tx, tokenizer, f"transactions[{i}].") for i, tx in enumerate(batch.transactions)
     ]
-    decisions = service.score(txs)
-    metrics: Metrics = request.app.state.metrics
-    metrics.observe(decisions)
-    return _reply({"decisions": decisions})
+    return service.score(txs)
 
 
 @router.post(

@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -344,9 +345,14 @@ class FeatureSet:
     def __len__(self) -> int:
         return len(self.definitions)
 
+    @cached_property
+    def _names(self) -> tuple[str, ...]:
+        return tuple(definition.name for definition in self.definitions)
+
     @property
     def names(self) -> list[str]:
-        return [definition.name for definition in self.definitions]
+        """The feature names in order (derived once: deriving a name is not free)."""
+        return list(self._names)
 
     @property
     def version(self) -> str:

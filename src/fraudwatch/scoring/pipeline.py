@@ -94,8 +94,8 @@ class DecisionPipeline:
         self.model = model
         self.logins = logins
         self.explain_top = explain_top
-        names = engine.feature_set.names
-        self._feature_index = {name: i for i, name in enumerate(names)}
+        self._names = engine.feature_set.names
+        self._feature_index = {name: i for i, name in enumerate(self._names)}
         self._model_columns = (
             None if model is None else np.array([self._feature_index[c] for c in model.columns])
         )
@@ -218,7 +218,7 @@ class DecisionPipeline:
         compiled = self.rulebook.compiled
         if compiled is None:
             return [RuleHits((), (), 0.0, None)] * len(rows)
-        names = self.engine.feature_set.names
+        names = self._names
         if len(rows) == 1:
             values: dict[str, Any] = dict(zip(names, features[0].tolist(), strict=True))
             values.update(self._fields(rows[0]))

@@ -3,8 +3,11 @@
 It assembles the pipeline from the container (store, control plane, feature engine warmed up
 with recent stored history, rules, thresholds, the model when one is given), and adds what a
 client relies on around it: idempotency on `transaction_id` (a transaction already decided gets
-its stored decision back and never updates the features twice), labels and logins, and the
-batched writer that stores transactions and decisions off the request path.
+its first decision back and never updates the features twice — checked in memory against every
+transaction this scorer replayed at start-up or decided since, so a new transaction costs no
+database read), labels and logins, and the batched writer that stores transactions and
+decisions off the request path. Several scorers behind one API share decisions through the
+store (the first decision of a transaction is the one stored).
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ class ScoringService:
         )
         self.writer = DecisionWriter(self.store, on_stored=on_stored)
         self._recent: OrderedDict[str, Decision] = OrderedDict()
+        self._seen: set[str] = set()  # transaction ids in the features: replayed or decided
         self._lock = threading.Lock()
         self.warmed_up = 0
 
@@ -101,6 +105,7 @@ class ScoringService:
         start = datetime.now(UTC) - timedelta(days=days)
         history = load_history_from_store(self.store, self.locator, start=start)
         self.warmed_up = self.pipeline.replay(history.stream, progress)
+        self._seen.update(row.transaction_id for row in history.transactions)
         return self.warmed_up
 
     def start(self, poll_s: float) -> None:
@@ -125,6 +130,7 @@ class ScoringService:
         with self._lock:
             for decision in decided:
                 self._recent[decision.transaction_id] = decision
+                self._seen.add(decision.transaction_id)
             while len(self._recent) > RECENT:
                 self._recent.popitem(last=False)
         if decided:
@@ -133,20 +139,21 @@ class ScoringService:
         return [by_id[tx.transaction_id] for tx in transactions]
 
     def _known(self, ids: Sequence[str]) -> dict[str, Decision]:
+        """Decisions already made for `ids`: from memory, else (for transactions this scorer
+        replayed or decided earlier) from the store. No database read for a new transaction."""
         found: dict[str, Decision] = {}
-        missing: list[str] = []
+        stored_earlier: list[str] = []
         with self._lock:
             for tid in ids:
                 decision = self._recent.get(tid)
-                if decision is None:
-                    missing.append(tid)
-                else:
+                if decision is not None:
                     found[tid] = decision
-        if missing:  # one query for the batch; then the (rare) stored decisions themselves
-            for tid in self.store.known_hashes("decision", missing):
-                stored = self.store.get_decision(tid)
-                if stored is not None:
-                    found[tid] = stored
+                elif tid in self._seen:
+                    stored_earlier.append(tid)
+        for tid in stored_earlier:
+            stored = self.store.get_decision(tid)
+            if stored is not None:
+                found[tid] = stored
         return found
 
     def decision(self, transaction_id: str) -> Decision | None:

@@ -10,9 +10,9 @@ silently. `flush()` waits until everything submitted so far is stored.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 
 from fraudwatch.decisions.model import Decision
@@ -39,10 +39,12 @@ class DecisionWriter:
         self._store = store
         self._max_batch = max_batch
         self._max_delay = max_delay_s
-        self._queue: queue.Queue[tuple[Transaction | None, Decision] | None] = queue.Queue(capacity)
+        self._capacity = capacity
+        self._items: deque[tuple[Transaction | None, Decision]] = deque()
         self._on_stored = on_stored
+        self._state = threading.Condition()  # guards _pending, _closed; wakes waiters
+        self._wake = threading.Event()  # a full batch waits, or flush/close was asked for
         self._pending = 0
-        self._done = threading.Condition()
         self._closed = False
         self.written = 0
         self.failures = 0
@@ -50,51 +52,48 @@ class DecisionWriter:
         self._thread.start()
 
     def submit(self, pairs: Sequence[tuple[Transaction | None, Decision]]) -> None:
-        """Queue decisions (with their transaction, or None when it is stored already)."""
-        if self._closed:
-            raise RuntimeError("the decision writer is closed")
-        with self._done:
+        """Queue decisions (with their transaction, or None when it is stored already). Cheap:
+        the writer thread is not woken per item but every `max_delay_s` or per full batch."""
+        with self._state:
+            if self._closed:
+                raise RuntimeError("the decision writer is closed")
+            while self._pending >= self._capacity:  # bounded memory: wait for the writer
+                self._wake.set()
+                self._state.wait(1.0)
             self._pending += len(pairs)
-        for pair in pairs:
-            self._queue.put(pair)
+        self._items.extend(pairs)
+        if len(self._items) >= self._max_batch:
+            self._wake.set()
 
     @property
     def backlog(self) -> int:
-        return self._queue.qsize()
+        return len(self._items)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every submitted decision is stored; False on timeout."""
-        with self._done:
-            return self._done.wait_for(lambda: self._pending == 0, timeout)
+        self._wake.set()
+        with self._state:
+            return self._state.wait_for(lambda: self._pending == 0, timeout)
 
     def close(self, timeout: float = 30.0) -> None:
         self.flush(timeout)
-        self._closed = True
-        self._queue.put(None)
+        with self._state:
+            self._closed = True
+        self._wake.set()
         self._thread.join(timeout)
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            items = [first]
-            deadline = time.monotonic() + self._max_delay
-            while len(items) < self._max_batch:
-                left = deadline - time.monotonic()
-                try:
-                    item = (
-                        self._queue.get(timeout=max(left, 0))
-                        if left > 0
-                        else self._queue.get_nowait()
-                    )
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)  # stop after this batch
-                    break
-                items.append(item)
-            self._write(items)
+            self._wake.wait(self._max_delay)
+            self._wake.clear()
+            while self._items:
+                items: list[tuple[Transaction | None, Decision]] = []
+                while self._items and len(items) < self._max_batch:
+                    items.append(self._items.popleft())
+                self._write(items)
+            with self._state:
+                if self._closed and not self._items:
+                    return
 
     def _write(self, items: list[tuple[Transaction | None, Decision]]) -> None:
         batch = WriteBatch(
@@ -109,8 +108,6 @@ class DecisionWriter:
             except Exception:  # a database hiccup: retry; the write is idempotent
                 self.failures += 1
                 log.exception("writing %d decisions failed; retrying in %.1f s", len(items), delay)
-                if self._closed:
-                    return
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
         self.written += len(items)
@@ -119,6 +116,6 @@ class DecisionWriter:
                 self._on_stored(batch.decisions)
             except Exception:  # a listener must not stop the writer
                 log.exception("a decision listener failed")
-        with self._done:
+        with self._state:
             self._pending -= len(items)
-            self._done.notify_all()
+            self._state.notify_all()
