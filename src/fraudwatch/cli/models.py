@@ -137,10 +137,16 @@ def train_command(
         save_evaluation_set(fitted.evaluation, directory)
         registered = None
         if register:
+            from fraudwatch.models.evaluate import evaluate
             from fraudwatch.models.registry import ModelRegistry
 
+            scores = evaluate(fitted.bundle, fitted.evaluation)
+            metrics = {
+                f"test_{name}": scores[name]
+                for name in ("roc_auc", "average_precision", "card_precision_at_100")
+            }
             registered = ModelRegistry.from_settings(app.settings).log_training(
-                fitted.bundle, directory
+                fitted.bundle, directory, metrics
             )
     meta = fitted.bundle.metadata
     report = {
@@ -209,8 +215,10 @@ def evaluate_command(
     if html is not None:
         from fraudwatch.models.report import write_report
 
-        write_report(bundle, data, report, html)
+        extra = write_report(bundle, data, report, html)
         report["html"] = str(html)
+        report["fairness"] = extra["fairness"]
+        report["drift"] = extra["drift"]
     if json_output:
         emit_json(report)
         return
@@ -309,3 +317,38 @@ def backtest_command(
 models_app = typer.Typer(
     help="The model registry (MLflow): list and promote.", no_args_is_help=True
 )
+
+
+@models_app.command("list")
+def list_command(json_output: JsonOption = False) -> None:
+    """Registered versions with their stage (candidate, shadow, challenger, champion, archived)."""
+    from fraudwatch.models.registry import ModelRegistry
+
+    with container() as app:
+        registry = ModelRegistry.from_settings(app.settings)
+        versions = registry.versions()
+    if json_output:
+        emit_json({"model": registry.name, "versions": [v.as_dict() for v in versions]})
+        return
+    table(
+        f"registered model {registry.name!r}",
+        ["version", "stage", "feature set", "run"],
+        [[v.version, v.stage, v.feature_set_version, v.run_id] for v in versions],
+    )
+
+
+@models_app.command("promote")
+def promote_command(
+    version: Annotated[int, typer.Argument(help="Registered version number.")],
+    stage: Annotated[str, typer.Argument(help="shadow, challenger or champion (one step up).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Promote a version one stage up: candidate -> shadow -> challenger -> champion."""
+    from fraudwatch.models.registry import ModelRegistry
+
+    with container() as app:
+        promoted = ModelRegistry.from_settings(app.settings).promote(version, stage)
+    if json_output:
+        emit_json(promoted.as_dict())
+    else:
+        console.print(f"version {promoted.version} is now {promoted.stage}")

@@ -1,6 +1,6 @@
 """The trained model as one artefact: classifier, calibration, anomaly detector, blend,
-thresholds, feature layout and where it came from. Saved as a directory of text files plus the
-Isolation Forest (joblib, checksummed)."""
+thresholds, feature layout and where it came from. Saved as a directory of text and NumPy files
+(no pickle: loading a model never runs code)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from fraudwatch.models.anomaly import AnomalyDetector
 from fraudwatch.models.blend import Blend, Thresholds
 from fraudwatch.models.calibrate import PlattCalibration
 from fraudwatch.models.classifier import Classifier, load_classifier
-from fraudwatch.models.layout import FeatureLayout
+from fraudwatch.models.layout import FeatureLayout, FeatureLayoutError
 
 MANIFEST = "model.json"
 
@@ -39,7 +39,14 @@ class ModelBundle:
     thresholds: Thresholds
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    def layout_width_check(self, x: np.ndarray) -> None:
+        if x.ndim != 2 or x.shape[1] != len(self.layout.columns):
+            raise FeatureLayoutError(
+                f"input has shape {x.shape}, the model takes {len(self.layout.columns)} columns"
+            )
+
     def score_matrix(self, x: np.ndarray) -> Scores:
+        self.layout_width_check(x)
         margin = self.classifier.margin(x)
         probability = self.calibration(margin)
         anomaly = self.anomaly.percentile(x)
@@ -51,13 +58,12 @@ class ModelBundle:
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         self.classifier.save(directory)
-        checksum = self.anomaly.save(directory)
+        self.anomaly.save(directory)
         manifest = {
             "algorithm": self.classifier.algorithm,
             "best_iteration": self.classifier.best_iteration,
             "layout": self.layout.as_dict(),
             "calibration": {"a": self.calibration.a, "b": self.calibration.b},
-            "anomaly_sha256": checksum,
             "blend": {"weight": self.blend.weight, "anomaly_floor": self.blend.anomaly_floor},
             "thresholds": self.thresholds.as_dict(),
             "metadata": self.metadata,
@@ -72,7 +78,7 @@ class ModelBundle:
             classifier=load_classifier(manifest["algorithm"], directory),
             layout=FeatureLayout.from_dict(manifest["layout"]),
             calibration=PlattCalibration(**manifest["calibration"]),
-            anomaly=AnomalyDetector.load(directory, manifest["anomaly_sha256"]),
+            anomaly=AnomalyDetector.load(directory),
             blend=Blend(**manifest["blend"]),
             thresholds=Thresholds(**manifest["thresholds"]),
             metadata=manifest["metadata"],

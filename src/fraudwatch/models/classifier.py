@@ -55,7 +55,8 @@ class LightGBMModel:
 
     def __init__(self, booster: Any) -> None:
         self.booster = booster
-        self.best_iteration = int(booster.best_iteration or booster.current_iteration())
+        best = booster.best_iteration  # 0 or -1 when training did not stop early / loaded
+        self.best_iteration = int(best) if best and best > 0 else booster.current_iteration()
 
     def margin(self, x: np.ndarray) -> np.ndarray:
         out: np.ndarray = self.booster.predict(x, raw_score=True, num_threads=1)

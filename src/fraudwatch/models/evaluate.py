@@ -33,10 +33,14 @@ from fraudwatch.models.split import TimeSplit
 @dataclass
 class EvaluationSet:
     """Test-period rows (features, keys, final label) and when each card became known
-    compromised (earliest fraud label known, any period, µs)."""
+    compromised (earliest fraud label known, any period, µs). For the report: the validation
+    period (with `label_known`, the labels training saw) and a sample of training rows (the
+    drift reference)."""
 
     rows: pd.DataFrame
     compromised_at: dict[str, int]
+    validation: pd.DataFrame | None = None
+    reference: pd.DataFrame | None = None
 
 
 def card_keys(rows: pd.DataFrame) -> pd.Series:
@@ -44,8 +48,10 @@ def card_keys(rows: pd.DataFrame) -> pd.Series:
     return rows["card"].fillna(rows["customer"]).fillna(rows["transaction_id"]).astype(str)
 
 
-def evaluation_set(frame: FeatureFrame, split: TimeSplit) -> EvaluationSet:
-    _, _, test = split.masks(frame.rows["ts"].to_numpy())
+def evaluation_set(
+    frame: FeatureFrame, split: TimeSplit, *, reference_rows: int = 20_000
+) -> EvaluationSet:
+    train, validation, test = split.masks(frame.rows["ts"].to_numpy())
     rows = frame.rows[test].reset_index(drop=True)
     if rows.empty:
         raise ModelDataError(
@@ -56,7 +62,16 @@ def evaluation_set(frame: FeatureFrame, split: TimeSplit) -> EvaluationSet:
     cards = card_keys(fraud_rows)
     times = fraud_rows["transaction_id"].map(known)
     compromised = times.groupby(cards.to_numpy()).min()
-    return EvaluationSet(rows, {str(k): int(v) for k, v in compromised.items()})
+    known_then = frame.labels_known_by(split.label_cutoff_us)
+    validation_rows = frame.rows[validation].assign(label_known=known_then[validation])
+    train_rows = frame.rows[train]
+    reference = train_rows.sample(min(reference_rows, len(train_rows)), random_state=0)
+    return EvaluationSet(
+        rows,
+        {str(k): int(v) for k, v in compromised.items()},
+        validation_rows.reset_index(drop=True),
+        reference.sort_index().reset_index(drop=True),
+    )
 
 
 def evaluate(
@@ -131,16 +146,27 @@ def _recall_by_group_at_fpr(
 
 EVALUATION_ROWS = "test_period.parquet"
 COMPROMISED = "compromised_cards.json"
+VALIDATION_ROWS = "validation_period.parquet"
+REFERENCE_ROWS = "train_sample.parquet"
 
 
 def save_evaluation_set(data: EvaluationSet, directory: Path) -> None:
     """Kept beside the model so `fraudwatch evaluate` needs no second pass over the data."""
     data.rows.to_parquet(directory / EVALUATION_ROWS, index=False)
     (directory / COMPROMISED).write_text(json.dumps(data.compromised_at))
+    for name, rows in ((VALIDATION_ROWS, data.validation), (REFERENCE_ROWS, data.reference)):
+        if rows is not None:
+            rows.to_parquet(directory / name, index=False)
 
 
 def load_evaluation_set(directory: Path) -> EvaluationSet:
     path = directory / EVALUATION_ROWS
     if not path.is_file():
         raise ModelDataError(f"{directory} holds no test period ({EVALUATION_ROWS})")
-    return EvaluationSet(pd.read_parquet(path), json.loads((directory / COMPROMISED).read_text()))
+    optional = [
+        pd.read_parquet(directory / name) if (directory / name).is_file() else None
+        for name in (VALIDATION_ROWS, REFERENCE_ROWS)
+    ]
+    return EvaluationSet(
+        pd.read_parquet(path), json.loads((directory / COMPROMISED).read_text()), *optional
+    )

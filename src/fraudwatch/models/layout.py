@@ -3,7 +3,7 @@ categorical one. A model refuses input whose columns differ from its layout."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,9 +70,10 @@ class FeatureLayout:
         out: np.ndarray = values.map(codes).to_numpy(dtype=np.float64, na_value=np.nan)
         return out
 
-    def row(self, values: dict[str, Any]) -> np.ndarray:
+    def row(self, values: Mapping[str, Any]) -> np.ndarray:
         """One input row from a mapping of every layout column (categories as strings)."""
-        self.check([name for name in values if name in values][: len(values)])
+        if set(values) != set(self.columns):
+            self.check(list(values))
         out = np.empty((1, len(self.columns)), dtype=np.float64)
         for index, name in enumerate(self.columns):
             value = values[name]
