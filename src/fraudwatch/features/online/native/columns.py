@@ -36,6 +36,10 @@ class Codes:
                     out[at] = codes.setdefault(values[at], len(codes) - 1)
         return out  # type: ignore[return-value]
 
+    def one(self, value: str | None) -> int:
+        code = self.codes.get(value)
+        return self.codes.setdefault(value, len(self.codes) - 1) if code is None else code
+
 
 class KeyIds:
     """One group's entity key -> id (a null part -> -1), recycling the ids of dropped keys.
@@ -65,6 +69,19 @@ class KeyIds:
                 if found is None:
                     out[at] = self._new(keys[at])
         return out  # type: ignore[return-value]
+
+    def one(self, values: list[int], columns: list[int]) -> int:
+        """`of` for one transaction's values."""
+        if len(columns) == 1:
+            key: Hashable = values[columns[0]]
+        elif len(columns) == 2:
+            a, b = values[columns[0]], values[columns[1]]
+            key = NULL if a == NULL or b == NULL else (a << 32) | b
+        else:
+            parts = tuple(values[c] for c in columns)
+            key = NULL if NULL in parts else parts
+        found = self.ids.get(key)
+        return self._new(key) if found is None else found
 
     def _new(self, key: Hashable) -> int:
         if key in self.ids:  # seen earlier in this batch

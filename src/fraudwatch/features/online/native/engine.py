@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import gc
 import math
+from dataclasses import dataclass
+from operator import attrgetter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from fraudwatch.features.definitions import FeatureSet
 from fraudwatch.features.online.engine import LATE_EVENT, BatchResult, FeatureResult
 from fraudwatch.features.online.native import kernel
 from fraudwatch.features.online.native.columns import tx_columns
-from fraudwatch.features.online.native.layout import ALWAYS, K_ACTIVE, K_USED
+from fraudwatch.features.online.native.layout import K_ACTIVE, K_USED, NUMERIC
 from fraudwatch.features.online.native.state import NativeState, load_state, save_state
 from fraudwatch.features.online.native.windows import (
     INF,
@@ -48,6 +50,35 @@ class NativeRangeError(FraudwatchError):
     code = "native_range"
 
 
+@dataclass
+class _One:
+    """Preallocated kernel arguments for one stream item (`process`)."""
+
+    kinds: npt.NDArray[np.int64]
+    index: npt.NDArray[np.int64]
+    ts: npt.NDArray[np.int64]
+    seq: npt.NDArray[np.int64]
+    ok: npt.NDArray[np.bool_]
+    ring: npt.NDArray[np.int64]
+    vals: npt.NDArray[np.int64]
+    keys: npt.NDArray[np.int64]
+    l_known: npt.NDArray[np.int64]
+    l_fraud: npt.NDArray[np.int64]
+    l_ring: npt.NDArray[np.int64]
+    out: npt.NDArray[np.float64]
+
+    @classmethod
+    def new(cls, fields: int, groups: int, width: int) -> _One:
+        def ints(*shape: int) -> npt.NDArray[np.int64]:
+            return np.zeros(shape, dtype=np.int64)
+
+        return cls(
+            ints(1), ints(1), ints(1), ints(1), np.ones(1, dtype=np.bool_), ints(1),
+            ints(1, fields), ints(1, groups), ints(1), ints(1), ints(1),
+            np.full((1, width), NAN, dtype=np.float64),
+        )  # fmt: skip
+
+
 class NativeEngine:
     """Exact sliding-window features per event, compiled; the same results as `OnlineEngine`."""
 
@@ -57,6 +88,12 @@ class NativeEngine:
         self.width = len(self.plan.names)
         self.state = NativeState.new(self.plan, allowed_lateness_s * 1_000_000)
         self.since_sweep = 0
+        fields = self.state.fields
+        self.mismatches = [(c, fields.index(a), fields.index(b)) for c, a, b in self.plan.mismatches]
+        self.getter = attrgetter(*fields)
+        self.numeric = [name in NUMERIC for name in fields]
+        self.key_columns = [[fields.index(n) for n in k.fields] for k in self.state.keys]
+        self.one = _One.new(len(fields), len(self.state.keys), self.width)
 
     @property
     def lateness_us(self) -> int:
@@ -66,12 +103,51 @@ class NativeEngine:
 
     def process(self, item: StreamItem) -> FeatureResult | None:
         """Apply a label (returns None) or compute and account one transaction."""
-        batch = self.process_batch([item])
-        if isinstance(item, LabelRow):
+        one = self.one
+        state = self.state
+        if type(item) is LabelRow:
+            slot = state.labels.label(item)
+            one.kinds[0], one.l_known[0] = kernel.LABEL, item.known_at
+            one.l_fraud[0], one.l_ring[0] = int(item.is_fraud), slot
+            self._run(one)
             return None
-        if batch.late:
+        assert isinstance(item, TxRow)
+        if item.ts < int(state.gl[P_MAX_TIME]) - state.lateness_us:
             return FeatureResult(item.seq, item.transaction_id, None, LATE_EVENT)
-        return FeatureResult(item.seq, item.transaction_id, batch.matrix[0])
+        codes = state.codes
+        values = [
+            (NULL if v is None else v) if numeric else codes.one(v)  # type: ignore[arg-type]
+            for v, numeric in zip(self.getter(item), self.numeric, strict=True)
+        ]
+        if max(abs(v) for v in values[:4] if v != NULL) >= EXACT_LIMIT:
+            self._check_range(np.array([values], dtype=np.int64))
+        one.vals[0] = values
+        one.keys[0] = [k.one(values, c) for k, c in zip(state.keys, self.key_columns, strict=True)]
+        one.kinds[0], one.ts[0], one.seq[0] = kernel.TX, item.ts, item.seq
+        one.ring[0] = state.labels.remember(item, self.plan.horizon_us)
+        state.reserve(1, one.keys)
+        one.out.fill(NAN)
+        self._run(one)
+        values_out = one.out[0].copy()
+        for column, a, b in self.mismatches:
+            left, right = values[a], values[b]
+            values_out[column] = NAN if left == NULL or right == NULL else float(left != right)
+        for column, attribute, default in self.plan.pass_through:
+            values_out[column] = item.attributes.get(attribute, NAN if default is None else default)
+        self.since_sweep += 1
+        if self.since_sweep >= SWEEP_EVERY:
+            self.sweep()
+        return FeatureResult(item.seq, item.transaction_id, values_out)
+
+    def _run(self, one: _One) -> None:
+        state = self.state
+        state.gl[P_RING_MASK] = len(state.labels.table) - 1
+        kernel.run_batch(
+            one.kinds, one.index, one.ts, one.seq, one.ok, one.ring, one.vals,
+            one.keys, one.l_known, one.l_fraud, one.l_ring, one.out,
+            state.gl, state.ev, state.free, state.labels.table, state.ks, state.counts,
+            *state.tables, state.templates,
+        )  # fmt: skip
 
     def process_batch(self, items: Sequence[StreamItem]) -> BatchResult:
         """`process` over a batch: exactly the one-by-one results, as one float64 matrix."""
@@ -147,23 +223,19 @@ class NativeEngine:
         return accepted
 
     def _check_range(self, vals: npt.NDArray[np.int64]) -> None:
-        for at, name in enumerate(self.state.fields[:4]):
-            if name in ALWAYS or name in ("lat", "lon"):
-                column = vals[:, at]
-                bad = (column != NULL) & (np.abs(column) >= EXACT_LIMIT)
-                if bad.any():
-                    raise NativeRangeError(
-                        f"{name} {int(column[bad][0])} is beyond ±2**43, the native engine's "
-                        "exact range; use OnlineEngine for such values"
-                    )
+        """Amounts and positions must stay below 2**43 in magnitude (NULL's abs is negative)."""
+        if len(vals) and np.abs(vals[:, :4]).max() >= EXACT_LIMIT:
+            raise NativeRangeError(
+                "an amount or position is beyond ±2**43 millionths, the native engine's exact "
+                "range; use OnlineEngine for such values"
+            )
 
     def _stateless(
         self, txs: Sequence[TxRow], vals: npt.NDArray[np.int64], out: npt.NDArray[np.float64]
     ) -> None:
         """Mismatch and pass-through columns."""
-        fields = self.state.fields
-        for column, a, b in self.plan.mismatches:
-            left, right = vals[:, fields.index(a)], vals[:, fields.index(b)]
+        for column, a, b in self.mismatches:
+            left, right = vals[:, a], vals[:, b]
             known = (left != NULL) & (right != NULL)
             out[:, column] = np.where(known, (left != right).astype(np.float64), NAN)
         for column, attribute, default in self.plan.pass_through:

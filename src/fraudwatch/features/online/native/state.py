@@ -136,6 +136,34 @@ class LabelBook:
         self.next += len(accepted)
         return rings, l_ring, l_fraud
 
+    def remember(self, row: TxRow, horizon_us: int) -> int:
+        """`resolve` for one accepted transaction: its ring slot."""
+        if not self.enabled:
+            return -1
+        self._reserve(1)
+        slot = self.next
+        self.next += 1
+        self.transactions[row.transaction_id] = slot
+        self.recent.append((row.ts, row.transaction_id))
+        known = self.pending.pop(row.transaction_id, None)
+        place = slot & (len(self.table) - 1)
+        self.table[place, :] = -1
+        self.table[place, kernel.R_TS] = row.ts
+        fraud = known is not None and known >= row.ts - horizon_us
+        self.table[place, kernel.R_FRAUD] = known if fraud else INF
+        return slot
+
+    def label(self, label: LabelRow) -> int:
+        """`resolve` for one label: its transaction's ring slot, -1 if none (pending)."""
+        if not self.enabled or not label.is_fraud:
+            return -1
+        slot = self.transactions.get(label.transaction_id)
+        if slot is None:
+            tx_id, known_at = label.transaction_id, label.known_at
+            self.pending[tx_id] = min(self.pending.get(tx_id, known_at), known_at)
+            return -1
+        return slot
+
     def _reserve(self, extra: int) -> None:
         size = len(self.table)
         needed = self.next - self.head + extra
@@ -174,6 +202,7 @@ class NativeState:
     codes: Codes
     keys: list[KeyIds]
     labels: LabelBook
+    key_rows: list[int] = field(default_factory=list)  # len(ks[g]), without the typed list
 
     @classmethod
     def new(cls, plan: Plan, lateness_us: int) -> NativeState:
@@ -206,6 +235,7 @@ class NativeState:
             codes, [KeyIds(tuple(g.key_fields)) for g in plan.groups],
             LabelBook(layout.n_groups, any(g.labels for g in plan.groups)),
         )  # fmt: skip
+        state.key_rows = [len(rows) for rows in ks]
         state.reserve(1024, np.zeros((0, layout.n_groups), dtype=np.int64))
         return state
 
@@ -236,11 +266,12 @@ class NativeState:
             self.gl[P_FREE_TOP] = top + grown - size
             self.ev, self.free = ev, free
         for g, key_ids in enumerate(self.keys):
-            rows = self.ks[g]
-            if len(rows) < key_ids.size:
+            if self.key_rows[g] < key_ids.size:
+                rows = self.ks[g]
                 stride = self.layout.groups[g, G_STRIDE]
                 extra = np.tile(self.templates[g, :stride], (max(len(rows), key_ids.size), 1))
                 self.ks[g] = np.vstack([rows, extra])
+                self.key_rows[g] = len(self.ks[g])
 
     def sweep(self, horizon_us: int) -> None:
         cutoff = int(self.gl[P_MAX_TIME]) - horizon_us - self.lateness_us
@@ -295,6 +326,7 @@ def load_state(path: Path, plan: Plan, version: str) -> NativeState:
     state = NativeState.new(plan, 0)
     state.gl, state.ev, state.free, ks = data["arrays"]
     state.ks = List(ks)
+    state.key_rows = [len(rows) for rows in ks]
     state.counts = data["counts"]
     state.codes, state.keys, state.labels = data["python"]
     return state
