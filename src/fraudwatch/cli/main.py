@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from fraudwatch import __version__
-from fraudwatch.cli import data, demo, features, ingest, models, rules, serve, simulate
+from fraudwatch.cli import data, demo, features, ingest, models, rules, serve, simulate, stream
 from fraudwatch.cli.output import err_console
 from fraudwatch.errors import FraudwatchError
 
@@ -32,6 +32,8 @@ app.add_typer(features.features_app, name="features")
 app.add_typer(rules.rules_app, name="rules")
 app.command("serve")(serve.serve_command)
 app.add_typer(serve.apikey_app, name="apikey")
+app.command("worker")(stream.worker_command)
+app.command("produce")(stream.produce_command)
 app.command("train")(models.train_command)
 app.command("evaluate")(models.evaluate_command)
 app.command("backtest")(models.backtest_command)
