@@ -386,7 +386,10 @@ class RedisState:
         self.round_trips += 1
         self.bytes_sent += sum(len(w[1]) for w in writes.values())
         if failed:
-            for index in touched:  # changed in place by the batch: fetch them whole again
+            states = self.replica.states
+            for key in batch.entries:  # changed in place (or made) by the batch
+                states.pop(key, None)
+            for index in touched:  # fetched whole again
                 self._drop(index)
             raise StateConflict(f"{self.names[int(failed)]} changed since it was fetched")
         for index, (op, data, since) in writes.items():
