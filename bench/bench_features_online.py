@@ -27,6 +27,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 
 from fraudwatch.events.formats.base import IngestContext
 from fraudwatch.features.defaults import default_feature_set
@@ -73,8 +74,8 @@ def warm_up(engine: NativeEngine) -> None:
 def compile_seconds() -> float:
     """Wall time of the first engine in a child process whose numba cache starts empty."""
     with tempfile.TemporaryDirectory() as cache:
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": f"{root}/bench"}
+        here = Path(__file__).resolve().parent
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(here)}
         done = subprocess.run(
             [sys.executable, "-c", _COMPILE], env=env, capture_output=True, text=True, check=True
         )
@@ -131,9 +132,8 @@ def main() -> None:
         print(f"JIT compile into an empty cache (child process): {compile_seconds():.1f} s")
     started = time.perf_counter()
     warm_up(NativeEngine(features))
-    print(
-        f"JIT load from the cache (first engine, this process): {time.perf_counter() - started:.2f} s"
-    )
+    loaded = time.perf_counter() - started
+    print(f"JIT load from the cache (first engine, this process): {loaded:.2f} s")
     stream = load(args.transactions)
     print(
         f"data: {len(stream):,} stream items ({args.transactions:,} simulated transactions, "
@@ -146,7 +146,8 @@ def main() -> None:
     print(f"native process_batch median of {args.runs}: {statistics.median(rates):,.0f} events/s")
     p50, p99 = latency(NativeEngine(features), stream)
     print(
-        f"native single process (20,000 events after half the stream): p50 {p50:.0f} us, p99 {p99:.0f} us"
+        "native single process (20,000 stream items after half the stream): "
+        f"p50 {p50:.0f} us, p99 {p99:.0f} us"
     )
     memory(features, stream)
 

@@ -32,7 +32,14 @@ from fraudwatch.features.online import (
 from fraudwatch.features.online.native import NativeEngine, NativeRangeError
 from fraudwatch.features.online.native.arith import haversine_km, sigma, to_float
 from fraudwatch.features.parity import compare
-from fraudwatch.features.rows import LabelRow, StreamItem, TxRow, label_table, merge_stream, tx_table
+from fraudwatch.features.rows import (
+    LabelRow,
+    StreamItem,
+    TxRow,
+    label_table,
+    merge_stream,
+    tx_table,
+)
 from fraudwatch.security.tokens import CardTokenizer
 from fraudwatch.simulate import SimulationConfig, simulate
 
@@ -236,7 +243,10 @@ def test_amounts_beyond_the_exact_range_are_refused() -> None:
 def test_haversine_has_the_bits_of_cpython() -> None:
     rng = random.Random(1)
     for _ in range(20_000):
-        lat1, lon1 = rng.randrange(-90_000_000, 90_000_000), rng.randrange(-180_000_000, 180_000_000)
+        lat1, lon1 = (
+            rng.randrange(-90_000_000, 90_000_000),
+            rng.randrange(-180_000_000, 180_000_000),
+        )
         lat2 = lat1 + rng.randrange(-50_000, 50_000) if rng.random() < 0.5 else -lat1
         lon2 = lon1 + rng.randrange(-50_000, 50_000)
         args = (lat1 / 1e6, lon1 / 1e6, lat2 / 1e6, lon2 / 1e6)

@@ -1,8 +1,9 @@
+# mypy: disable-error-code="no-untyped-def"
 """Exact arithmetic for the native kernel: 128-bit sums of squares and CPython's floating point.
 
 Sums of squared amounts (millionths) overflow int64, so the kernel keeps Σv² as two 64-bit words
-(low, high) modulo 2**128 and forms the std numerator n·Q − S² modulo 2**128 too: that is the
-exact integer whenever it is below 2**128 (it is Σ over pairs of (vᵢ − vⱼ)², below 2**127 for
+(low, high) modulo 2**128 and forms the std numerator n*Q - S² modulo 2**128 too: that is the
+exact integer whenever it is below 2**128 (it is Σ over pairs of (vᵢ - vⱼ)², below 2**127 for
 |v| < 2**43 and n < 2**20, the limits `engine` enforces), and `to_float` rounds it to nearest,
 ties to even, exactly as CPython's `float(int)`.
 
@@ -43,31 +44,30 @@ _register_libm()  # the kernel's cached machine code links to these symbols when
 def _codegen(name: str, arity: int) -> Any:
     def codegen(context: Any, builder: Any, sig: Any, values: Any) -> Any:
         fnty = ir.FunctionType(ir.DoubleType(), [ir.DoubleType()] * arity)
-        function = cgutils.get_or_insert_function(builder.module, fnty, f"fraudwatch_{name}")
+        insert: Any = cgutils.get_or_insert_function  # untyped in numba
+        function = insert(builder.module, fnty, f"fraudwatch_{name}")
         return builder.call(function, values)
 
     return codegen
 
 
-@intrinsic
-def libm_pow(typingctx: Any, x: Any, y: Any) -> Any:
+def _pow(typingctx: Any, x: Any, y: Any) -> Any:
     return types.float64(types.float64, types.float64), _codegen("pow", 2)
 
 
-@intrinsic
-def libm_sin(typingctx: Any, x: Any) -> Any:
-    return types.float64(types.float64), _codegen("sin", 1)
+def _unary(name: str) -> Any:
+    def typer(typingctx: Any, x: Any) -> Any:
+        return types.float64(types.float64), _codegen(name, 1)
+
+    typer.__name__ = f"libm_{name}"
+    return typer
 
 
-@intrinsic
-def libm_cos(typingctx: Any, x: Any) -> Any:
-    return types.float64(types.float64), _codegen("cos", 1)
-
-
-@intrinsic
-def libm_asin(typingctx: Any, x: Any) -> Any:
-    return types.float64(types.float64), _codegen("asin", 1)
-
+# the C library's functions, callable from jitted code (typed as Any: numba types them)
+libm_pow: Any = intrinsic(_pow)
+libm_sin: Any = intrinsic(_unary("sin"))
+libm_cos: Any = intrinsic(_unary("cos"))
+libm_asin: Any = intrinsic(_unary("asin"))
 
 EARTH_RADIUS_KM = 6371.0
 DEG_TO_RAD = math.pi / 180.0  # CPython's `math.radians` multiplies by this constant
@@ -78,29 +78,27 @@ U1 = np.uint64(1)
 
 
 @numba.njit(cache=True)
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+def haversine_km(lat1, lon1, lat2, lon2):
     """`haversine_km_scalar`, operation for operation."""
     phi1 = lat1 * DEG_TO_RAD
     phi2 = lat2 * DEG_TO_RAD
     a = libm_pow(libm_sin((phi2 - phi1) / 2), 2.0) + libm_cos(phi1) * libm_cos(phi2) * libm_pow(
         libm_sin((lon2 - lon1) * DEG_TO_RAD / 2), 2.0
     )
-    if a > 1.0:
-        a = 1.0
+    a = min(a, 1.0)
     return 2 * EARTH_RADIUS_KM * libm_asin(math.sqrt(a))
 
 
 @numba.njit(cache=True)
-def speed_kmh(distance_km: float, seconds: float) -> float:
+def speed_kmh(distance_km, seconds):
     """`implied_speed_kmh_scalar` (finite inputs)."""
     elapsed = abs(seconds)
-    if elapsed < MIN_TRAVEL_SECONDS:
-        elapsed = MIN_TRAVEL_SECONDS
+    elapsed = max(elapsed, MIN_TRAVEL_SECONDS)
     return distance_km * 3600.0 / elapsed
 
 
 @numba.njit(cache=True)
-def mul_64(a: np.uint64, b: np.uint64) -> tuple[np.uint64, np.uint64]:
+def mul_64(a, b):
     """The full product of two unsigned 64-bit words as (low, high)."""
     al, ah = a & M32, a >> np.uint64(32)
     bl, bh = b & M32, b >> np.uint64(32)
@@ -112,15 +110,15 @@ def mul_64(a: np.uint64, b: np.uint64) -> tuple[np.uint64, np.uint64]:
 
 
 @numba.njit(cache=True)
-def square(v: int) -> tuple[np.uint64, np.uint64]:
+def square(v):
     """v² of an int64 (not -2**63) as (low, high)."""
     a = np.uint64(-v if v < 0 else v)
     return mul_64(a, a)
 
 
 @numba.njit(cache=True)
-def add_square(acc: np.ndarray, column: int, v: int, sign: int) -> None:
-    """acc[column] (low word) and acc[column + 1] (high word) += sign · v², modulo 2**128."""
+def add_square(acc, column, v, sign):
+    """acc[column] (low word) and acc[column + 1] (high word) += sign * v², modulo 2**128."""
     low, high = square(v)
     old = np.uint64(acc[column])
     top = np.uint64(acc[column + 1])
@@ -135,7 +133,7 @@ def add_square(acc: np.ndarray, column: int, v: int, sign: int) -> None:
 
 
 @numba.njit(cache=True)
-def to_float(low: np.uint64, high: np.uint64) -> float:
+def to_float(low, high):
     """The unsigned 128-bit integer rounded to the nearest double, ties to even."""
     if high == U0:
         return float(low)
@@ -158,8 +156,8 @@ def to_float(low: np.uint64, high: np.uint64) -> float:
 
 
 @numba.njit(cache=True)
-def sigma(n: int, s: int, q_low: int, q_high: int) -> float:
-    """sqrt(float(n·Q − S²) / float(n·(n − 1))) with the numerator exact (see the docstring)."""
+def sigma(n, s, q_low, q_high):
+    """sqrt(float(n*Q - S²) / float(n*(n - 1))) with the numerator exact (see the docstring)."""
     nq_low, carry = mul_64(np.uint64(n), np.uint64(q_low))
     nq_high = carry + np.uint64(n) * np.uint64(q_high)
     ss_low, ss_high = square(s)

@@ -61,7 +61,9 @@ class KeyIds:
                 packed = (parts[:, 0] << 32) | parts[:, 1]
                 keys = np.where(null, NULL, packed).tolist()
             else:
-                keys = [NULL if n else tuple(row) for n, row in zip(null, parts.tolist(), strict=True)]
+                keys = [
+                    NULL if n else tuple(row) for n, row in zip(null, parts.tolist(), strict=True)
+                ]
         ids = self.ids
         out: list[int | None] = list(map(ids.get, keys))
         if None in out:
@@ -76,7 +78,7 @@ class KeyIds:
             key: Hashable = values[columns[0]]
         elif len(columns) == 2:
             a, b = values[columns[0]], values[columns[1]]
-            key = NULL if a == NULL or b == NULL else (a << 32) | b
+            key = NULL if NULL in (a, b) else (a << 32) | b
         else:
             parts = tuple(values[c] for c in columns)
             key = NULL if NULL in parts else parts
@@ -113,8 +115,14 @@ def tx_columns(
     n = len(txs)
     if n == 0:
         empty = np.empty(0, dtype=np.int64)
-        return empty, empty, np.empty((0, len(fields)), dtype=np.int64), np.empty((0, len(keys)), dtype=np.int64)
-    columns: list[Sequence[object]] = list(zip(*map(attrgetter("ts", "seq", *fields), txs)))
+        return (
+            empty,
+            empty,
+            np.empty((0, len(fields)), dtype=np.int64),
+            np.empty((0, len(keys)), dtype=np.int64),
+        )
+    rows = map(attrgetter("ts", "seq", *fields), txs)
+    columns: list[Sequence[object]] = list(zip(*rows, strict=True))
     for at, name in enumerate(fields, 2):
         column = columns[at]
         if name not in NUMERIC:
@@ -124,4 +132,9 @@ def tx_columns(
     matrix = np.array(columns, dtype=np.int64)
     ts, seq, vals = matrix[0], matrix[1], np.ascontiguousarray(matrix[2:].T)
     ids = [k.of(vals, [fields.index(name) for name in k.fields]) for k in keys]
-    return ts, seq, vals, np.ascontiguousarray(np.array(ids, dtype=np.int64).reshape(len(keys), n).T)
+    return (
+        ts,
+        seq,
+        vals,
+        np.ascontiguousarray(np.array(ids, dtype=np.int64).reshape(len(keys), n).T),
+    )

@@ -1,6 +1,7 @@
+# mypy: disable-error-code="no-untyped-def"
 """Value counts of every (key, window, field) in one open-addressing hash table of int64 rows.
 
-A row is (slot key, value, count): the slot key is key id · slots + slot (see `layout`), count
+A row is (slot key, value, count): the slot key is key id * slots + slot (see `layout`), count
 0 marks an empty row. Linear probing with backward-shift deletion (no tombstones), at most half
 full: `reserve` grows it before a batch that could fill it. About 3x faster than a numba typed
 dict here, and one array to snapshot.
@@ -19,13 +20,13 @@ USED = 11  # the index in the kernel's globals holding the number of rows in use
 
 
 @numba.njit(cache=True)
-def _home(a: int, b: int, mask: int) -> int:
+def _home(a, b, mask):
     h = np.uint64(a) * _MIX_A ^ np.uint64(b) * _MIX_B
     return np.int64(h ^ (h >> np.uint64(29))) & mask
 
 
 @numba.njit(cache=True)
-def _find(table: Table, a: int, b: int) -> int:
+def _find(table, a, b):
     """The row holding (a, b), or the empty row where it would go."""
     mask = table.shape[0] - 1
     i = _home(a, b, mask)
@@ -35,12 +36,12 @@ def _find(table: Table, a: int, b: int) -> int:
 
 
 @numba.njit(cache=True)
-def count_of(table: Table, a: int, b: int) -> int:
+def count_of(table, a, b):
     return table[_find(table, a, b), 2]
 
 
 @numba.njit(cache=True)
-def bump(table: Table, a: int, b: int, delta: int, gl: np.ndarray) -> int:
+def bump(table, a, b, delta, gl):
     """count(a, b) += delta (rows reaching 0 are removed); returns the new count."""
     i = _find(table, a, b)
     count = table[i, 2] + delta
@@ -68,7 +69,7 @@ def bump(table: Table, a: int, b: int, delta: int, gl: np.ndarray) -> int:
 
 
 @numba.njit(cache=True)
-def rehash(table: Table, size: int) -> Table:
+def rehash(table, size):
     """The same counts in a table of `size` rows (a power of two)."""
     out = np.zeros((size, 3), dtype=np.int64)
     mask = size - 1

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import gc
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
-from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -39,9 +40,10 @@ from fraudwatch.features.online.plan import Plan, compile_plan
 from fraudwatch.features.rows import LabelRow, StreamItem, TxRow
 
 NAN = math.nan
-CHUNK = 16_384  # stream items per kernel call: bounds the columns and lets sweeps run
+RUN_BATCH = cast(Callable[..., None], kernel.run_batch)
+CHUNK = 4_096  # stream items per kernel call: bounds the columns and lets sweeps run
 SWEEP_EVERY = 4_096  # transactions between sweeps (a sweep scans every key row)
-EXACT_LIMIT = 2**43  # |amount| (millionths) below which n·Q − S² is exact in 128 bits
+EXACT_LIMIT = 2**43  # |amount| (millionths) below which n*Q - S² is exact in 128 bits
 
 
 class NativeRangeError(FraudwatchError):
@@ -89,7 +91,9 @@ class NativeEngine:
         self.state = NativeState.new(self.plan, allowed_lateness_s * 1_000_000)
         self.since_sweep = 0
         fields = self.state.fields
-        self.mismatches = [(c, fields.index(a), fields.index(b)) for c, a, b in self.plan.mismatches]
+        self.mismatches = [
+            (c, fields.index(a), fields.index(b)) for c, a, b in self.plan.mismatches
+        ]
         self.getter = attrgetter(*fields)
         self.numeric = [name in NUMERIC for name in fields]
         self.key_columns = [[fields.index(n) for n in k.fields] for k in self.state.keys]
@@ -116,7 +120,7 @@ class NativeEngine:
             return FeatureResult(item.seq, item.transaction_id, None, LATE_EVENT)
         codes = state.codes
         values = [
-            (NULL if v is None else v) if numeric else codes.one(v)  # type: ignore[arg-type]
+            (NULL if v is None else v) if numeric else codes.one(v)
             for v, numeric in zip(self.getter(item), self.numeric, strict=True)
         ]
         if max(abs(v) for v in values[:4] if v != NULL) >= EXACT_LIMIT:
@@ -131,7 +135,7 @@ class NativeEngine:
         values_out = one.out[0].copy()
         for column, a, b in self.mismatches:
             left, right = values[a], values[b]
-            values_out[column] = NAN if left == NULL or right == NULL else float(left != right)
+            values_out[column] = NAN if NULL in (left, right) else float(left != right)
         for column, attribute, default in self.plan.pass_through:
             values_out[column] = item.attributes.get(attribute, NAN if default is None else default)
         self.since_sweep += 1
@@ -142,7 +146,7 @@ class NativeEngine:
     def _run(self, one: _One) -> None:
         state = self.state
         state.gl[P_RING_MASK] = len(state.labels.table) - 1
-        kernel.run_batch(
+        RUN_BATCH(
             one.kinds, one.index, one.ts, one.seq, one.ok, one.ring, one.vals,
             one.keys, one.l_known, one.l_fraud, one.l_ring, one.out,
             state.gl, state.ev, state.free, state.labels.table, state.ks, state.counts,
@@ -196,7 +200,7 @@ class NativeEngine:
         state.gl[P_RING_MASK] = len(state.labels.table) - 1
         state.reserve(len(txs), keys)
         out = np.full((len(txs), self.width), NAN, dtype=np.float64)
-        kernel.run_batch(
+        RUN_BATCH(
             kinds, index, ts, seq, ok, rings, vals, keys, known, l_fraud, l_ring, out,
             state.gl, state.ev, state.free, state.labels.table, state.ks, state.counts,
             *state.tables, state.templates,
@@ -210,7 +214,10 @@ class NativeEngine:
         return out, seq.tolist(), late.tolist()
 
     def _accepted(
-        self, is_label: npt.NDArray[np.bool_], ts: npt.NDArray[np.int64], known: npt.NDArray[np.int64]
+        self,
+        is_label: npt.NDArray[np.bool_],
+        ts: npt.NDArray[np.int64],
+        known: npt.NDArray[np.int64],
     ) -> npt.NDArray[np.bool_]:
         """Transactions not later than the allowed lateness behind the newest time before them
         (a rejected one is behind that time, so it never moves it)."""

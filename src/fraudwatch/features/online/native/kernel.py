@@ -1,3 +1,4 @@
+# mypy: disable-error-code="no-untyped-def"
 """The native kernel: a batch of the merged stream through every group, in stream order.
 
 `run_batch` walks labels and transactions as `engine.OnlineEngine` does: a label updates the
@@ -49,6 +50,8 @@ from fraudwatch.features.online.native.layout import (
     S_COUNT,
     S_SQUARES,
     S_TOTAL,
+    W_CNT_END,
+    W_CNT_START,
     W_DELAY,
     W_FC,
     W_HI,
@@ -56,8 +59,6 @@ from fraudwatch.features.online.native.layout import (
     W_HOURS,
     W_LO,
     W_N,
-    W_CNT_END,
-    W_CNT_START,
     W_Q_END,
     W_Q_START,
     W_WIDTH,
@@ -76,15 +77,16 @@ from fraudwatch.features.online.native.windows import (
     LON,
     NIL,
     NULL,
-    P_HORIZON,
     P_EVENTS,
     P_FREE_TOP,
-    P_SLOTS,
+    P_HORIZON,
+    P_LINKS,
     P_MAX_LABEL_TS,
     P_MAX_TIME,
     P_NEWEST_SEQ,
     P_NEWEST_TS,
     P_RING_MASK,
+    P_SLOTS,
     add,
     advance,
     after,
@@ -109,7 +111,7 @@ TX, LABEL = 0, 1
 
 
 @numba.njit(cache=True)
-def matches(groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, g, vals, r):  # type: ignore[no-untyped-def]
+def matches(groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, g, vals, r):
     """Whether transaction `r` passes group `g`'s filter (a null never does)."""
     f = groups[g, G_FILTER_FIELD]
     if f < 0:
@@ -125,14 +127,34 @@ def matches(groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, g
 
 
 @numba.njit(cache=True)
-def outputs(ev, acc, g, r, ts, seq, prev, vals, extremes, out, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale):  # type: ignore[no-untyped-def]
+def outputs(
+    ev,
+    acc,
+    g,
+    r,
+    ts,
+    seq,
+    prev,
+    vals,
+    extremes,
+    out,
+    groups,
+    windows,
+    sums,
+    cnts,
+    queues,
+    outs,
+    fcodes,
+    numeric,
+    scale,
+):
     """Every column of group `g` but `first_seen`, from the key's accumulators `acc`;
     `extremes[q]` is the min/max of queue row q (NULL when empty)."""
     distance = NAN
     if prev != NIL:
         lat1, lon1 = ev[prev, E_VALS + LAT], ev[prev, E_VALS + LON]
         lat2, lon2 = vals[r, LAT], vals[r, LON]
-        if lat1 != NULL and lon1 != NULL and lat2 != NULL and lon2 != NULL:
+        if lat1 != NULL and lon1 != NULL and lat2 != NULL and lon2 != NULL:  # noqa: PLR1714
             distance = haversine_km(lat1 / 1e6, lon1 / 1e6, lat2 / 1e6, lon2 / 1e6)
     for o in range(groups[g, G_OUT_START], groups[g, G_OUT_END]):
         kind, column, w, f = outs[o, O_KIND], outs[o, O_COLUMN], outs[o, O_WINDOW], outs[o, O_FIELD]
@@ -166,7 +188,7 @@ def outputs(ev, acc, g, r, ts, seq, prev, vals, extremes, out, groups, windows, 
                 value = acc[windows[w, W_FC]] / n
         elif kind == DISTINCT:
             value = float(acc[cnts[aux, C_DISTINCT]])
-        elif kind == MIN or kind == MAX:
+        elif kind in (MIN, MAX):
             if extremes[aux] != NULL:
                 value = float(extremes[aux]) / scale[f]
         elif kind == HOUR_DEVIATION:
@@ -202,10 +224,12 @@ def outputs(ev, acc, g, r, ts, seq, prev, vals, extremes, out, groups, windows, 
 
 
 @numba.njit(cache=True)
-def _previous(ev, acc, ts, seq, horizon):  # type: ignore[no-untyped-def]
+def _previous(ev, acc, ts, seq, horizon):
     """The key's newest event before (ts, seq) within the horizon, or NIL."""
     prev = acc[K_TAIL]
-    while prev != NIL and (ev[prev, E_TS] > ts or (ev[prev, E_TS] == ts and ev[prev, E_SEQ] >= seq)):
+    while prev != NIL and (
+        ev[prev, E_TS] > ts or (ev[prev, E_TS] == ts and ev[prev, E_SEQ] >= seq)
+    ):
         prev = ev[prev, E_PREV]
     if prev != NIL and not after(ev, prev, ts - horizon, seq):
         prev = NIL
@@ -213,14 +237,14 @@ def _previous(ev, acc, ts, seq, horizon):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
-def _new_event(ev, free, gl, ring, kid, g, r, ts, seq, vals, t_ring):  # type: ignore[no-untyped-def]
+def _new_event(ev, free, gl, ring, kid, g, r, ts, seq, vals, t_ring):
     top = gl[P_FREE_TOP] - 1
     gl[P_FREE_TOP] = top
     e = free[top]
     ev[e, E_TS] = ts
     ev[e, E_SEQ] = seq
     ev[e, E_KEY] = kid
-    ev[e, E_VALS : E_VALS + vals.shape[1]] = vals[r]
+    ev[e, E_VALS : gl[P_LINKS]] = vals[r, : gl[P_LINKS] - E_VALS]  # the event fields
     slot = t_ring[r]
     ev[e, E_RING] = slot
     ev[e, E_FRAUD] = INF
@@ -232,7 +256,32 @@ def _new_event(ev, free, gl, ring, kid, g, r, ts, seq, vals, t_ring):  # type: i
 
 
 @numba.njit(cache=True)
-def step(ev, free, gl, ring, acc, g, kid, r, ts, seq, vals, t_ring, out, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, extremes):  # type: ignore[no-untyped-def]
+def step(
+    ev,
+    free,
+    gl,
+    ring,
+    acc,
+    g,
+    kid,
+    r,
+    ts,
+    seq,
+    vals,
+    t_ring,
+    out,
+    groups,
+    windows,
+    sums,
+    cnts,
+    queues,
+    outs,
+    fcodes,
+    numeric,
+    scale,
+    counts,
+    extremes,
+):
     """An in-order transaction through one key of group `g`."""
     acc[K_USED] = 1
     prev = _previous(ev, acc, ts, seq, gl[P_HORIZON])
@@ -254,21 +303,40 @@ def step(ev, free, gl, ring, acc, g, kid, r, ts, seq, vals, t_ring, out, groups,
         for q in range(windows[w, W_Q_START], windows[w, W_Q_END]):
             head = acc[queues[q, Q_HEAD]]
             extremes[q] = NULL if head == NIL else ev[head, E_VALS + queues[q, Q_FIELD]]
-    outputs(ev, acc, g, r, ts, seq, prev, vals, extremes, out, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale)
+    outputs(
+        ev,
+        acc,
+        g,
+        r,
+        ts,
+        seq,
+        prev,
+        vals,
+        extremes,
+        out,
+        groups,
+        windows,
+        sums,
+        cnts,
+        queues,
+        outs,
+        fcodes,
+        numeric,
+        scale,
+    )
     if acc[K_TAIL] != NIL:
         trim(ev, acc, free, gl, groups[g, G_RETENTION])
-    if ts > acc[K_NEWEST]:
-        acc[K_NEWEST] = ts
+    acc[K_NEWEST] = max(acc[K_NEWEST], ts)
 
 
 @numba.njit(cache=True)
-def _inside(ev, e, ts, seq, lower, upper):  # type: ignore[no-untyped-def]
+def _inside(ev, e, ts, seq, lower, upper):
     """(lower, seq) < order key of e <= (upper, seq)."""
     return after(ev, e, lower, seq) and not after(ev, e, upper, seq)
 
 
 @numba.njit(cache=True)
-def _distinct(ev, acc, ts, seq, lower, upper, f):  # type: ignore[no-untyped-def]
+def _distinct(ev, acc, ts, seq, lower, upper, f):
     """Distinct non-null values of field f among the key's events in the window."""
     values = []
     e = acc[K_FIRST]
@@ -283,16 +351,74 @@ def _distinct(ev, acc, ts, seq, lower, upper, f):  # type: ignore[no-untyped-def
 
 
 @numba.njit(cache=True)
-def late_step(ev, free, gl, ring, acc, g, kid, r, ts, seq, vals, t_ring, out, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, templates):  # type: ignore[no-untyped-def]
+def late_step(
+    ev,
+    free,
+    gl,
+    ring,
+    acc,
+    g,
+    kid,
+    r,
+    ts,
+    seq,
+    vals,
+    t_ring,
+    out,
+    groups,
+    windows,
+    sums,
+    cnts,
+    queues,
+    outs,
+    fcodes,
+    numeric,
+    scale,
+    counts,
+    templates,
+):
     """A late transaction: inserted at its place (the windows rebuilt around it), its columns
     computed over the key's retained events by brute force, as the reference does."""
     stride = groups[g, G_STRIDE]
     acc[K_USED] = 1
     if matches(groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, g, vals, r):
-        clear(ev, acc, g, kid, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, gl, templates[g, :stride])
+        clear(
+            ev,
+            acc,
+            g,
+            kid,
+            groups,
+            windows,
+            sums,
+            cnts,
+            queues,
+            outs,
+            fcodes,
+            numeric,
+            scale,
+            counts,
+            gl,
+            templates[g, :stride],
+        )
         e = _new_event(ev, free, gl, ring, kid, g, r, ts, seq, vals, t_ring)
         insert(ev, acc, e)
-        refill(ev, acc, g, kid, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, gl)
+        refill(
+            ev,
+            acc,
+            g,
+            kid,
+            groups,
+            windows,
+            sums,
+            cnts,
+            queues,
+            outs,
+            fcodes,
+            numeric,
+            scale,
+            counts,
+            gl,
+        )
         acc[K_ACTIVE] = 1
     prev = _previous(ev, acc, ts, seq, gl[P_HORIZON])
     scratch = templates[g, :stride].copy()
@@ -313,7 +439,9 @@ def late_step(ev, free, gl, ring, acc, g, kid, r, ts, seq, vals, t_ring, out, gr
                         extremes[q] = v
             e = ev[e, E_NEXT]
         for i in range(windows[w, W_CNT_START], windows[w, W_CNT_END]):
-            scratch[cnts[i, C_DISTINCT]] = _distinct(ev, acc, ts, seq, lower, upper, cnts[i, C_FIELD])
+            scratch[cnts[i, C_DISTINCT]] = _distinct(
+                ev, acc, ts, seq, lower, upper, cnts[i, C_FIELD]
+            )
     for o in range(groups[g, G_OUT_START], groups[g, G_OUT_END]):
         if outs[o, O_KIND] == FIRST_SEEN:
             w, f = outs[o, O_WINDOW], outs[o, O_FIELD]
@@ -332,13 +460,48 @@ def late_step(ev, free, gl, ring, acc, g, kid, r, ts, seq, vals, t_ring, out, gr
                         value = 0.0
                     e = ev[e, E_NEXT]
             out[r, outs[o, O_COLUMN]] = value
-    outputs(ev, scratch, g, r, ts, seq, prev, vals, extremes, out, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale)
-    if ts > acc[K_NEWEST]:
-        acc[K_NEWEST] = ts
+    outputs(
+        ev,
+        scratch,
+        g,
+        r,
+        ts,
+        seq,
+        prev,
+        vals,
+        extremes,
+        out,
+        groups,
+        windows,
+        sums,
+        cnts,
+        queues,
+        outs,
+        fcodes,
+        numeric,
+        scale,
+    )
+    acc[K_NEWEST] = max(acc[K_NEWEST], ts)
 
 
 @numba.njit(cache=True)
-def label(ev, ring, gl, ks, slot, known_at, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale):  # type: ignore[no-untyped-def]
+def label(
+    ev,
+    ring,
+    gl,
+    ks,
+    slot,
+    known_at,
+    groups,
+    windows,
+    sums,
+    cnts,
+    queues,
+    outs,
+    fcodes,
+    numeric,
+    scale,
+):
     """A fraud label of the transaction in ring slot `slot` (first label: its events count)."""
     place = slot & gl[P_RING_MASK]
     if known_at < ring[place, R_TS] - gl[P_HORIZON]:
@@ -350,8 +513,7 @@ def label(ev, ring, gl, ks, slot, known_at, groups, windows, sums, cnts, queues,
         e = ring[place, R_SLOTS + g]
         if e < 0 or ev[e, E_RING] != slot:
             continue
-        if known_at < ev[e, E_FRAUD]:
-            ev[e, E_FRAUD] = known_at
+        ev[e, E_FRAUD] = min(ev[e, E_FRAUD], known_at)
         if first != INF or groups[g, G_LABELS] == 0:
             continue
         acc = ks[g][ev[e, E_KEY]]
@@ -369,19 +531,62 @@ def label(ev, ring, gl, ks, slot, known_at, groups, windows, sums, cnts, queues,
 
 
 @numba.njit(cache=True)
-def run_batch(kinds, index, t_ts, t_seq, t_ok, t_ring, vals, keys, l_known, l_fraud, l_ring, out, gl, ev, free, ring, ks, counts, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, templates):  # type: ignore[no-untyped-def]
+def run_batch(
+    kinds,
+    index,
+    t_ts,
+    t_seq,
+    t_ok,
+    t_ring,
+    vals,
+    keys,
+    l_known,
+    l_fraud,
+    l_ring,
+    out,
+    gl,
+    ev,
+    free,
+    ring,
+    ks,
+    counts,
+    groups,
+    windows,
+    sums,
+    cnts,
+    queues,
+    outs,
+    fcodes,
+    numeric,
+    scale,
+    templates,
+):
     """The batch in stream order; `out` rows of rejected transactions are left untouched."""
     extremes = np.empty(queues.shape[0], dtype=np.int64)
     for item in range(kinds.shape[0]):
         i = index[item]
         if kinds[item] == LABEL:
             known_at = l_known[i]
-            if known_at > gl[P_MAX_TIME]:
-                gl[P_MAX_TIME] = known_at
-            if known_at > gl[P_MAX_LABEL_TS]:
-                gl[P_MAX_LABEL_TS] = known_at
+            gl[P_MAX_TIME] = max(gl[P_MAX_TIME], known_at)
+            gl[P_MAX_LABEL_TS] = max(gl[P_MAX_LABEL_TS], known_at)
             if l_fraud[i] and l_ring[i] >= 0:
-                label(ev, ring, gl, ks, l_ring[i], known_at, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale)
+                label(
+                    ev,
+                    ring,
+                    gl,
+                    ks,
+                    l_ring[i],
+                    known_at,
+                    groups,
+                    windows,
+                    sums,
+                    cnts,
+                    queues,
+                    outs,
+                    fcodes,
+                    numeric,
+                    scale,
+                )
             continue
         ts, seq = t_ts[i], t_seq[i]
         if not t_ok[i]:
@@ -398,23 +603,39 @@ def run_batch(kinds, index, t_ts, t_seq, t_ok, t_ring, vals, keys, l_known, l_fr
             acc = ks[g][kid]
             if ordered:
                 step(
-                    ev, free, gl, ring, acc, g, kid, i, ts, seq, vals, t_ring, out, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale,
-                    counts, extremes,
+                    ev, free, gl, ring, acc, g, kid, i, ts, seq, vals, t_ring, out, groups,
+                    windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, extremes,
                 )  # fmt: skip
             else:
                 late_step(
-                    ev, free, gl, ring, acc, g, kid, i, ts, seq, vals, t_ring, out, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale,
-                    counts, templates,
+                    ev, free, gl, ring, acc, g, kid, i, ts, seq, vals, t_ring, out, groups,
+                    windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, templates,
                 )  # fmt: skip
         if ordered:
             gl[P_NEWEST_TS], gl[P_NEWEST_SEQ] = ts, seq
-        if ts > gl[P_MAX_TIME]:
-            gl[P_MAX_TIME] = ts
+        gl[P_MAX_TIME] = max(gl[P_MAX_TIME], ts)
         gl[P_EVENTS] += 1
 
 
 @numba.njit(cache=True)
-def sweep(cutoff, gl, ev, free, ks, counts, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, templates):  # type: ignore[no-untyped-def]
+def sweep(
+    cutoff,
+    gl,
+    ev,
+    free,
+    ks,
+    counts,
+    groups,
+    windows,
+    sums,
+    cnts,
+    queues,
+    outs,
+    fcodes,
+    numeric,
+    scale,
+    templates,
+):
     """Drop every key silent since before `cutoff`; returns (group, key id) of each."""
     dropped = []
     for g in range(groups.shape[0]):
@@ -424,7 +645,24 @@ def sweep(cutoff, gl, ev, free, ks, counts, groups, windows, sums, cnts, queues,
             acc = k[kid]
             if acc[K_USED] == 0 or acc[K_NEWEST] >= cutoff:
                 continue
-            clear(ev, acc, g, kid, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, gl, templates[g, :stride])
+            clear(
+                ev,
+                acc,
+                g,
+                kid,
+                groups,
+                windows,
+                sums,
+                cnts,
+                queues,
+                outs,
+                fcodes,
+                numeric,
+                scale,
+                counts,
+                gl,
+                templates[g, :stride],
+            )
             e = acc[K_FIRST]
             while e != NIL:
                 following = ev[e, E_NEXT]

@@ -86,7 +86,12 @@ def build_layout(plan: Plan) -> Layout:
             fields.append(name)
         return index[name]
 
-    groups, windows, sums, counts, queues, outputs = [], [], [], [], [], []
+    groups: list[list[int]] = []
+    windows: list[list[int]] = []
+    sums: list[list[int]] = []
+    counts: list[list[int]] = []
+    queues: list[list[int]] = []
+    outputs: list[list[int]] = []
     filter_values: list[str] = []
     max_queues = 0
     for group in plan.groups:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import pickle
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -53,7 +53,6 @@ from fraudwatch.features.online.native.windows import (
     P_MAX_TIME,
     P_NEWEST_SEQ,
     P_NEWEST_TS,
-    P_RING_MASK,
     P_SIZE,
     P_SLOTS,
 )
@@ -62,6 +61,7 @@ from fraudwatch.features.rows import LabelRow, StreamItem, TxRow
 
 Ints = npt.NDArray[np.int64]
 SNAPSHOT_FORMAT = 1
+KERNEL_SWEEP = cast(Callable[..., Ints], kernel.sweep)
 EARLIEST = -(2**62)
 
 
@@ -149,8 +149,8 @@ class LabelBook:
         place = slot & (len(self.table) - 1)
         self.table[place, :] = -1
         self.table[place, kernel.R_TS] = row.ts
-        fraud = known is not None and known >= row.ts - horizon_us
-        self.table[place, kernel.R_FRAUD] = known if fraud else INF
+        counts = known is not None and known >= row.ts - horizon_us
+        self.table[place, kernel.R_FRAUD] = INF if known is None or not counts else known
         return slot
 
     def label(self, label: LabelRow) -> int:
@@ -192,7 +192,7 @@ class NativeState:
 
     layout: Layout
     fields: list[str]
-    tables: tuple[Ints, ...]
+    tables: tuple[npt.NDArray[Any], ...]  # the layout's tables, as the kernel takes them
     templates: Ints
     gl: Ints
     ev: Ints
@@ -223,11 +223,11 @@ class NativeState:
         gl[[P_NEWEST_TS, P_NEWEST_SEQ]] = EARLIEST, -1
         gl[[P_MAX_TIME, P_MAX_LABEL_TS]] = EARLIEST
         gl[P_LATENESS], gl[P_HORIZON] = lateness_us, plan.horizon_us
-        gl[P_SLOTS], gl[P_LINKS] = len(layout.counts), E_VALS + len(fields)
+        gl[P_SLOTS], gl[P_LINKS] = len(layout.counts), E_VALS + len(layout.fields)
         ks = List()
         for g in range(layout.n_groups):
             ks.append(np.tile(templates[g, : layout.groups[g, G_STRIDE]], (64, 1)))
-        width = E_VALS + len(fields) + 2 * layout.max_queues
+        width = E_VALS + len(layout.fields) + 2 * layout.max_queues  # events keep layout fields
         state = cls(
             layout, fields, tables, templates, gl,
             np.zeros((0, width), dtype=np.int64), np.zeros(0, dtype=np.int64), ks,
@@ -256,7 +256,7 @@ class NativeState:
         needed = transactions * self.layout.n_groups
         if self.gl[P_FREE_TOP] < needed:
             size = len(self.ev)
-            grown = max(2 * size, size + needed)
+            grown = size + max(size // 2, needed)
             ev = np.zeros((grown, self.ev.shape[1]), dtype=np.int64)
             ev[:size] = self.ev
             free = np.zeros(grown, dtype=np.int64)
@@ -269,13 +269,14 @@ class NativeState:
             if self.key_rows[g] < key_ids.size:
                 rows = self.ks[g]
                 stride = self.layout.groups[g, G_STRIDE]
-                extra = np.tile(self.templates[g, :stride], (max(len(rows), key_ids.size), 1))
+                more = max(len(rows) // 2, key_ids.size - len(rows))
+                extra = np.tile(self.templates[g, :stride], (more, 1))
                 self.ks[g] = np.vstack([rows, extra])
                 self.key_rows[g] = len(self.ks[g])
 
     def sweep(self, horizon_us: int) -> None:
         cutoff = int(self.gl[P_MAX_TIME]) - horizon_us - self.lateness_us
-        dropped = kernel.sweep(
+        dropped = KERNEL_SWEEP(
             cutoff, self.gl, self.ev, self.free, self.ks, self.counts, *self.tables, self.templates
         )
         for g, kid in dropped.tolist():
@@ -330,5 +331,3 @@ def load_state(path: Path, plan: Plan, version: str) -> NativeState:
     state.counts = data["counts"]
     state.codes, state.keys, state.labels = data["python"]
     return state
-
-

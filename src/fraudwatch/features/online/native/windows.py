@@ -1,3 +1,4 @@
+# mypy: disable-error-code="no-untyped-def"
 """Sliding windows over linked lists of events, compiled with numba (the kernel's inner loops).
 
 Events live in one int64 table (`ev`, a row per event of a group's key, recycled through a free
@@ -66,14 +67,14 @@ HOUR, LAT, LON = 1, 2, 3  # value columns of the numeric fields (`layout.NUMERIC
 
 
 @numba.njit(cache=True)
-def after(ev: np.ndarray, e: int, ts: int, seq: int) -> bool:
+def after(ev, e, ts, seq):
     """Whether event `e` comes after the order key (ts, seq)."""
     t = ev[e, E_TS]
     return t > ts or (t == ts and ev[e, E_SEQ] > seq)
 
 
 @numba.njit(cache=True)
-def add(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_limit, full):  # type: ignore[no-untyped-def]
+def add(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_limit, full):
     """Account event `e` in window `w` of the key whose row is `acc` (without `full`, leave
     the value counts and min/max queues alone: the late path's scratch windows)."""
     acc[windows[w, W_N]] += 1
@@ -99,7 +100,7 @@ def add(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_limit
     home = windows[w, W_HOME]
     if home >= 0:
         lat, lon = ev[e, E_VALS + LAT], ev[e, E_VALS + LON]
-        if lat != NULL and lon != NULL:
+        if lat != NULL and lon != NULL:  # noqa: PLR1714
             acc[home] += 1
             acc[home + 1] += lat
             acc[home + 2] += lon
@@ -109,7 +110,7 @@ def add(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_limit
 
 
 @numba.njit(cache=True)
-def _push(ev, acc, queues, i, e, links):  # type: ignore[no-untyped-def]
+def _push(ev, acc, queues, i, e, links):
     """Monotone queue: drop the back while it is not better than `e`, then append `e`."""
     column = E_VALS + queues[i, Q_FIELD]
     v = ev[e, column]
@@ -134,7 +135,7 @@ def _push(ev, acc, queues, i, e, links):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
-def remove(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_limit, full):  # type: ignore[no-untyped-def]
+def remove(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_limit, full):
     """Take event `e` (the oldest inside) out of window `w`."""
     acc[windows[w, W_N]] -= 1
     fc = windows[w, W_FC]
@@ -159,7 +160,7 @@ def remove(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_li
     home = windows[w, W_HOME]
     if home >= 0:
         lat, lon = ev[e, E_VALS + LAT], ev[e, E_VALS + LON]
-        if lat != NULL and lon != NULL:
+        if lat != NULL and lon != NULL:  # noqa: PLR1714
             acc[home] -= 1
             acc[home + 1] -= lat
             acc[home + 2] -= lon
@@ -176,8 +177,8 @@ def remove(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_li
 
 
 @numba.njit(cache=True)
-def advance(ev, acc, w, kid, ts, seq, windows, sums, cnts, queues, counts, gl):  # type: ignore[no-untyped-def]
-    """Move window `w` to end at (ts − delay, seq): admit (delayed windows), then evict."""
+def advance(ev, acc, w, kid, ts, seq, windows, sums, cnts, queues, counts, gl):
+    """Move window `w` to end at (ts - delay, seq): admit (delayed windows), then evict."""
     delay = windows[w, W_DELAY]
     hi_column = windows[w, W_HI]
     stop = NIL
@@ -198,7 +199,7 @@ def advance(ev, acc, w, kid, ts, seq, windows, sums, cnts, queues, counts, gl): 
 
 
 @numba.njit(cache=True)
-def append(ev, acc, g, kid, e, groups, windows, sums, cnts, queues, counts, gl):  # type: ignore[no-untyped-def]
+def append(ev, acc, g, kid, e, groups, windows, sums, cnts, queues, counts, gl):
     """Link `e` (the key's newest event) at the tail and add it to the undelayed windows."""
     tail = acc[K_TAIL]
     ev[e, E_PREV] = tail
@@ -221,7 +222,7 @@ def append(ev, acc, g, kid, e, groups, windows, sums, cnts, queues, counts, gl):
 
 
 @numba.njit(cache=True)
-def insert(ev, acc, e):  # type: ignore[no-untyped-def]
+def insert(ev, acc, e):
     """Link `e` at its order-key place in the key's list (a late event)."""
     at = acc[K_TAIL]
     while at != NIL and after(ev, at, ev[e, E_TS], ev[e, E_SEQ]):
@@ -240,7 +241,24 @@ def insert(ev, acc, e):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
-def clear(ev, acc, g, kid, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, gl, template):  # type: ignore[no-untyped-def]
+def clear(
+    ev,
+    acc,
+    g,
+    kid,
+    groups,
+    windows,
+    sums,
+    cnts,
+    queues,
+    outs,
+    fcodes,
+    numeric,
+    scale,
+    counts,
+    gl,
+    template,
+):
     """Empty every window of the key (value counts included), keeping its list."""
     for w in range(groups[g, G_WIN_START], groups[g, G_WIN_END]):
         hi = windows[w, W_HI]
@@ -257,7 +275,9 @@ def clear(ev, acc, g, kid, groups, windows, sums, cnts, queues, outs, fcodes, nu
 
 
 @numba.njit(cache=True)
-def refill(ev, acc, g, kid, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, gl):  # type: ignore[no-untyped-def]
+def refill(
+    ev, acc, g, kid, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, gl
+):
     """Rebuild the cleared windows from the key's list, as at its newest event."""
     first, tail = acc[K_FIRST], acc[K_TAIL]
     if tail == NIL:
@@ -272,11 +292,24 @@ def refill(ev, acc, g, kid, groups, windows, sums, cnts, queues, outs, fcodes, n
             add(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, INF - 1, True)
             e = ev[e, E_NEXT]
     for w in range(groups[g, G_WIN_START], groups[g, G_WIN_END]):
-        advance(ev, acc, w, kid, ev[tail, E_TS], ev[tail, E_SEQ], windows, sums, cnts, queues, counts, gl)
+        advance(
+            ev,
+            acc,
+            w,
+            kid,
+            ev[tail, E_TS],
+            ev[tail, E_SEQ],
+            windows,
+            sums,
+            cnts,
+            queues,
+            counts,
+            gl,
+        )
 
 
 @numba.njit(cache=True)
-def release(ev, free, gl, e):  # type: ignore[no-untyped-def]
+def release(ev, free, gl, e):
     """Return event row `e` to the free stack."""
     ev[e, E_RING] = -1
     ev[e, E_KEY] = -1
@@ -285,8 +318,8 @@ def release(ev, free, gl, e):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
-def trim(ev, acc, free, gl, retention):  # type: ignore[no-untyped-def]
-    """Forget the key's events older than its newest − retention − lateness (outside every
+def trim(ev, acc, free, gl, retention):
+    """Forget the key's events older than its newest - retention - lateness (outside every
     window), keeping the newest of them: the previous event of a late arrival."""
     tail = acc[K_TAIL]
     cutoff = ev[tail, E_TS] - retention - gl[P_LATENESS]
