@@ -48,14 +48,16 @@ def test_a_rule_published_elsewhere_reaches_the_running_server(tmp_path: Path) -
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDWATCH_")}
     env.update(FRAUDWATCH_HOME=str(home), FRAUDWATCH_RULES_POLL_S="0.2")
+    log = (tmp_path / "server.log").open("w")  # a file: a full pipe would stall the server
     server = subprocess.Popen(
         [sys.executable, "-m", "fraudwatch.cli.main", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, server)
         headers = {"Authorization": f"Bearer {key}"}
+        client = httpx.Client(timeout=30)
 
         def score(i: int) -> dict[str, object]:
             body = {
@@ -63,7 +65,7 @@ def test_a_rule_published_elsewhere_reaches_the_running_server(tmp_path: Path) -
                 "amount": "777.00", "currency": "EUR", "card": {"token": "tok_" + "c" * 32},
                 "merchant": {"id": "m-1", "country": "NL"},
             }  # fmt: skip
-            response = httpx.post(f"{url}/v1/transactions/score", json=body, headers=headers)
+            response = client.post(f"{url}/v1/transactions/score", json=body, headers=headers)
             assert response.status_code == 200, response.text
             decision: dict[str, object] = response.json()
             return decision
@@ -85,4 +87,9 @@ def test_a_rule_published_elsewhere_reaches_the_running_server(tmp_path: Path) -
         assert outcome == "block", "the published rule did not reach the server within 10 s"
     finally:
         server.terminate()
-        server.wait(timeout=20)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        log.close()

@@ -52,6 +52,8 @@ class Rulebook:
         if self.compiled is None:
             return None
         rule_set = self.compiled.rule_set
+        if rule_set is self._fallback:
+            return "starter"
         return f"{rule_set.version}" if rule_set.published_at else f"{rule_set.version}-draft"
 
     def refresh(self) -> bool:

@@ -26,7 +26,9 @@ from fraudwatch.storage.codec import SQLITE_VALUES
 
 BUSY_TIMEOUT_S = 30
 CACHE_KIB = 64 * 1024
-_BEGIN_OPTION = "fraudwatch_sqlite_begin"
+BEGIN_OPTION = "fraudwatch_sqlite_begin"
+"""Execution option: `{BEGIN_OPTION: "IMMEDIATE"}` makes a write transaction take SQLite's write
+lock at BEGIN, so it waits (busy timeout) instead of failing when it later upgrades a read lock."""
 _json = msgspec.json.Encoder()
 
 
@@ -51,7 +53,7 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEnt
 
 
 def _on_begin(conn: Connection) -> None:
-    mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+    mode = conn.get_execution_options().get(BEGIN_OPTION, "DEFERRED")
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
@@ -88,7 +90,7 @@ class SQLiteEventStore(SqlEventStore):
     @contextmanager
     def _write_transaction(self) -> Iterator[Connection]:
         with self._engine.connect() as conn:
-            conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+            conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
             with conn.begin():
                 yield conn
 
