@@ -86,7 +86,9 @@ LAYOUTS: dict[str, tuple[str, str, Callable[[Row, int, int, float, bool, int], N
 }
 
 
-def write_layout(name: str, out_dir: Path, rows: int = 3000, seed: int = 0) -> Path:
+def write_layout(
+    name: str, out_dir: Path, rows: int = 3000, seed: int = 0, fraud_rate: float = 0.04
+) -> Path:
     """`rows` transactions in layout `name`, written to `out_dir`; returns the file."""
     fixture, file_name, fill = LAYOUTS[name]
     with (DATA / fixture).open(newline="") as handle:
@@ -103,7 +105,7 @@ def write_layout(name: str, out_dir: Path, rows: int = 3000, seed: int = 0) -> P
     templates = [t for t, r in zip(templates, records, strict=True) if r.error is None]
     rng = np.random.default_rng(seed)
     seconds = np.sort(rng.integers(0, DAYS * 86400, rows))
-    fraud = rng.random(rows) < 0.04
+    fraud = rng.random(rows) < fraud_rate
     amount = np.where(fraud, rng.lognormal(6.0, 0.5, rows), rng.lognormal(3.5, 0.8, rows))
     who = rng.integers(0, 150, rows)
     path = out_dir / file_name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,10 +16,10 @@ from fraudwatch.events.formats.base import IngestContext
 from fraudwatch.features.defaults import default_feature_set
 from fraudwatch.features.definitions import FeatureSet
 from fraudwatch.features.enrich.ip import default_locator
-from fraudwatch.models.blend import Thresholds
-from fraudwatch.models.classifier import Algorithm, ClassifierParams
-from fraudwatch.models.dataset import LabelledHistory, ModelDataError
-from fraudwatch.models.train import TrainOptions
+
+if TYPE_CHECKING:  # the ML stack loads only when a model command runs
+    from fraudwatch.models.dataset import LabelledHistory
+    from fraudwatch.models.train import TrainOptions
 
 FormatOption = Annotated[
     str,
@@ -75,6 +75,10 @@ def load_data(
 
 
 def _options(algorithm: str, trees: int, search_seconds: float, seed: int) -> TrainOptions:
+    from fraudwatch.models.blend import Thresholds
+    from fraudwatch.models.classifier import Algorithm, ClassifierParams
+    from fraudwatch.models.train import TrainOptions
+
     if algorithm not in ("lightgbm", "xgboost"):
         raise typer.BadParameter("lightgbm or xgboost", param_hint="--algorithm")
     chosen: Algorithm = "xgboost" if algorithm == "xgboost" else "lightgbm"
@@ -182,6 +186,8 @@ def _model_dir(app: Container, model: Path | None, stage: str | None) -> Path:
 
         found: Path = ModelRegistry.from_settings(app.settings).download(stage)
         return found
+    from fraudwatch.models.dataset import ModelDataError
+
     root = app.settings.resolved_models_dir
     candidates = sorted(root.glob("model-*")) if root.is_dir() else []
     if not candidates:

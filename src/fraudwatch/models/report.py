@@ -244,8 +244,8 @@ def write_report(
         "<h2>Score distributions</h2>" + _distributions(y, scores.risk, bundle.thresholds.as_dict())
     )
 
-    top = np.argsort(-scores.risk, kind="stable")[:15]
-    top = top[decision[top] >= 1]
+    riskiest = np.argsort(-scores.risk, kind="stable")[:15]
+    top = riskiest[decision[riskiest] >= 1]
     top_reasons = reasons(bundle, x[top])
     sections.append(
         "<h2>Reasons for the riskiest decisions</h2>"
@@ -267,12 +267,14 @@ def write_report(
     sample = np.random.default_rng(0).choice(len(x), size=min(2000, len(x)), replace=False)
     image, _ = _shap_summary(bundle, x[np.sort(sample)])
     sections.append("<h2>Global importance (SHAP summary, 2,000 test rows)</h2>" + image)
-    if data.reference is not None and len(top):
-        lime_rows = top[:3]
+    if not len(top):
+        sections.append("<p>No transaction of the test period reached review.</p>")
+    if data.reference is not None and len(riskiest):
+        lime_rows = riskiest[:3]
         shap_top = [[r.feature for r in found] for found in reasons(bundle, x[lime_rows])]
         background = bundle.layout.matrix(data.reference)
         sections.append(
-            "<h2>LIME second opinion (3 riskiest flagged rows)</h2>"
+            "<h2>LIME second opinion (the 3 riskiest transactions)</h2>"
             + _lime(bundle, background, x[lime_rows], shap_top)
         )
 
