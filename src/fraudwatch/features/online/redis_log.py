@@ -151,11 +151,6 @@ _chunk = msgspec.msgpack.Decoder(Chunk, ext_hook=_ext_hook)
 _snap = msgspec.msgpack.Decoder(Snap, ext_hook=_ext_hook)
 
 
-def encode_row(row: TxRow) -> bytes:
-    """A row as a msgpack array (the `row` of `Step` and `Late`)."""
-    return _plain.encode(row_values(row))
-
-
 Keyed = tuple[int, EntityKey, list[msgspec.Raw]]
 
 
@@ -164,8 +159,9 @@ def encode_chunk(time: int, keyed: list[Keyed], records: list[TxRecord]) -> byte
     return _plain.encode((time, keyed, records))
 
 
-def encode_step(kind: int, fraud: int | None, row: msgspec.Raw) -> msgspec.Raw:
-    return msgspec.Raw(_plain.encode((kind, fraud, row)))
+def encode_step(kind: int, fraud: int | None, row: TxRow) -> msgspec.Raw:
+    """A `Step` (kind 1) or `Late` (kind 2) entry."""
+    return msgspec.Raw(_plain.encode((kind, fraud, row_values(row))))
 
 
 def encode_mark(ts: int, seq: int, transaction_id: str, known_at: int) -> msgspec.Raw:

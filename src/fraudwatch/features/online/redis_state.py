@@ -323,11 +323,11 @@ class RedisState:
         for record in chunk.records:
             self._put_record(index, record)
 
-    def _put_record(self, index: int, record: TxRecord) -> None:
+    def _put_record(self, index: int, record: TxRecord, *, learn: bool = True) -> None:
         tx_id = record.transaction_id
         if tx_id not in self.records:
             self.record_times.append((record.time, tx_id))
-        if record.first is not None and record.ts is not None:  # for late events' history
+        if learn and record.first is not None and record.ts is not None:  # late events' history
             self.replayer.learned[tx_id] = (record.ts, record.first)
         self.records[tx_id] = record
         self.records_in[index].add(tx_id)
@@ -347,6 +347,7 @@ class RedisState:
         """One round trip: write the batch if no bucket changed since the fetch, else
         `StateConflict` (and the buckets the batch changed are dropped from the replica)."""
         keyed: dict[int, list[Keyed]] = {}
+        touched_keys: dict[int, list[StateKey]] = {}
         records: dict[int, list[TxRecord]] = {}
         placed, bucket = self.placed, self.bucket
         for key, entries in batch.entries.items():
@@ -356,10 +357,13 @@ class RedisState:
             found = keyed.get(index)
             if found is None:
                 keyed[index] = [(key[0], key[1], entries)]
+                touched_keys[index] = [key]
             else:
                 found.append((key[0], key[1], entries))
+                touched_keys[index].append(key)
+        record_buckets = {tx_id: self.record_bucket(tx_id) for tx_id in batch.records}
         for tx_id, record in batch.records.items():
-            records.setdefault(self.record_bucket(tx_id), []).append(record)
+            records.setdefault(record_buckets[tx_id], []).append(record)
         touched = sorted(keyed.keys() | records.keys())
         token = os.urandom(TOKEN)
         now = batch.clock[1] or 0
@@ -399,13 +403,9 @@ class RedisState:
                 seen.token = token
             else:
                 self.seen[index] = _Seen(len(data) - TOKEN, token, since)
-            keys = self.keys_in[index]
-            states = self.replica.states
-            for group, entity, _ in keyed.get(index, ()):
-                if (group, entity) in states:
-                    keys.add((group, entity))
+            self.keys_in[index].update(touched_keys.get(index, ()))  # all in the replica
         for tx_id, record in batch.records.items():
-            self._put_record(self.record_bucket(tx_id), record)
+            self._put_record(record_buckets[tx_id], record, learn=False)
 
     def _snapshot(
         self, index: int, token: bytes, now: int, mine: list[Keyed], changed: list[TxRecord]

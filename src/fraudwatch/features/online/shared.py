@@ -23,7 +23,7 @@ import msgspec
 
 from fraudwatch.features.online.compiled import Values
 from fraudwatch.features.online.overlay import Bookmark, entity_key
-from fraudwatch.features.online.redis_log import TxRecord, encode_mark, encode_row, encode_step
+from fraudwatch.features.online.redis_log import TxRecord, encode_mark, encode_step
 from fraudwatch.features.online.redis_state import Batch, Fetched, RedisState
 from fraudwatch.features.online.state import InProcessState, StateConflict, StateKey
 from fraudwatch.features.rows import LabelRow, StreamItem, TxRow
@@ -114,7 +114,7 @@ class SharedBatch:
             else:
                 tx_id = item.transaction_id
                 fraud = fraud_since.get(tx_id)
-                entry = encode_step(STEP if ordered else LATE, fraud, msgspec.Raw(encode_row(item)))
+                entry = encode_step(STEP if ordered else LATE, fraud, item)
                 for key in keys:
                     if key in states:
                         found = entries.get(key)

@@ -72,19 +72,22 @@ class InProcessState:
         engine's fast path updates `newest` without moving the key, so a front key still in use
         is moved to the back here instead (at most once per key and horizon)."""
         states = self.states
-        dropped = 0
-        while states:
-            key = next(iter(states))
-            state = states[key]
+        dropped: list[StateKey] = []
+        moved: list[tuple[StateKey, KeyState]] = []
+        for key, state in states.items():  # one pass: a dict skips its deleted slots slowly
             if state.placed >= before_ts:
                 break  # placing order ~ time order: later keys are newer (late events aside)
-            del states[key]
             if state.newest < before_ts:
-                dropped += 1
+                dropped.append(key)
             else:
-                state.placed = state.newest
-                states[key] = state
-        return dropped
+                moved.append((key, state))
+        for key in dropped:
+            del states[key]
+        for key, state in moved:
+            del states[key]
+            state.placed = state.newest
+            states[key] = state
+        return len(dropped)
 
     def items(self) -> Iterator[tuple[StateKey, KeyState]]:
         return iter(list(self.states.items()))
