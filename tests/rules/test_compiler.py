@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fraudwatch.rules import Type, Vocabulary, parse
-from fraudwatch.rules.compiler import compile_scalar, compile_vector
+from fraudwatch.rules.compiler import Batch, compile_scalar, compile_vector
 
 NAMES = {"a": Type.NUM, "b": Type.NUM, "s": Type.STR, "t": Type.STR}
 VOCAB = Vocabulary(NAMES, frozenset({"blocked"}))
@@ -133,14 +133,14 @@ def test_scalar_and_vector_agree(condition: str, rows: list[dict[str, Any]]) -> 
     lists = {"blocked": frozenset({"c1", "x"})}
     tree = parse(condition, VOCAB)
     one = compile_scalar(tree, lists, NAMES)
-    many = compile_vector(tree, lists, NAMES)
+    many = compile_vector(tree, lists)
     columns: dict[str, Any] = {
         "a": np.array([np.nan if r["a"] is None else r["a"] for r in rows], dtype=np.float64),
         "b": np.array([np.nan if r["b"] is None else r["b"] for r in rows], dtype=np.float64),
         "s": np.array([r["s"] for r in rows], dtype=object),
         "t": np.array([r["t"] for r in rows], dtype=object),
     }
-    batch = many(columns, len(rows))
+    batch = many(Batch(columns, len(rows), NAMES))
     for row, value in zip(rows, batch, strict=True):
         expected = one(row)
         got = None if math.isnan(value) else bool(value == 1.0)

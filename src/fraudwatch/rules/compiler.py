@@ -3,8 +3,8 @@
 - `scalar`: one row (a mapping of names to values) -> True / False / None (unknown). The tree is
   turned into the source of one Python function, generated from the checked tree — never from
   the rule's text — and compiled once: a rule then costs well under a microsecond per row.
-- `vector`: a batch of columns -> float64 array of 1.0 / 0.0 / NaN (unknown), with NumPy, for
-  batch scoring and backtests over history.
+- `vector`: a `Batch` of columns -> float64 array of 1.0 / 0.0 / NaN (unknown), with NumPy,
+  for batch scoring and backtests over history.
 
 Missing values: a number is missing when None or NaN, a string when None. Named lists are read
 when the rule runs, from the `Lists` mapping given at compile time, so updating a list changes
@@ -36,7 +36,7 @@ Lists = Mapping[str, frozenset[str]]
 Scalar = Callable[[Mapping[str, Any]], bool | None]
 Floats = npt.NDArray[np.float64]
 Column = npt.NDArray[Any]
-Vector = Callable[[Mapping[str, Column], int], Floats]
+Vector = Callable[["Batch"], Floats]
 
 # -- one row --------------------------------------------------------------------------------------
 
@@ -180,40 +180,69 @@ def _map(values: Column, function: Callable[[Any], Any]) -> Column:
     return out
 
 
-def compile_vector(node: Node, lists: Lists, names: Mapping[str, Type]) -> Vector:
-    """The batch evaluator: `columns` name -> array (float64 numbers, object strings), `n` rows."""
+class Batch:
+    """Rows as the batch evaluators read them: each column normalised once (numbers to float64
+    with NaN, strings to objects with None) and its missing mask computed once, whatever the
+    number of rules reading it."""
 
-    def run(columns: Mapping[str, Column], n: int) -> Floats:
-        with np.errstate(all="ignore"):
-            out = _eval(node, columns, n, lists)
-        return np.asarray(out, dtype=np.float64)
+    def __init__(self, columns: Mapping[str, Column], n: int, names: Mapping[str, Type]) -> None:
+        self.n = n
+        self._raw = columns
+        self._names = names
+        self._columns: dict[str, Column] = {}
+        self._missing: dict[str, npt.NDArray[np.bool_]] = {}
 
-    return run
+    def column(self, name: str) -> Column:
+        found = self._columns.get(name)
+        if found is None:
+            found = self._columns[name] = _normalised(
+                self._raw.get(name), self._names[name], self.n
+            )
+        return found
+
+    def missing(self, name: str) -> npt.NDArray[np.bool_]:
+        found = self._missing.get(name)
+        if found is None:
+            found = self._missing[name] = _missing(self.column(name))
+        return found
 
 
-def _column(name: str, kind: Type, columns: Mapping[str, Column], n: int) -> Column:
-    values = columns.get(name)
+def _normalised(values: Column | None, kind: Type, n: int) -> Column:
     if values is None:
         return np.full(n, np.nan) if kind is not Type.STR else np.full(n, None, dtype=object)
     if kind is not Type.STR:
         return np.asarray(values, dtype=np.float64)
+    if values.dtype == object and all(v is None or type(v) is str for v in values):
+        return values
     out = np.empty(len(values), dtype=object)
     out[:] = [v if isinstance(v, str) else None for v in values]
     return out
 
 
-def _eval(node: Node, columns: Mapping[str, Column], n: int, lists: Lists) -> Column:
+def compile_vector(node: Node, lists: Lists) -> Vector:
+    """The batch evaluator of a checked tree over a `Batch`."""
+
+    def run(batch: Batch) -> Floats:
+        with np.errstate(all="ignore"):
+            out = _eval(node, batch, lists)
+        return np.asarray(out, dtype=np.float64)
+
+    return run
+
+
+def _eval(node: Node, batch: Batch, lists: Lists) -> Column:
+    n = batch.n
     if isinstance(node, Const):
         if node.type is Type.STR:
             return np.full(n, node.value, dtype=object)
         return np.full(n, float(node.value))
     if isinstance(node, Name):
-        return _column(node.name, node.type, columns, n)
+        return batch.column(node.name)
     if isinstance(node, Unary):
-        operand = _eval(node.operand, columns, n, lists)
+        operand = _eval(node.operand, batch, lists)
         return 1.0 - operand if node.op == "not" else -operand
     if isinstance(node, Arith):
-        a, b = _eval(node.left, columns, n, lists), _eval(node.right, columns, n, lists)
+        a, b = _eval(node.left, batch, lists), _eval(node.right, batch, lists)
         if node.op == "+":
             return a + b
         if node.op == "-":
@@ -222,30 +251,36 @@ def _eval(node: Node, columns: Mapping[str, Column], n: int, lists: Lists) -> Co
             return a * b
         return np.where(b == 0, np.nan, a / np.where(b == 0, 1.0, b))
     if isinstance(node, Compare):
-        return _compare(node, columns, n, lists)
+        return _compare(node, batch, lists)
     if isinstance(node, Member):
-        item = _eval(node.item, columns, n, lists)
+        item = _eval(node.item, batch, lists)
         values = node.values if node.values is not None else lists.get(node.list_name or "", None)
-        found = np.fromiter((v in (values or ()) for v in item), dtype=bool, count=n)
-        return _truth(~found if node.negated else found, _missing(item))
+        found = np.fromiter((v in (values or ()) for v in item), dtype=bool, count=batch.n)
+        return _truth(~found if node.negated else found, _missing_of(node.item, item, batch))
     if isinstance(node, Logic):
-        return _logic(node.op, [_eval(o, columns, n, lists) for o in node.operands])
+        return _logic(node.op, [_eval(o, batch, lists) for o in node.operands])
     assert isinstance(node, Call)
-    return _call(node, [_eval(a, columns, n, lists) for a in node.args])
+    return _call(node, [_eval(a, batch, lists) for a in node.args])
 
 
-def _compare(node: Compare, columns: Mapping[str, Column], n: int, lists: Lists) -> Floats:
-    a, b = _eval(node.left, columns, n, lists), _eval(node.right, columns, n, lists)
-    missing = _missing(a) | _missing(b)
-    ops: dict[str, Callable[[Any, Any], Any]] = {
-        "<": np.less,
-        "<=": np.less_equal,
-        ">": np.greater,
-        ">=": np.greater_equal,
-        "==": np.equal,
-        "!=": np.not_equal,
-    }
-    result = np.asarray(ops[node.op](a, b), dtype=bool)
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
+
+
+def _missing_of(node: Node, values: Column, batch: Batch) -> npt.NDArray[np.bool_]:
+    return batch.missing(node.name) if isinstance(node, Name) else _missing(values)
+
+
+def _compare(node: Compare, batch: Batch, lists: Lists) -> Floats:
+    a, b = _eval(node.left, batch, lists), _eval(node.right, batch, lists)
+    missing = _missing_of(node.left, a, batch) | _missing_of(node.right, b, batch)
+    result = np.asarray(_OPS[node.op](a, b), dtype=bool)
     return _truth(result, missing)
 
 

@@ -15,7 +15,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fraudwatch.rules.compiler import Column, Lists, Scalar, Vector, compile_scalar, compile_vector
+from fraudwatch.rules.compiler import (
+    Batch,
+    Column,
+    Lists,
+    Scalar,
+    Vector,
+    compile_scalar,
+    compile_vector,
+)
 from fraudwatch.rules.language import Vocabulary, names_in, parse
 from fraudwatch.rules.model import Action, Rule, RuleSet
 
@@ -55,7 +63,7 @@ class CompiledRuleSet:
                 _Compiled(
                     rule,
                     compile_scalar(tree, lists, vocabulary.names),
-                    compile_vector(tree, lists, vocabulary.names),
+                    compile_vector(tree, lists),
                     names_in(tree),
                 )
             )
@@ -70,14 +78,31 @@ class CompiledRuleSet:
 
     def evaluate_batch(self, columns: Mapping[str, Column], n: int) -> npt.NDArray[np.bool_]:
         """(n, rules) matrix: True where the rule's condition is true (shadow rules included)."""
+        batch = Batch(columns, n, self.vocabulary.names)
         out = np.zeros((n, len(self.rules)), dtype=bool)
         for index, compiled in enumerate(self.rules):
-            out[:, index] = compiled.vector(columns, n) == 1.0
+            out[:, index] = compiled.vector(batch) == 1.0
         return out
 
     def hits_of(self, matrix: npt.NDArray[np.bool_], row: int) -> RuleHits:
         """The `RuleHits` of one row of an `evaluate_batch` matrix (same as `evaluate`)."""
         return _hits(self.rules[int(i)].rule for i in np.flatnonzero(matrix[row]))
+
+    def hits_all(self, matrix: npt.NDArray[np.bool_]) -> list[RuleHits]:
+        """`hits_of` for every row; rows where nothing fired share one empty result."""
+        out = [NO_HITS] * len(matrix)
+        rows, columns = np.nonzero(matrix)
+        if len(rows) == 0:
+            return out
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        ends = np.r_[starts[1:], len(rows)]
+        rules = self.rules
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            out[int(rows[start])] = _hits(rules[c].rule for c in columns[start:end].tolist())
+        return out
+
+
+NO_HITS = RuleHits((), (), 0.0, None)
 
 
 def _hits(true: Iterable[Rule]) -> RuleHits:

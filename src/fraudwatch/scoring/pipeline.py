@@ -237,8 +237,7 @@ class DecisionPipeline:
                 columns[name] = np.array([np.nan if v is None else v for v in values_of], float)
         if probability is not None and anomaly is not None:
             columns["model_score"], columns["anomaly_score"] = probability, anomaly
-        matrix = compiled.evaluate_batch(columns, len(rows))
-        return [compiled.hits_of(matrix, k) for k in range(len(rows))]
+        return compiled.hits_all(compiled.evaluate_batch(columns, len(rows)))
 
     def _reasons(
         self, features: Matrix, verdicts: Sequence[Any], hits: list[RuleHits]

@@ -27,6 +27,7 @@ from fraudwatch.features.defaults import default_feature_set
 from fraudwatch.features.definitions import FeatureSet
 from fraudwatch.features.enrich.ip import default_locator
 from fraudwatch.features.history import load_history_from_store
+from fraudwatch.features.online import online_engine
 from fraudwatch.rules.language import Vocabulary
 from fraudwatch.rules.model import RuleSet
 from fraudwatch.rules.starter import starter_rule_set
@@ -42,13 +43,7 @@ RECENT = 1_000_000  # decisions kept in memory for idempotent replies
 
 
 def make_engine(feature_set: FeatureSet, allowed_lateness_s: int) -> FeatureEngine:
-    """The fastest in-process engine available (the native one when present)."""
-    try:
-        from fraudwatch.features.online import online_engine  # type: ignore[attr-defined]
-    except ImportError:
-        from fraudwatch.features.online import OnlineEngine
-
-        return OnlineEngine(feature_set, allowed_lateness_s=allowed_lateness_s)
+    """The in-process feature engine (the native one)."""
     engine: FeatureEngine = online_engine(feature_set, allowed_lateness_s=allowed_lateness_s)
     return engine
 
