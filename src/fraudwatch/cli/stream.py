@@ -3,6 +3,7 @@ load producer: JSON lines of canonical events onto a topic, keyed by card token)
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -61,6 +62,8 @@ def worker_command(
     from fraudwatch.stream.kafka import KafkaConsumer, KafkaProducer, ensure_topics
     from fraudwatch.stream.worker import StreamWorker, Topics, WorkerStats, tune_gc
 
+    logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("fraudwatch.stream").setLevel(logging.INFO)  # assignments, store waits
     topics = Topics(tuple(topic or [EVENTS_TOPIC]), decisions_topic, dead_letter_topic)
     with container() as app:
         ensure_topics(
