@@ -1,8 +1,10 @@
 """From a history (any ingest format) to the feature frame the models learn from.
 
 `compute_features` is the one place that asks the feature engine for point-in-time features: it
-uses the offline engine (DuckDB), which the parity check holds equal to the online engine, and
-can switch to a faster engine without touching the rest of this package.
+replays the whole history, transactions and labels in stream order, through the online engine
+(`online_engine`: the compiled in-process engine), so every row holds exactly what scoring saw
+when that transaction arrived — labels count only once known. The offline engine (DuckDB) gives
+the same values (the parity check) and can take its place here if it becomes the faster one.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from fraudwatch.errors import FraudwatchError
 from fraudwatch.events.formats.base import IngestContext, get_format
@@ -21,7 +22,7 @@ from fraudwatch.events.model import Label, Transaction
 from fraudwatch.features.definitions import FeatureSet
 from fraudwatch.features.enrich.ip import IpLocator
 from fraudwatch.features.history import History, load_history_from_store, with_pass_through
-from fraudwatch.features.rows import label_row, label_table, tx_row, tx_table
+from fraudwatch.features.rows import label_row, tx_row
 from fraudwatch.storage.store import EventStore
 
 #: transaction fields the models read besides the feature set (amount in EUR, UTC hour)
@@ -122,14 +123,24 @@ class FeatureFrame:
         return fraud.groupby("transaction_id")["known_at"].min()
 
 
-def compute_features(feature_set: FeatureSet, history: History) -> pa.Table:
-    """Point-in-time features of every transaction of `history` (one row each, by seq)."""
-    from fraudwatch.features.offline import build_training_set
+REPLAY_CHUNK = 65_536
 
-    attributes = history.attribute_names()
-    return build_training_set(
-        feature_set, tx_table(history.transactions, attributes), label_table(history.labels)
-    )
+
+def compute_features(feature_set: FeatureSet, history: History) -> np.ndarray:
+    """Point-in-time features of every transaction of `history`: one row per transaction in
+    arrival order (seq), columns in `feature_set.names` order."""
+    from fraudwatch.features.online import online_engine
+
+    engine = online_engine(feature_set)
+    out = np.full((len(history.transactions), len(feature_set.names)), np.nan)
+    stream = history.stream
+    for start in range(0, len(stream), REPLAY_CHUNK):
+        result = engine.process_batch(stream[start : start + REPLAY_CHUNK])
+        if result.late:  # impossible on a sorted replay; refuse rather than train on NaNs
+            raise ModelDataError(f"{len(result.late)} transactions came out of order")
+        if result.seqs:
+            out[np.asarray(result.seqs, dtype=np.int64)] = result.matrix
+    return out
 
 
 def build_frame(labelled: LabelledHistory, feature_set: FeatureSet) -> FeatureFrame:
@@ -138,8 +149,7 @@ def build_frame(labelled: LabelledHistory, feature_set: FeatureSet) -> FeatureFr
     if not history.transactions:
         raise ModelDataError("the data holds no transaction")
     features = with_pass_through(feature_set, history.attribute_names())
-    table = compute_features(features, history)
-    rows = table.select(features.names).to_pandas()
+    rows = pd.DataFrame(compute_features(features, history), columns=features.names, copy=False)
     txs = history.transactions
     rows.insert(0, "transaction_id", [r.transaction_id for r in txs])
     rows.insert(1, "ts", np.fromiter((r.ts for r in txs), np.int64, len(txs)))
