@@ -173,6 +173,12 @@ def test_errors_are_messages_not_tracebacks(workspace: Path) -> None:
         ["features", "list"],
         ["features", "build"],
         ["features", "parity"],
+        ["rules", "check"],
+        ["rules", "backtest"],
+        ["serve"],
+        ["apikey", "create"],
+        ["apikey", "list"],
+        ["apikey", "revoke"],
     ],
 )
 def test_every_command_has_help(workspace: Path, command: list[str]) -> None:

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from fraudwatch.bootstrap import Container
 from fraudwatch.decisions.model import Decision
@@ -94,10 +94,12 @@ class ScoringService:
         return self.pipeline.model
 
     def warm_up(self, days: int, progress: Callable[[int], None] | None = None) -> int:
-        """Replay the last `days` of stored history into the features (state as if live)."""
-        if days <= 0:
+        """Replay the last `days` of stored history (counted back from the newest stored
+        transaction) into the features, so they are as if the scorer had run all along."""
+        newest = self.store.find_transactions(limit=1)
+        if days <= 0 or not newest:
             return 0
-        start = datetime.now(UTC) - timedelta(days=days)
+        start = newest[0].event_time - timedelta(days=days)
         history = load_history_from_store(self.store, self.locator, start=start)
         self.warmed_up = self.pipeline.replay(history.stream, progress)
         self._seen.update(row.transaction_id for row in history.transactions)
