@@ -4,6 +4,8 @@ The notebook-facing API: define with `WindowFeature`, `Derived`, `PassThrough` o
 `FeatureSet`, and look at the values over history with `preview`.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from fraudwatch.features.defaults import default_feature_set
 from fraudwatch.features.definitions import (
     Aggregation,
@@ -14,7 +16,9 @@ from fraudwatch.features.definitions import (
     PassThrough,
     WindowFeature,
 )
-from fraudwatch.features.preview import preview
+
+if TYPE_CHECKING:
+    from fraudwatch.features.preview import preview
 
 __all__ = [
     "Aggregation",
@@ -27,3 +31,14 @@ __all__ = [
     "default_feature_set",
     "preview",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`preview` is imported on first use: it pulls in every format and the offline engine,
+    which importing a definition (every command does) should not pay for."""
+    if name == "preview":
+        from fraudwatch.features.preview import preview
+
+        globals()["preview"] = preview  # the function, not the submodule of the same name
+        return preview
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
