@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from fraudwatch.events.formats.base import IngestContext
 from fraudwatch.features.defaults import default_feature_set
 from fraudwatch.features.definitions import Aggregation as A
-from fraudwatch.features.definitions import FeatureSet, WindowFeature
+from fraudwatch.features.definitions import Derived, FeatureSet, PassThrough, WindowFeature
 from fraudwatch.features.enrich.geo import haversine_km_scalar
 from fraudwatch.features.enrich.ip import default_locator
 from fraudwatch.features.history import load_history
@@ -45,6 +45,7 @@ from fraudwatch.simulate import SimulationConfig, simulate
 
 from .strategies import S, random_stream, streams, targeted_feature_set
 
+M = ("ip_country", "billing_country")
 TARGETED = targeted_feature_set()
 DEFAULT = default_feature_set()
 
@@ -83,6 +84,22 @@ def _assert_identical(got: np.ndarray, want: np.ndarray, fs: FeatureSet) -> None
 @pytest.mark.parametrize("seed", range(10))
 def test_native_equals_the_python_engine(fs: FeatureSet, seed: int) -> None:
     _assert_identical(*_both(fs, random_stream(seed, 60)), fs)
+
+
+@pytest.mark.parametrize(
+    "fs",
+    [
+        FeatureSet("stateless", (PassThrough("V1", default=2.0), Derived("mismatch", fields=M))),
+        FeatureSet("windowless", (WindowFeature(entity=("card",), agg=A.TIME_SINCE_LAST),)),
+    ],
+    ids=["stateless", "windowless"],
+)
+def test_sets_without_groups_or_windows(fs: FeatureSet) -> None:
+    stream = random_stream(3, 40)
+    _assert_identical(*_both(fs, stream), fs)
+    engine = NativeEngine(fs)
+    rows = [r.values for r in map(engine.process, stream) if r is not None]
+    _assert_identical(np.array(rows), OnlineEngine(fs).process_batch(stream).values, fs)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
+from numba import types
 from numba.typed import List
 
 from fraudwatch.features.online.engine import SnapshotError
@@ -28,6 +29,7 @@ from fraudwatch.features.online.native.columns import Codes, KeyIds
 from fraudwatch.features.online.native.layout import (
     G_STRIDE,
     K_FIRST,
+    K_HEADER,
     K_NEWEST,
     K_TAIL,
     Q_HEAD,
@@ -224,7 +226,7 @@ class NativeState:
         gl[[P_MAX_TIME, P_MAX_LABEL_TS]] = EARLIEST
         gl[P_LATENESS], gl[P_HORIZON] = lateness_us, plan.horizon_us
         gl[P_SLOTS], gl[P_LINKS] = len(layout.counts), E_VALS + len(layout.fields)
-        ks = List()
+        ks = List.empty_list(types.int64[:, ::1])  # typed even without groups
         for g in range(layout.n_groups):
             ks.append(np.tile(templates[g, : layout.groups[g, G_STRIDE]], (64, 1)))
         width = E_VALS + len(layout.fields) + 2 * layout.max_queues  # events keep layout fields
@@ -286,7 +288,7 @@ class NativeState:
 
 def _templates(layout: Layout) -> Ints:
     """Per group, the row of a key without state: cursors and list ends NIL, newest earliest."""
-    width = int(layout.groups[:, G_STRIDE].max(initial=1))
+    width = int(layout.groups[:, G_STRIDE].max(initial=K_HEADER))
     out = np.zeros((layout.n_groups, width), dtype=np.int64)
     out[:, [K_FIRST, K_TAIL]] = NIL
     out[:, K_NEWEST] = EARLIEST
@@ -326,7 +328,9 @@ def load_state(path: Path, plan: Plan, version: str) -> NativeState:
         )
     state = NativeState.new(plan, 0)
     state.gl, state.ev, state.free, ks = data["arrays"]
-    state.ks = List(ks)
+    state.ks = List.empty_list(types.int64[:, ::1])
+    for rows in ks:
+        state.ks.append(rows)
     state.key_rows = [len(rows) for rows in ks]
     state.counts = data["counts"]
     state.codes, state.keys, state.labels = data["python"]
