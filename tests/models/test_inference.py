@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pytest
 
 from fraudwatch.models.anomaly import AnomalyDetector
+from fraudwatch.models.blend import Thresholds
 from fraudwatch.models.bundle import ModelBundle
 from fraudwatch.models.compiled import CompiledTrees
+from fraudwatch.models.dataset import FeatureFrame
 from fraudwatch.models.evaluate import EvaluationSet
-from fraudwatch.models.inference import Scorer
+from fraudwatch.models.inference import Scorer, ScoringModel
 from fraudwatch.models.layout import FeatureLayoutError
 from fraudwatch.models.reasons import explain, phrase, reasons
+from fraudwatch.models.split import TimeSplit
+from fraudwatch.models.train import train
+from tests.models.conftest import fast_options
 
 
 def test_compiled_trees_equal_lightgbm_exactly(trained: tuple[ModelBundle, EvaluationSet]) -> None:
@@ -83,7 +90,8 @@ def test_reasons_are_shap_contributions_of_flagged_rows_only(
     contributions = bundle.classifier.contributions(x[:100])
     np.testing.assert_allclose(contributions.sum(axis=1), bundle.classifier.margin(x[:100]))
     risk = bundle.score_matrix(x).risk
-    decisions = bundle.thresholds.decide(risk)
+    cut = np.quantile(risk, [0.98, 0.99, 0.995])  # the riskiest 2 % reach review
+    decisions = Thresholds(float(cut[0]), float(cut[1]), float(cut[2])).decide(risk)
     assert (decisions >= 1).any() and (decisions == 0).any()
     explained = explain(bundle, x, decisions)
     assert all((e is None) == (d == 0) for e, d in zip(explained, decisions, strict=True))
@@ -108,3 +116,17 @@ def test_reasons_are_shap_contributions_of_flagged_rows_only(
 )
 def test_reason_phrases(feature: str, value: float, text: str) -> None:
     assert phrase(feature, value) == text
+
+
+def test_scoring_model_serves_a_feature_set_only_model(simulated_frame: FeatureFrame) -> None:
+    from dataclasses import replace
+
+    split = TimeSplit.from_days(date(2026, 1, 5), train_days=18, delay_days=4, test_days=8)
+    options = replace(fast_options(), event_columns=False)
+    bundle = train(simulated_frame, split, options)
+    assert list(bundle.layout.columns) == simulated_frame.feature_names
+    model = ScoringModel(bundle, "1")
+    x = simulated_frame.rows[model.columns].to_numpy()[:200]
+    _, _, risk = model.scores(x)
+    np.testing.assert_array_equal(risk, bundle.score_matrix(x).risk)
+    assert len(model.explain(x[:3], 2)) == 3

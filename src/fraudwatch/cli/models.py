@@ -74,7 +74,14 @@ def load_data(
         return load_labelled_history(format, path, ctx, default_locator())
 
 
-def _options(algorithm: str, trees: int, search_seconds: float, seed: int) -> TrainOptions:
+def _options(
+    app: Container,
+    algorithm: str,
+    trees: int,
+    search_seconds: float,
+    seed: int,
+    event_columns: bool = True,
+) -> TrainOptions:
     from fraudwatch.models.blend import Thresholds
     from fraudwatch.models.classifier import Algorithm, ClassifierParams
     from fraudwatch.models.train import TrainOptions
@@ -83,7 +90,18 @@ def _options(algorithm: str, trees: int, search_seconds: float, seed: int) -> Tr
         raise typer.BadParameter("lightgbm or xgboost", param_hint="--algorithm")
     chosen: Algorithm = "xgboost" if algorithm == "xgboost" else "lightgbm"
     params = ClassifierParams(algorithm=chosen, max_trees=trees, seed=seed)
-    return TrainOptions(params, search_seconds=search_seconds, thresholds=Thresholds())
+    s, default = app.settings, Thresholds()
+    thresholds = Thresholds(
+        default.review if s.review_threshold is None else s.review_threshold,
+        default.step_up if s.step_up_threshold is None else s.step_up_threshold,
+        default.block if s.block_threshold is None else s.block_threshold,
+    )
+    return TrainOptions(
+        params,
+        search_seconds=search_seconds,
+        thresholds=thresholds,
+        event_columns=event_columns,
+    )
 
 
 def _periods(
@@ -116,6 +134,13 @@ def train_command(
     register: Annotated[
         bool, typer.Option(help="Log the run to MLflow and register the model as a candidate.")
     ] = True,
+    event_columns: Annotated[
+        bool,
+        typer.Option(
+            help="Also learn from amount, hour, channel, entry mode (off: the feature set alone,"
+            " as the scoring pipeline serves it)."
+        ),
+    ] = True,
     json_output: JsonOption = False,
 ) -> None:
     """Train the risk model on a time split of a history: LightGBM (or XGBoost) with early
@@ -125,8 +150,8 @@ def train_command(
     from fraudwatch.models.evaluate import save_evaluation_set
 
     started = time.perf_counter()
-    options = _options(algorithm, trees, search_seconds, seed)
     with container() as app:
+        options = _options(app, algorithm, trees, search_seconds, seed, event_columns)
         history = load_data(app, format, path, option, not json_output)
         fitted = fit_on_history(
             history,
@@ -299,11 +324,12 @@ def backtest_command(
         loading = time.perf_counter()
         history = load_data(app, format, dataset, option, not json_output)
         loaded = time.perf_counter() - loading
+        options = _options(app, algorithm, trees, 0.0, seed)
     report = backtest(
         history,
         _feature_set(feature_set),
         _periods(train_start, train_days, delay_days, test_days),
-        _options(algorithm, trees, 0.0, seed),
+        options,
         source=f"{format}:{dataset}",
         k=k,
     )

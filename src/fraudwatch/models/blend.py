@@ -32,11 +32,12 @@ class Blend:
 @dataclass(frozen=True)
 class Thresholds:
     """Risk at or above which a transaction is reviewed, stepped up (e.g. 3-D Secure) or
-    blocked. Risk is a calibrated probability, so 0.5 means about one fraud in two."""
+    blocked. Risk is a calibrated probability, so 0.5 means about one fraud in two. The
+    defaults are the scoring service's (FRAUDWATCH_REVIEW_THRESHOLD and the others)."""
 
-    review: float = 0.1
-    step_up: float = 0.3
-    block: float = 0.7
+    review: float = 0.3
+    step_up: float = 0.6
+    block: float = 0.9
 
     def __post_init__(self) -> None:
         if not 0.0 < self.review <= self.step_up <= self.block <= 1.0:

@@ -21,6 +21,7 @@ import numpy as np
 from fraudwatch.models.blend import DECISIONS
 from fraudwatch.models.bundle import ModelBundle, Scores
 from fraudwatch.models.classifier import LightGBMModel
+from fraudwatch.models.layout import FeatureLayoutError
 
 Engine = Literal["auto", "native", "compiled"]
 AGREEMENT = 1e-9
@@ -138,3 +139,30 @@ def _time_single(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, rows: int
     for i in range(min(rows, len(x))):
         f(x[i : i + 1])
     return (time.perf_counter() - started) / min(rows, len(x)) * 1e6
+
+
+class ScoringModel:
+    """A trained model as the scoring pipeline uses it (`scoring.pipeline.RiskModel`): columns
+    are feature-set names, `scores` returns (probability, anomaly, risk), `explain` phrases.
+    Needs a model trained on the feature set alone (`fraudwatch train --no-event-columns`)."""
+
+    def __init__(self, bundle: ModelBundle, version: str, **scorer: Any) -> None:
+        if bundle.layout.categories or any(
+            c in ("amount_eur", "hour_of_day") for c in bundle.layout.columns
+        ):
+            raise FeatureLayoutError(
+                "this model also reads event fields; train it with --no-event-columns to serve "
+                "it from the feature matrix"
+            )
+        self.version = version
+        self.columns = list(bundle.layout.columns)
+        self.scorer = Scorer(bundle, **scorer)
+
+    def scores(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        s = self.scorer.score(np.ascontiguousarray(x, dtype=np.float64))
+        return s.probability, s.anomaly, s.risk
+
+    def explain(self, x: np.ndarray, top: int) -> list[list[str]]:
+        from fraudwatch.models.reasons import reasons
+
+        return [[r.text for r in found] for found in reasons(self.scorer.bundle, x, top)]

@@ -28,10 +28,19 @@ class FeatureLayout:
 
     @classmethod
     def for_training(
-        cls, rows: pd.DataFrame, feature_names: Sequence[str], version: str
+        cls,
+        rows: pd.DataFrame,
+        feature_names: Sequence[str],
+        version: str,
+        *,
+        event_columns: bool = True,
     ) -> FeatureLayout:
-        """The feature set's columns, then the event fields; categorical vocabularies from
-        `rows` (the training rows only), sorted so they do not depend on row order."""
+        """The feature set's columns, then (with `event_columns`) the event fields; categorical
+        vocabularies from `rows` (the training rows only), sorted so they do not depend on row
+        order. Without event columns the model reads the feature set alone, as the scoring
+        pipeline's feature matrix holds it."""
+        if not event_columns:
+            return cls(tuple(feature_names), {}, version)
         categories = {
             name: tuple(sorted(str(v) for v in rows[name].dropna().unique()))
             for name in CATEGORICAL_COLUMNS

@@ -31,6 +31,8 @@ class TrainOptions:
     params: ClassifierParams
     search_seconds: float = 0.0
     anomaly_trees: int = 100
+    #: also read amount, hour, channel and entry mode (False: the feature set alone)
+    event_columns: bool = True
     #: genuine training rows kept at most (all frauds are kept); None keeps everything
     max_genuine_rows: int | None = 300_000
     blend: Blend = field(default_factory=Blend)
@@ -69,7 +71,10 @@ def train(
             "a classifier needs both classes"
         )
     layout = FeatureLayout.for_training(
-        pd.concat([view.train, view.validation]), frame.feature_names, frame.feature_set.version
+        pd.concat([view.train, view.validation]),
+        frame.feature_names,
+        frame.feature_set.version,
+        event_columns=options.event_columns,
     )
     genuine_sampled = _sample_genuine(view, options.max_genuine_rows, options.params.seed)
     x_train, x_valid = layout.matrix(view.train), layout.matrix(view.validation)
