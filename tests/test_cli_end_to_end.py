@@ -179,6 +179,8 @@ def test_errors_are_messages_not_tracebacks(workspace: Path) -> None:
         ["apikey", "create"],
         ["apikey", "list"],
         ["apikey", "revoke"],
+        ["audit", "verify"],
+        ["audit", "list"],
     ],
 )
 def test_every_command_has_help(workspace: Path, command: list[str]) -> None:

@@ -41,7 +41,11 @@ def publish(
     )
     assert created.status_code == 201, created.text
     version = created.json()["version"]
-    published = client.post(f"/v1/rule-sets/{version}/publish", json={}, headers=keys[Role.ANALYST])
+    analyst_try = client.post(
+        f"/v1/rule-sets/{version}/publish", json={}, headers=keys[Role.ANALYST]
+    )
+    assert analyst_try.status_code == 403  # analysts write drafts; admins publish
+    published = client.post(f"/v1/rule-sets/{version}/publish", json={}, headers=keys[Role.ADMIN])
     assert published.status_code == 200, published.text
     return int(version)
 
@@ -145,7 +149,7 @@ def test_a_malicious_rule_is_refused_and_a_published_rule_applies_at_once(
         "rules": [{"name": "evil", "condition": "__import__('os').system('id')", "action": "block"}]
     }
     version = client.post("/v1/rule-sets", json=evil, headers=analyst).json()["version"]
-    refused = client.post(f"/v1/rule-sets/{version}/publish", json={}, headers=analyst)
+    refused = client.post(f"/v1/rule-sets/{version}/publish", json={}, headers=keys[Role.ADMIN])
     assert refused.status_code == 422
     assert "attribute access" in refused.json()["problems"]["evil"]
     check = client.post(

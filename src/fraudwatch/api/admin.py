@@ -124,9 +124,7 @@ def replace_rule_set(
 
 
 @router.post("/rule-sets/{version}/publish", summary="Validate and freeze a draft (and activate)")
-def publish_rule_set(
-    version: int, body: PublishIn, request: Request, key: Editor
-) -> dict[str, Any]:
+def publish_rule_set(version: int, body: PublishIn, request: Request, key: Admin) -> dict[str, Any]:
     service = _service(request)
     draft = service.control.rule_set(version)
     published = service.control.publish(
@@ -137,7 +135,7 @@ def publish_rule_set(
 
 
 @router.post("/rule-sets/{version}/activate", summary="Run this published version (or roll back)")
-def activate_rule_set(version: int, request: Request, key: Editor) -> dict[str, Any]:
+def activate_rule_set(version: int, request: Request, key: Admin) -> dict[str, Any]:
     service = _service(request)
     service.control.activate(version, by=actor(key))
     service.rulebook.refresh()

@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 
 from fraudwatch import __version__
-from fraudwatch.cli import data, demo, features, ingest, models, rules, serve, simulate, stream
+from fraudwatch.cli import (
+    audit,
+    data,
+    demo,
+    features,
+    ingest,
+    models,
+    rules,
+    serve,
+    simulate,
+    stream,
+)
 from fraudwatch.cli.output import err_console
 from fraudwatch.errors import FraudwatchError
 
@@ -32,6 +43,7 @@ app.add_typer(features.features_app, name="features")
 app.add_typer(rules.rules_app, name="rules")
 app.command("serve")(serve.serve_command)
 app.add_typer(serve.apikey_app, name="apikey")
+app.add_typer(audit.audit_app, name="audit")
 app.command("worker")(stream.worker_command)
 app.command("produce")(stream.produce_command)
 app.command("train")(models.train_command)

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from fraudwatch.control import audit
 from fraudwatch.errors import FraudwatchError, NotFoundError
 from fraudwatch.rules.language import Vocabulary
 from fraudwatch.rules.model import Rule, RuleSet, RuleSetError, Status
@@ -56,6 +57,9 @@ class AuditEntry:
     action: str
     target: str
     details: dict[str, Any] | None
+    seq: int
+    prev_hash: str
+    hash: str
 
 
 class ControlError(FraudwatchError):
@@ -92,11 +96,7 @@ class ControlPlane:
         self, conn: Connection, area: str, actor: str, action: str, target: str, **details: Any
     ) -> None:
         now = _now()
-        conn.execute(
-            insert(t.audit_log).values(
-                at=now, actor=actor, action=action, target=target, details=details or None
-            )
-        )
+        audit.append(conn, actor=actor, action=action, target=target, details=details or None)
         bumped = conn.execute(
             update(t.control_revisions)
             .where(t.control_revisions.c.name == area)
@@ -110,6 +110,14 @@ class ControlPlane:
         with self._engine.connect() as conn:
             rows = conn.execute(select(t.control_revisions.c.name, t.control_revisions.c.revision))
             return {name: int(revision) for name, revision in rows}
+
+    def record(self, *, actor: str, action: str, target: str, **details: Any) -> None:
+        """Audit a change made elsewhere (e.g. a data export) in its own transaction."""
+        with self._writing() as conn:
+            audit.append(conn, actor=actor, action=action, target=target, details=details or None)
+
+    def verify_audit(self) -> audit.Verification:
+        return audit.verify(self._engine)
 
     def audit(self, *, limit: int = 100, offset: int = 0) -> list[AuditEntry]:
         """The newest entries first."""

@@ -24,6 +24,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 
@@ -254,9 +255,22 @@ audit_log = Table(
     Column("action", Text, nullable=False),
     Column("target", Text, nullable=False),
     Column("details", json_type()),
+    Column("seq", BigInteger, nullable=False),  # 1, 2, 3, ... without gaps
+    Column("prev_hash", Text, nullable=False),
+    Column("hash", Text, nullable=False),  # SHA-256 of prev_hash and the entry (control/audit.py)
     PrimaryKeyConstraint("id", name="pk_audit_log"),
+    UniqueConstraint("seq", name="uq_audit_log_seq"),
 )
 Index("ix_audit_log_at", audit_log.c.at)
+
+audit_head = Table(  # the chain's last entry, locked while appending: one writer at a time
+    "audit_head",
+    metadata,
+    Column("slot", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", Text, nullable=False),
+    PrimaryKeyConstraint("slot", name="pk_audit_head"),
+)
 
 control_settings = Table(
     "control_settings",

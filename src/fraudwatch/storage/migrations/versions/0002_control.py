@@ -80,9 +80,20 @@ def upgrade() -> None:
         sa.Column("action", sa.Text, nullable=False),
         sa.Column("target", sa.Text, nullable=False),
         sa.Column("details", _json()),
+        sa.Column("seq", sa.BigInteger, nullable=False),
+        sa.Column("prev_hash", sa.Text, nullable=False),
+        sa.Column("hash", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
+        sa.UniqueConstraint("seq", name="uq_audit_log_seq"),
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    op.create_table(
+        "audit_head",
+        sa.Column("slot", sa.Integer, nullable=False),
+        sa.Column("seq", sa.BigInteger, nullable=False),
+        sa.Column("hash", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("slot", name="pk_audit_head"),
+    )
     op.create_table(
         "control_settings",
         sa.Column("key", sa.Text, nullable=False),
@@ -104,6 +115,7 @@ def downgrade() -> None:
     for table in (
         "control_revisions",
         "control_settings",
+        "audit_head",
         "audit_log",
         "api_keys",
         "list_entries",
