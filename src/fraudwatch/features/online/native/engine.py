@@ -179,24 +179,19 @@ class NativeEngine:
         self, items: Sequence[StreamItem]
     ) -> tuple[npt.NDArray[np.float64], list[int], list[int]]:
         state = self.state
-        txs: list[TxRow] = []
-        labels: list[LabelRow] = []
-        kinds = np.empty(len(items), dtype=np.int64)
-        for at, item in enumerate(items):
-            if type(item) is LabelRow:
-                labels.append(item)
-                kinds[at] = kernel.LABEL
-            else:
-                assert isinstance(item, TxRow)
-                txs.append(item)
-                kinds[at] = kernel.TX
-        is_label = kinds == kernel.LABEL
+        flags = [type(item) is LabelRow for item in items]
+        txs: list[TxRow] = [x for x, f in zip(items, flags, strict=True) if not f]  # type: ignore[misc]
+        labels: list[LabelRow] = [x for x, f in zip(items, flags, strict=True) if f]  # type: ignore[misc]
+        is_label = np.array(flags, dtype=np.bool_)
+        kinds = is_label.astype(np.int64)  # kernel.LABEL is 1, kernel.TX 0
         index = np.where(is_label, np.cumsum(is_label) - 1, np.cumsum(~is_label) - 1)
         ts, seq, vals, keys = tx_columns(txs, state.fields, state.codes, state.keys)
         self._check_range(vals)
         known = np.fromiter((x.known_at for x in labels), dtype=np.int64, count=len(labels))
         ok = self._accepted(is_label, ts, known)
-        rings, l_ring, l_fraud = state.labels.resolve(items, txs, ts, ok, self.plan.horizon_us)
+        rings, l_ring, l_fraud = state.labels.resolve(
+            is_label, labels, txs, ts, ok, self.plan.horizon_us
+        )
         state.gl[P_RING_MASK] = len(state.labels.table) - 1
         state.reserve(len(txs), keys)
         out = np.full((len(txs), self.width), NAN, dtype=np.float64)

@@ -59,7 +59,7 @@ from fraudwatch.features.online.native.windows import (
     P_SLOTS,
 )
 from fraudwatch.features.online.plan import Plan
-from fraudwatch.features.rows import LabelRow, StreamItem, TxRow
+from fraudwatch.features.rows import LabelRow, TxRow
 
 Ints = npt.NDArray[np.int64]
 SNAPSHOT_FORMAT = 1
@@ -87,7 +87,8 @@ class LabelBook:
 
     def resolve(
         self,
-        items: Sequence[StreamItem],
+        is_label: npt.NDArray[np.bool_],
+        labels: Sequence[LabelRow],
         txs: Sequence[TxRow],
         ts: Ints,
         ok: npt.NDArray[np.bool_],
@@ -96,7 +97,7 @@ class LabelBook:
         """Ring slots of the batch's accepted transactions, and of each label's transaction
         (-1: unknown, so pending), in stream order like `OnlineEngine._remember` / `_label`."""
         rings = np.full(len(txs), -1, dtype=np.int64)
-        n_labels = len(items) - len(txs)
+        n_labels = len(labels)
         l_ring = np.full(n_labels, -1, dtype=np.int64)
         l_fraud = np.zeros(n_labels, dtype=np.int64)
         if not self.enabled:
@@ -111,10 +112,8 @@ class LabelBook:
         transactions.update(zip(ids, rings[accepted].tolist(), strict=True))
         self.recent.extend(zip(times, ids, strict=True))
         if n_labels:  # a label sees the transactions before it in the stream
-            is_tx = np.fromiter((type(x) is TxRow for x in items), dtype=np.bool_, count=len(items))
-            position = np.flatnonzero(is_tx)[accepted]  # stream position by ring slot - first
-            at_label = np.flatnonzero(~is_tx)
-            labels = [x for x in items if type(x) is LabelRow]
+            position = np.flatnonzero(~is_label)[accepted]  # stream position by ring slot - first
+            at_label = np.flatnonzero(is_label)
             for at, item in enumerate(labels):
                 if not item.is_fraud:
                     continue
