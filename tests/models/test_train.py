@@ -125,3 +125,18 @@ def test_xgboost_is_selectable(simulated_frame: FeatureFrame, tmp_path: Path) ->
     assert loaded.classifier.algorithm == "xgboost"
     np.testing.assert_allclose(loaded.score_rows(data.rows).risk, bundle.score_rows(data.rows).risk)
     assert evaluate(loaded, data)["roc_auc"] > 0.6
+
+
+def test_optuna_search_is_time_bounded_and_scored_on_validation(
+    simulated_frame: FeatureFrame,
+) -> None:
+    import time
+    from dataclasses import replace as change
+
+    split = TimeSplit.from_days(date(2026, 1, 5), train_days=18, delay_days=4, test_days=8)
+    options = change(fast_options(), search_seconds=4.0)
+    started = time.perf_counter()
+    bundle = train(simulated_frame, split, options)
+    assert time.perf_counter() - started < 60
+    params = bundle.metadata["params"]
+    assert 0.02 <= params["learning_rate"] <= 0.2 and 8 <= params["num_leaves"] <= 128
