@@ -20,7 +20,13 @@ from fraudwatch.features.defaults import default_feature_set
 from fraudwatch.features.definitions import FeatureSet
 from fraudwatch.features.online import InProcessState, OnlineEngine, StateStore
 from fraudwatch.features.online.native import NativeEngine
-from fraudwatch.features.online.redis_state import Batch, RedisState, decode_state, encode_state
+from fraudwatch.features.online.redis_state import (
+    Batch,
+    NamespaceMismatch,
+    RedisState,
+    decode_state,
+    encode_state,
+)
 from fraudwatch.features.online.state import StateConflict, StateKey
 from fraudwatch.features.online.windows import KeyState
 from fraudwatch.features.reference import reference_features
@@ -444,3 +450,17 @@ def test_round_trips_and_bytes_per_batch(redis_url: str) -> None:
         assert store.bytes_received == 0 and store.bytes_sent > 0
     finally:
         store.clear()
+
+
+def test_a_namespace_serves_one_feature_set_and_lateness(redis_url: str) -> None:
+    namespace = f"test-{uuid.uuid4().hex}"
+    first = OnlineEngine(TARGETED, state=_redis(redis_url, namespace))
+    try:
+        first.process_batch(random_stream(1, 5))
+        other = OnlineEngine(TARGETED, allowed_lateness_s=60, state=_redis(redis_url, namespace))
+        with pytest.raises(NamespaceMismatch, match="one feature set and lateness"):
+            other.process_batch(random_stream(1, 5))
+        same = OnlineEngine(TARGETED, state=_redis(redis_url, namespace))
+        same.process_batch(random_stream(2, 5))
+    finally:
+        first.store.clear()  # type: ignore[attr-defined]

@@ -11,15 +11,13 @@ events; its own features are computed from what had arrived (by the reference fo
 key's retained events) and the key's windows are rebuilt. Anything later is rejected
 (`late_event`) for the caller to dead-letter. Labels are never late: they apply when they arrive.
 
-Any other `StateStore` (Redis): `process_batch` computes every state key the batch touches, loads
-them in one `load`, runs the in-process path over an in-memory overlay of those states and saves
-them all in one `save`. When the store refuses the save (`StateConflict`: another worker wrote one
-of the keys meanwhile), the engine's own bookkeeping is rolled back to before the batch and the
-batch is recomputed from freshly loaded states, at most `MAX_ATTEMPTS` times. `process` is a
-batch of one. Per-key state is shared, but the label bookkeeping (recent transactions, first
-fraud label times, pending labels) and the lateness clock stay in each engine: a label reaches
-the shared states only through the worker that saw its transaction, so label-aware features
-are per worker until that bookkeeping moves to Redis too.
+A shared `RedisState`: `process_batch` fetches what other workers wrote, runs the in-process
+path over the store's replica with the shared label bookkeeping and lateness clock, and commits
+what it did; a refused commit (`StateConflict`) rolls the engine's bookkeeping back and the batch
+is recomputed (`shared`). Any other `StateStore`: `process_batch` loads every state key the
+batch touches in one `load`, runs the in-process path over an overlay of those states and saves
+them in one `save`, retried the same way; its label bookkeeping and clock stay in the engine.
+`process` is a batch of one on both.
 """
 
 from __future__ import annotations
@@ -129,7 +127,13 @@ class OnlineEngine:
         self.remote = not isinstance(self.store, InProcessState)
         self.shared = isinstance(self.store, RedisState)  # label bookkeeping in the store too
         if isinstance(self.store, RedisState):
-            self.store.bind(self.groups, self.plan.horizon_us, self.lateness_us, self.width)
+            self.store.bind(
+                self.groups,
+                version=feature_set.version,
+                horizon_us=self.plan.horizon_us,
+                lateness_us=self.lateness_us,
+                width=self.width,
+            )
         self.deferring = False  # inside a batch on a remote store: sweep after its save
         self.sweep_due = False
 

@@ -1,10 +1,11 @@
-"""The per-key append-only log of the Redis backend: its wire format and its replay.
+"""The append-only logs of the Redis backend: their wire format and their replay.
 
-A key's Redis value is a sequence of *chunks*, one per write: a 4-byte big-endian length, a
-msgpack array of entries, and an 8-byte random token. The last token names the log's current
-version: a reader that knows the log up to a token asks for what follows it (`redis_state`).
-Entries are msgpack arrays tagged by their first element (msgspec, decoded strictly; never
-pickle, since the Redis may be shared):
+A bucket's Redis value is a sequence of *chunks*, one per write: a 4-byte big-endian length, a
+msgpack `Chunk` (the writer's latest event time, (state key, entry) pairs in order, replaced
+transaction records) and an 8-byte random token. The last token names the log's current version:
+a reader that knows the log up to a token asks for what follows it (`redis_state`). Entries are
+msgpack arrays tagged by their first element (msgspec, decoded strictly; never pickle, since the
+Redis may be shared):
 
 - `Snap` (0): a whole `KeyState` (the log was compacted to it): group, entity key, newest, base,
   kept, before, events, accumulators, frauds. Min/max queues travel as msgpack extension 1,
@@ -119,7 +120,7 @@ class Chunk(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     replaced transaction records."""
 
     time: int
-    keyed: list[tuple[int, str | list[str], list[Entry]]]
+    keyed: list[tuple[tuple[int, str | list[str]], Entry]]  # (state key, entry), in order
     records: list[TxRecord]
 
 
@@ -151,7 +152,7 @@ _chunk = msgspec.msgpack.Decoder(Chunk, ext_hook=_ext_hook)
 _snap = msgspec.msgpack.Decoder(Snap, ext_hook=_ext_hook)
 
 
-Keyed = tuple[int, EntityKey, list[msgspec.Raw]]
+Keyed = tuple[StateKey, msgspec.Raw]
 
 
 def encode_chunk(time: int, keyed: list[Keyed], records: list[TxRecord]) -> bytes:
@@ -239,37 +240,38 @@ class Replayer:
     learned: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
     """transaction id -> (ts, known_at of its first fraud label), from replayed entries"""
 
-    def replay(
-        self, key: StateKey, state: KeyState | None, entries: list[Entry]
-    ) -> KeyState | None:
+    def __post_init__(self) -> None:
+        self.scratch = array("d", bytes(8 * self.width))  # feature values nobody reads
+
+    def replay(self, key: StateKey, state: KeyState | None, entry: Entry) -> KeyState | None:
+        """The key's state after `entry` (None: still no state)."""
         compiled = self.groups[key[0]] if self.groups else None  # unbound: snapshots only
-        scratch = array("d", bytes(8 * self.width))
+        scratch = self.scratch
         learned = self.learned
-        for entry in entries:
-            kind = type(entry)
-            if kind is Step or kind is Late:
-                assert isinstance(entry, Step | Late)
-                row = TxRow(*entry.row)
-                frauds = {} if entry.fraud is None else {row.transaction_id: entry.fraud}
-                if entry.fraud is not None:
-                    learned[row.transaction_id] = (row.ts, entry.fraud)
-                if compiled is None:
-                    raise msgspec.DecodeError("a Redis state log needs a bound store to replay")
-                if state is None:
-                    state = KeyState(compiled.new_acc(), row.ts)
-                if kind is Step:
-                    compiled.step(state, row, scratch, frauds, self.lateness_us)
-                else:
-                    insert_late(compiled, state, row, frauds)
-                state.newest = max(state.newest, row.ts)
-            elif kind is Mark:
-                assert isinstance(entry, Mark)
-                learned[entry.transaction_id] = (entry.ts, entry.known_at)
-                if state is not None:
-                    insort(state.frauds, (entry.ts, entry.seq))
+        kind = type(entry)
+        if kind is Step or kind is Late:
+            assert isinstance(entry, Step | Late)
+            row = TxRow(*entry.row)
+            frauds = {} if entry.fraud is None else {row.transaction_id: entry.fraud}
+            if entry.fraud is not None:
+                learned[row.transaction_id] = (row.ts, entry.fraud)
+            if compiled is None:
+                raise msgspec.DecodeError("a Redis state log needs a bound store to replay")
+            if state is None:
+                state = KeyState(compiled.new_acc(), row.ts)
+            if kind is Step:
+                compiled.step(state, row, scratch, frauds, self.lateness_us)
             else:
-                assert isinstance(entry, Snap)
-                stored, state = _state_of(entry)
-                if stored != key:
-                    raise msgspec.DecodeError(f"Redis state of {key!r} belongs to {stored!r}")
+                insert_late(compiled, state, row, frauds)
+            state.newest = max(state.newest, row.ts)
+        elif kind is Mark:
+            assert isinstance(entry, Mark)
+            learned[entry.transaction_id] = (entry.ts, entry.known_at)
+            if state is not None:
+                insort(state.frauds, (entry.ts, entry.seq))
+        else:
+            assert isinstance(entry, Snap)
+            stored, state = _state_of(entry)
+            if stored != key:
+                raise msgspec.DecodeError(f"Redis state of {key!r} belongs to {stored!r}")
         return state

@@ -47,6 +47,7 @@ from typing import Any
 import msgspec
 import redis
 
+from fraudwatch.errors import FraudwatchError
 from fraudwatch.features.definitions import FeatureSet
 from fraudwatch.features.online.compiled import CompiledGroup
 from fraudwatch.features.online.plan import compile_plan
@@ -72,10 +73,11 @@ _OFFSET = 2**62  # clock values are stored as 20 digits of value + offset (order
 
 # KEYS: clock, the buckets. ARGV: per bucket the offset of the held token ('' = none held),
 # then per bucket the token. Per bucket: '' when the log still ends with the token, 'a' .. what
-# follows it, 'w' .. the whole log, nil when absent. First the clock's three fields.
+# follows it, 'w' .. the whole log, nil when absent. First the clock's three fields and the
+# namespace's configuration.
 _FETCH = """
 local n = #KEYS - 1
-local out = {redis.call('HMGET', KEYS[1], 'n', 't', 'l')}
+local out = {redis.call('HMGET', KEYS[1], 'n', 't', 'l', 'c')}
 for i = 1, n do
   local key = KEYS[1 + i]
   local at = ARGV[i]
@@ -100,7 +102,8 @@ end
 return out
 """
 
-# KEYS: clock, the buckets. ARGV: ttl, the clock (3 values, '' = unknown), then per bucket: held
+# KEYS: clock, the buckets. ARGV: ttl, the clock (3 values, '' = unknown), the configuration
+# (kept from the first commit; '' = none), then per bucket: held
 # offset ('' = must be absent, '*' = any), token, op ('' = none, 'a' = append, 'w' = replace),
 # data. Returns 0, or the 1-based index of the first bucket that changed (nothing written).
 _COMMIT = """
@@ -108,7 +111,7 @@ local n = #KEYS - 1
 local ttl = ARGV[1]
 for i = 1, n do
   local key = KEYS[1 + i]
-  local a = 4 * i + 1
+  local a = 4 * i + 2
   local at = ARGV[a]
   if at == '' then
     if redis.call('EXISTS', key) == 1 then return i end
@@ -118,7 +121,7 @@ for i = 1, n do
 end
 for i = 1, n do
   local key = KEYS[1 + i]
-  local a = 4 * i + 1
+  local a = 4 * i + 2
   local op = ARGV[a + 2]
   if op == 'a' then
     redis.call('APPEND', key, ARGV[a + 3])
@@ -126,6 +129,9 @@ for i = 1, n do
   elseif op == 'w' then
     redis.call('SET', key, ARGV[a + 3], 'EX', ttl)
   end
+end
+if ARGV[5] ~= '' then
+  redis.call('HSETNX', KEYS[1], 'c', ARGV[5])
 end
 local names = {'n', 't', 'l'}
 for f = 1, 3 do
@@ -136,6 +142,13 @@ for f = 1, 3 do
 end
 return 0
 """
+
+
+class NamespaceMismatch(FraudwatchError):
+    """A Redis namespace is used by workers of another feature set or lateness."""
+
+    code = "namespace_mismatch"
+
 
 Clock = tuple[tuple[int, int] | None, int | None, int | None]  # newest, max time, max label
 
@@ -153,10 +166,10 @@ class Fetched:
 
 @dataclass
 class Batch:
-    """What a batch writes: new entries per state key (`msgspec.Raw` each, in order), the
-    records it changed, and the clock."""
+    """What a batch writes: per bucket its new (state key, entry) pairs in order (entries as
+    `msgspec.Raw`), the records it changed, and the clock."""
 
-    entries: dict[StateKey, list[msgspec.Raw]] = field(default_factory=dict)
+    entries: list[list[Keyed]]
     records: dict[str, TxRecord] = field(default_factory=dict)
     clock: Clock = (None, None, None)
 
@@ -236,6 +249,7 @@ class RedisState:
         self.placed: dict[StateKey, int] = {}  # bucket of each key, memoised
         self.keys_in_batch: list[StateKey] = []
         self.replayer = Replayer([], 0, 0)
+        self.config = ""  # feature set version and lateness, once bound
         self.round_trips = 0
         self.bytes_sent = 0
         self.bytes_received = 0
@@ -247,11 +261,19 @@ class RedisState:
         return f"{self.prefix}clock"
 
     def bind(
-        self, groups: list[CompiledGroup], horizon_us: int, lateness_us: int, width: int
+        self,
+        groups: list[CompiledGroup],
+        *,
+        version: str,
+        horizon_us: int,
+        lateness_us: int,
+        width: int,
     ) -> None:
-        """Replay logs with the engine's compiled groups (an engine binds its store)."""
+        """Replay logs with the engine's compiled groups (an engine binds its store); its
+        feature set version and lateness must be the namespace's."""
         self.replayer = Replayer(groups, lateness_us, width)
         self.span_us = horizon_us + lateness_us
+        self.config = f"{version} lateness_us={lateness_us}"
 
     def bucket(self, key: StateKey) -> int:
         found = self.placed.get(key)
@@ -278,7 +300,12 @@ class RedisState:
             tokens.append(b"" if seen is None else seen.token)
         reply = self._fetch(keys=self.names, args=[*offsets, *tokens])
         self.round_trips += 1
-        pair, max_time, max_label = reply[0]
+        pair, max_time, max_label, config = reply[0]
+        if config is not None and self.config and _raw(config).decode() != self.config:
+            raise NamespaceMismatch(
+                f"namespace {self.namespace!r} is used with {_raw(config).decode()!r}, "
+                f"this worker runs {self.config!r}: one feature set and lateness per namespace"
+            )
         newest = None if pair is None else (int(pair[:20]) - _OFFSET, int(pair[20:]) - _OFFSET)
         clock: Clock = (newest, _unstamp(max_time), _unstamp(max_label))
         for index, value in enumerate(reply[1:]):
@@ -314,9 +341,9 @@ class RedisState:
     def _replay(self, index: int, chunk: Chunk) -> None:
         """Apply one chunk to the replica."""
         states, keys, replay = self.replica.states, self.keys_in[index], self.replayer.replay
-        for group, entity, entries in chunk.keyed:
+        for (group, entity), entry in chunk.keyed:
             key: StateKey = (group, entity if isinstance(entity, str) else tuple(entity))
-            state = replay(key, states.get(key), entries)
+            state = replay(key, states.get(key), entry)
             if state is not None:
                 states[key] = state
                 keys.add(key)
@@ -346,32 +373,19 @@ class RedisState:
     def commit(self, batch: Batch) -> None:
         """One round trip: write the batch if no bucket changed since the fetch, else
         `StateConflict` (and the buckets the batch changed are dropped from the replica)."""
-        keyed: dict[int, list[Keyed]] = {}
-        touched_keys: dict[int, list[StateKey]] = {}
+        keyed = batch.entries
         records: dict[int, list[TxRecord]] = {}
-        placed, bucket = self.placed, self.bucket
-        for key, entries in batch.entries.items():
-            index = placed.get(key)
-            if index is None:
-                index = bucket(key)
-            found = keyed.get(index)
-            if found is None:
-                keyed[index] = [(key[0], key[1], entries)]
-                touched_keys[index] = [key]
-            else:
-                found.append((key[0], key[1], entries))
-                touched_keys[index].append(key)
         record_buckets = {tx_id: self.record_bucket(tx_id) for tx_id in batch.records}
         for tx_id, record in batch.records.items():
             records.setdefault(record_buckets[tx_id], []).append(record)
-        touched = sorted(keyed.keys() | records.keys())
+        touched = sorted({i for i, mine in enumerate(keyed) if mine} | records.keys())
         token = os.urandom(TOKEN)
         now = batch.clock[1] or 0
         compact_after = self.span_us if self.compact_after_us is None else self.compact_after_us
         writes: dict[int, tuple[bytes, bytes, int]] = {}  # op, data, time of the first chunk
         for index in touched:
             seen = self.seen[index]
-            mine, theirs = keyed.get(index, []), records.get(index, [])
+            mine, theirs = keyed[index], records.get(index, [])
             if seen is None:
                 writes[index] = (b"w", frame(encode_chunk(now, mine, theirs), token), now)
             elif seen.at >= self.compact_bytes and now - seen.since > compact_after:
@@ -379,7 +393,7 @@ class RedisState:
             else:
                 data = frame(encode_chunk(now, mine, theirs), token)
                 writes[index] = (b"a", data, seen.since)
-        args: list[Any] = [self.ttl_s, *_stamps(batch.clock)]
+        args: list[Any] = [self.ttl_s, *_stamps(batch.clock), self.config]
         for index, seen in enumerate(self.seen):
             op, data, _ = writes.get(index, (b"", b"", 0))
             if seen is None:
@@ -391,8 +405,9 @@ class RedisState:
         self.bytes_sent += sum(len(w[1]) for w in writes.values())
         if failed:
             states = self.replica.states
-            for key in batch.entries:  # changed in place (or made) by the batch
-                states.pop(key, None)
+            for index in touched:  # changed in place (or made) by the batch
+                for key, _ in keyed[index]:
+                    states.pop(key, None)
             for index in touched:  # fetched whole again
                 self._drop(index)
             raise StateConflict(f"{self.names[int(failed)]} changed since it was fetched")
@@ -403,7 +418,7 @@ class RedisState:
                 seen.token = token
             else:
                 self.seen[index] = _Seen(len(data) - TOKEN, token, since)
-            self.keys_in[index].update(touched_keys.get(index, ()))  # all in the replica
+            self.keys_in[index].update(key for key, _ in keyed[index])  # all in the replica
         for tx_id, record in batch.records.items():
             self._put_record(record_buckets[tx_id], record, learn=False)
 
@@ -415,16 +430,14 @@ class RedisState:
         records (compaction)."""
         states, records, cutoff = self.replica.states, self.records, now - self.span_us
         live = {key for key in self.keys_in[index] if key in states}
-        live.update(key for g, e, _ in mine if (key := (g, e)) in states)
+        live.update(key for key, _ in mine if key in states)
         live = {key for key in live if states[key].newest >= cutoff}  # others are expired
         self.keys_in[index] = live
         alive = {t: records[t] for t in self.records_in[index] if t in records}
         alive.update((r.transaction_id, r) for r in changed)
         alive = {t: r for t, r in alive.items() if r.time >= cutoff}
         memo: RowMemo = {}
-        keyed: list[Keyed] = [
-            (key[0], key[1], [msgspec.Raw(encode_state(key, states[key], memo))]) for key in live
-        ]
+        keyed = [(key, msgspec.Raw(encode_state(key, states[key], memo))) for key in live]
         return frame(encode_chunk(now, keyed, list(alive.values())), token)
 
     # --- the StateStore protocol ------------------------------------------------------------------
@@ -440,16 +453,21 @@ class RedisState:
         or load, else `StateConflict`."""
         if not states:
             return
-        batch = Batch()
+        batch = self.batch()
         for key, state in states.items():
             self.replica.states[key] = state
-            batch.entries[key] = [msgspec.Raw(encode_state(key, state))]
+            batch.entries[self.bucket(key)].append((key, msgspec.Raw(encode_state(key, state))))
         self.commit(batch)
+
+    def batch(self) -> Batch:
+        """An empty batch for `commit`."""
+        return Batch([[] for _ in range(self.buckets)])
 
     def put_records(self, records: Iterable[TxRecord], clock: Clock) -> None:
         """Write transaction records and merge the clock (restoring a snapshot)."""
         self.fetch()
-        batch = Batch(clock=clock)
+        batch = self.batch()
+        batch.clock = clock
         for record in records:
             batch.records[record.transaction_id] = record
         self.commit(batch)

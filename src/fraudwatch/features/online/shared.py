@@ -81,7 +81,7 @@ class SharedBatch:
                 record = records.get(item.transaction_id)
                 if type(item) is TxRow and record is not None and record.ts is None:
                     engine.pending[item.transaction_id] = record.time
-        batch = Batch()
+        batch = self.store.batch()
         overlay = InProcessState()
         overlay.states = fetched.states  # the replica: new states land in it too
         engine.store = overlay
@@ -95,6 +95,7 @@ class SharedBatch:
     def _rows(self, batch: Batch, fetched: Fetched) -> Rows:
         engine = self.engine
         states, entries = fetched.states, batch.entries
+        placed, bucket = self.store.placed, self.store.bucket
         fraud_since, label_matches = engine.fraud_since, self.label_matches
         rows: Values = array("d")
         seqs: list[int] = []
@@ -117,11 +118,8 @@ class SharedBatch:
                 entry = encode_step(STEP if ordered else LATE, fraud, item)
                 for key in keys:
                     if key in states:
-                        found = entries.get(key)
-                        if found is None:
-                            entries[key] = [entry]
-                        else:
-                            found.append(entry)
+                        index = placed.get(key)
+                        entries[bucket(key) if index is None else index].append((key, entry))
                 if label_matches:
                     joined = [
                         k for k in keys if k[0] in label_matches and label_matches[k[0]](item)
@@ -163,11 +161,7 @@ class SharedBatch:
             state = fetched.states.get(key)
             if state is not None:  # no state: the label reaches nothing (as in-process)
                 insort(state.frauds, (ts, seq))
-                found = batch.entries.get(key)
-                if found is None:
-                    batch.entries[key] = [mark]
-                else:
-                    found.append(mark)
+                batch.entries[self.store.bucket(key)].append((key, mark))
 
 
 MAX_ATTEMPTS = 5  # of a batch against a shared store that keeps refusing its commit
