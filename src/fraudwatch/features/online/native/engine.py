@@ -149,7 +149,7 @@ class NativeEngine:
         RUN_BATCH(
             one.kinds, one.index, one.ts, one.seq, one.ok, one.ring, one.vals,
             one.keys, one.l_known, one.l_fraud, one.l_ring, one.out,
-            state.gl, state.ev, state.free, state.labels.table, state.ks, state.counts,
+            state.gl, state.evs, state.frees, state.labels.table, state.ks, state.counts,
             *state.tables, state.templates,
         )  # fmt: skip
 
@@ -197,7 +197,7 @@ class NativeEngine:
         out = np.full((len(txs), self.width), NAN, dtype=np.float64)
         RUN_BATCH(
             kinds, index, ts, seq, ok, rings, vals, keys, known, l_fraud, l_ring, out,
-            state.gl, state.ev, state.free, state.labels.table, state.ks, state.counts,
+            state.gl, state.evs, state.frees, state.labels.table, state.ks, state.counts,
             *state.tables, state.templates,
         )  # fmt: skip
         self._stateless(txs, vals, out)

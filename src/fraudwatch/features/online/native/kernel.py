@@ -19,14 +19,18 @@ import numpy as np
 from fraudwatch.features.online.native.arith import haversine_km, sigma, speed_kmh
 from fraudwatch.features.online.native.counts import count_of
 from fraudwatch.features.online.native.layout import (
+    C_COL,
     C_DISTINCT,
-    C_FIELD,
     C_SLOT,
+    G_EVF_END,
+    G_EVF_START,
     G_FILTER_END,
     G_FILTER_FIELD,
     G_FILTER_IN,
     G_FILTER_START,
     G_LABELS,
+    G_LAT_COL,
+    G_LON_COL,
     G_OUT_END,
     G_OUT_START,
     G_RETENTION,
@@ -40,11 +44,12 @@ from fraudwatch.features.online.native.layout import (
     K_USED,
     KIND,
     O_AUX,
+    O_COL,
     O_COLUMN,
     O_FIELD,
     O_KIND,
     O_WINDOW,
-    Q_FIELD,
+    Q_COL,
     Q_HEAD,
     Q_MAX,
     S_COUNT,
@@ -78,9 +83,7 @@ from fraudwatch.features.online.native.windows import (
     NIL,
     NULL,
     P_EVENTS,
-    P_FREE_TOP,
     P_HORIZON,
-    P_LINKS,
     P_MAX_LABEL_TS,
     P_MAX_TIME,
     P_NEWEST_SEQ,
@@ -111,7 +114,9 @@ TX, LABEL = 0, 1
 
 
 @numba.njit(cache=True)
-def matches(groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, g, vals, r):
+def matches(
+    groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, evfields, g, vals, r
+):
     """Whether transaction `r` passes group `g`'s filter (a null never does)."""
     f = groups[g, G_FILTER_FIELD]
     if f < 0:
@@ -147,12 +152,13 @@ def outputs(
     fcodes,
     numeric,
     scale,
+    evfields,
 ):
     """Every column of group `g` but `first_seen`, from the key's accumulators `acc`;
     `extremes[q]` is the min/max of queue row q (NULL when empty)."""
     distance = NAN
     if prev != NIL:
-        lat1, lon1 = ev[prev, E_VALS + LAT], ev[prev, E_VALS + LON]
+        lat1, lon1 = ev[prev, groups[g, G_LAT_COL]], ev[prev, groups[g, G_LON_COL]]
         lat2, lon2 = vals[r, LAT], vals[r, LON]
         if lat1 != NULL and lon1 != NULL and lat2 != NULL and lon2 != NULL:  # noqa: PLR1714
             distance = haversine_km(lat1 / 1e6, lon1 / 1e6, lat2 / 1e6, lon2 / 1e6)
@@ -167,7 +173,7 @@ def outputs(
                 value = (ts - ev[prev, E_TS]) / 1e6
         elif kind == LAST:
             if prev != NIL:
-                before = ev[prev, E_VALS + f]
+                before = ev[prev, outs[o, O_COL]]
                 if numeric[f] == 1:
                     if before != NULL:
                         value = float(before) / scale[f]
@@ -237,14 +243,16 @@ def _previous(ev, acc, ts, seq, horizon):
 
 
 @numba.njit(cache=True)
-def _new_event(ev, free, gl, ring, kid, g, r, ts, seq, vals, t_ring):
-    top = gl[P_FREE_TOP] - 1
-    gl[P_FREE_TOP] = top
-    e = free[top]
+def _new_event(ev, free, gl, ring, kid, g, r, ts, seq, vals, t_ring, groups, evfields):
+    top = free[0] - 1
+    free[0] = top
+    e = free[top + 1]
     ev[e, E_TS] = ts
     ev[e, E_SEQ] = seq
     ev[e, E_KEY] = kid
-    ev[e, E_VALS : gl[P_LINKS]] = vals[r, : gl[P_LINKS] - E_VALS]  # the event fields
+    start = groups[g, G_EVF_START]
+    for k in range(start, groups[g, G_EVF_END]):  # the fields the group reads
+        ev[e, E_VALS + k - start] = vals[r, evfields[k]]
     slot = t_ring[r]
     ev[e, E_RING] = slot
     ev[e, E_FRAUD] = INF
@@ -279,6 +287,7 @@ def step(
     fcodes,
     numeric,
     scale,
+    evfields,
     counts,
     extremes,
 ):
@@ -295,14 +304,16 @@ def step(
             if v != NULL:
                 value = 0.0 if count_of(counts, kid * gl[P_SLOTS] + slot, v) else 1.0
             out[r, outs[o, O_COLUMN]] = value
-    if matches(groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, g, vals, r):
-        e = _new_event(ev, free, gl, ring, kid, g, r, ts, seq, vals, t_ring)
+    if matches(
+        groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, evfields, g, vals, r
+    ):
+        e = _new_event(ev, free, gl, ring, kid, g, r, ts, seq, vals, t_ring, groups, evfields)
         append(ev, acc, g, kid, e, groups, windows, sums, cnts, queues, counts, gl)
         acc[K_ACTIVE] = 1
     for w in range(groups[g, G_WIN_START], groups[g, G_WIN_END]):
         for q in range(windows[w, W_Q_START], windows[w, W_Q_END]):
             head = acc[queues[q, Q_HEAD]]
-            extremes[q] = NULL if head == NIL else ev[head, E_VALS + queues[q, Q_FIELD]]
+            extremes[q] = NULL if head == NIL else ev[head, queues[q, Q_COL]]
     outputs(
         ev,
         acc,
@@ -323,6 +334,7 @@ def step(
         fcodes,
         numeric,
         scale,
+        evfields,
     )
     if acc[K_TAIL] != NIL:
         trim(ev, acc, free, gl, groups[g, G_RETENTION])
@@ -336,13 +348,13 @@ def _inside(ev, e, ts, seq, lower, upper):
 
 
 @numba.njit(cache=True)
-def _distinct(ev, acc, ts, seq, lower, upper, f):
-    """Distinct non-null values of field f among the key's events in the window."""
+def _distinct(ev, acc, ts, seq, lower, upper, column):
+    """Distinct non-null values of an event column among the key's events in the window."""
     values = []
     e = acc[K_FIRST]
     while e != NIL:
-        if _inside(ev, e, ts, seq, lower, upper) and ev[e, E_VALS + f] != NULL:
-            values.append(ev[e, E_VALS + f])
+        if _inside(ev, e, ts, seq, lower, upper) and ev[e, column] != NULL:
+            values.append(ev[e, column])
         e = ev[e, E_NEXT]
     if not values:
         return 0
@@ -374,6 +386,7 @@ def late_step(
     fcodes,
     numeric,
     scale,
+    evfields,
     counts,
     templates,
 ):
@@ -381,7 +394,9 @@ def late_step(
     computed over the key's retained events by brute force, as the reference does."""
     stride = groups[g, G_STRIDE]
     acc[K_USED] = 1
-    if matches(groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, g, vals, r):
+    if matches(
+        groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, evfields, g, vals, r
+    ):
         clear(
             ev,
             acc,
@@ -396,11 +411,12 @@ def late_step(
             fcodes,
             numeric,
             scale,
+            evfields,
             counts,
             gl,
             templates[g, :stride],
         )
-        e = _new_event(ev, free, gl, ring, kid, g, r, ts, seq, vals, t_ring)
+        e = _new_event(ev, free, gl, ring, kid, g, r, ts, seq, vals, t_ring, groups, evfields)
         insert(ev, acc, e)
         refill(
             ev,
@@ -416,6 +432,7 @@ def late_step(
             fcodes,
             numeric,
             scale,
+            evfields,
             counts,
             gl,
         )
@@ -431,7 +448,7 @@ def late_step(
             if _inside(ev, e, ts, seq, lower, upper):
                 add(ev, scratch, w, -1, e, windows, sums, cnts, queues, counts, gl, ts, False)
                 for q in range(windows[w, W_Q_START], windows[w, W_Q_END]):
-                    v = ev[e, E_VALS + queues[q, Q_FIELD]]
+                    v = ev[e, queues[q, Q_COL]]
                     best = extremes[q]
                     if v != NULL and (
                         best == NULL or (v > best if queues[q, Q_MAX] == 1 else v < best)
@@ -439,9 +456,7 @@ def late_step(
                         extremes[q] = v
             e = ev[e, E_NEXT]
         for i in range(windows[w, W_CNT_START], windows[w, W_CNT_END]):
-            scratch[cnts[i, C_DISTINCT]] = _distinct(
-                ev, acc, ts, seq, lower, upper, cnts[i, C_FIELD]
-            )
+            scratch[cnts[i, C_DISTINCT]] = _distinct(ev, acc, ts, seq, lower, upper, cnts[i, C_COL])
     for o in range(groups[g, G_OUT_START], groups[g, G_OUT_END]):
         if outs[o, O_KIND] == FIRST_SEEN:
             w, f = outs[o, O_WINDOW], outs[o, O_FIELD]
@@ -456,7 +471,8 @@ def late_step(
                     earlier = not after(ev, e, ts, seq) and not (
                         ev[e, E_TS] == ts and ev[e, E_SEQ] == seq
                     )
-                    if earlier and _inside(ev, e, ts, seq, lower, upper) and ev[e, E_VALS + f] == v:
+                    column = cnts[outs[o, O_AUX], C_COL]
+                    if earlier and _inside(ev, e, ts, seq, lower, upper) and ev[e, column] == v:
                         value = 0.0
                     e = ev[e, E_NEXT]
             out[r, outs[o, O_COLUMN]] = value
@@ -480,13 +496,14 @@ def late_step(
         fcodes,
         numeric,
         scale,
+        evfields,
     )
     acc[K_NEWEST] = max(acc[K_NEWEST], ts)
 
 
 @numba.njit(cache=True)
 def label(
-    ev,
+    evs,
     ring,
     gl,
     ks,
@@ -501,6 +518,7 @@ def label(
     fcodes,
     numeric,
     scale,
+    evfields,
 ):
     """A fraud label of the transaction in ring slot `slot` (first label: its events count)."""
     place = slot & gl[P_RING_MASK]
@@ -511,6 +529,7 @@ def label(
         ring[place, R_FRAUD] = known_at
     for g in range(groups.shape[0]):
         e = ring[place, R_SLOTS + g]
+        ev = evs[g]
         if e < 0 or ev[e, E_RING] != slot:
             continue
         ev[e, E_FRAUD] = min(ev[e, E_FRAUD], known_at)
@@ -545,8 +564,8 @@ def run_batch(
     l_ring,
     out,
     gl,
-    ev,
-    free,
+    evs,
+    frees,
     ring,
     ks,
     counts,
@@ -559,6 +578,7 @@ def run_batch(
     fcodes,
     numeric,
     scale,
+    evfields,
     templates,
 ):
     """The batch in stream order; `out` rows of rejected transactions are left untouched."""
@@ -571,7 +591,7 @@ def run_batch(
             gl[P_MAX_LABEL_TS] = max(gl[P_MAX_LABEL_TS], known_at)
             if l_fraud[i] and l_ring[i] >= 0:
                 label(
-                    ev,
+                    evs,
                     ring,
                     gl,
                     ks,
@@ -586,6 +606,7 @@ def run_batch(
                     fcodes,
                     numeric,
                     scale,
+                    evfields,
                 )
             continue
         ts, seq = t_ts[i], t_seq[i]
@@ -601,15 +622,18 @@ def run_batch(
             if kid < 0:
                 continue
             acc = ks[g][kid]
+            ev, free = evs[g], frees[g]
             if ordered:
                 step(
                     ev, free, gl, ring, acc, g, kid, i, ts, seq, vals, t_ring, out, groups,
-                    windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, extremes,
+                    windows, sums, cnts, queues, outs, fcodes, numeric, scale, evfields, counts,
+                    extremes,
                 )  # fmt: skip
             else:
                 late_step(
                     ev, free, gl, ring, acc, g, kid, i, ts, seq, vals, t_ring, out, groups,
-                    windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, templates,
+                    windows, sums, cnts, queues, outs, fcodes, numeric, scale, evfields, counts,
+                    templates,
                 )  # fmt: skip
         if ordered:
             gl[P_NEWEST_TS], gl[P_NEWEST_SEQ] = ts, seq
@@ -621,8 +645,8 @@ def run_batch(
 def sweep(
     cutoff,
     gl,
-    ev,
-    free,
+    evs,
+    frees,
     ks,
     counts,
     groups,
@@ -634,12 +658,14 @@ def sweep(
     fcodes,
     numeric,
     scale,
+    evfields,
     templates,
 ):
     """Drop every key silent since before `cutoff`; returns (group, key id) of each."""
     dropped = []
     for g in range(groups.shape[0]):
         k = ks[g]
+        ev, free = evs[g], frees[g]
         stride = groups[g, G_STRIDE]
         for kid in range(k.shape[0]):
             acc = k[kid]
@@ -659,6 +685,7 @@ def sweep(
                 fcodes,
                 numeric,
                 scale,
+                evfields,
                 counts,
                 gl,
                 templates[g, :stride],
@@ -666,7 +693,7 @@ def sweep(
             e = acc[K_FIRST]
             while e != NIL:
                 following = ev[e, E_NEXT]
-                release(ev, free, gl, e)
+                release(ev, free, e)
                 e = following
             acc[:] = templates[g, :stride]
             dropped.append((g, kid))

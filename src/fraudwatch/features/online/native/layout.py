@@ -25,19 +25,24 @@ K_USED, K_ACTIVE, K_NEWEST, K_FIRST, K_TAIL, K_HEADER = 0, 1, 2, 3, 4, 5
 # group table columns
 G_FILTER_FIELD, G_FILTER_IN, G_FILTER_START, G_FILTER_END = 0, 1, 2, 3
 G_WIN_START, G_WIN_END, G_OUT_START, G_OUT_END, G_RETENTION, G_STRIDE, G_LABELS = range(4, 11)
-G_COLUMNS = 11
+# ... and its events' row: width, its fields (a range of `ev_fields`), the position columns
+G_EV_WIDTH, G_EVF_START, G_EVF_END, G_LAT_COL, G_LON_COL = range(11, 16)
+G_COLUMNS = 16
 # window table columns
 W_GROUP, W_WIDTH, W_DELAY, W_LO, W_HI, W_N, W_FC, W_HOURS, W_HOME = range(9)
 W_SUM_START, W_SUM_END, W_CNT_START, W_CNT_END, W_Q_START, W_Q_END = range(9, 15)
-W_COLUMNS = 15
-# sums: field, its count column (== W_N for never-null fields), Σ, Σ² low word (-1: none)
-S_FIELD, S_COUNT, S_OWN_COUNT, S_TOTAL, S_SQUARES = range(5)
-# value counts: field, distinct counter column, global count slot (in the value-count dict)
-C_FIELD, C_DISTINCT, C_SLOT = range(3)
-# min/max queues: field, 1 for max, head and tail columns, link pair in the event table
-Q_FIELD, Q_MAX, Q_HEAD, Q_TAIL, Q_LINK = range(5)
+W_HOUR_COL, W_LAT_COL, W_LON_COL = range(15, 18)  # event columns of hour, lat, lon (or -1)
+W_COLUMNS = 18
+# sums: field, its count column (== W_N for never-null fields), Σ, Σ² low word (-1: none),
+# and the field's column in the group's event rows (S_COL; likewise C_COL, Q_COL, O_COL)
+S_FIELD, S_COUNT, S_OWN_COUNT, S_TOTAL, S_SQUARES, S_COL = range(6)
+# value counts: field, distinct counter column, global count slot (in the value-count table)
+C_FIELD, C_DISTINCT, C_SLOT, C_COL = range(4)
+# min/max queues: field, 1 for max, head and tail columns, link pair column in the event rows
+Q_FIELD, Q_MAX, Q_HEAD, Q_TAIL, Q_LINK, Q_COL = range(6)
 # outputs: kind, column, window (-1: look-back), field, row in the sums/counts/queues table
-O_KIND, O_COLUMN, O_WINDOW, O_FIELD, O_AUX = range(5)
+O_KIND, O_COLUMN, O_WINDOW, O_FIELD, O_AUX, O_COL = range(6)
+E_FIELDS = 7  # event row columns before the fields (see `windows`)
 
 KINDS = [
     "count", "sum", "mean", "std", "min", "max", "distinct", "last", "time_since_last",
@@ -62,6 +67,7 @@ class Layout:
     counts: Table
     queues: Table
     outputs: Table
+    ev_fields: Table  # per group (`G_EVF_START`..), the fields its event rows keep, in order
     filter_values: list[str]  # category values of the filters, `groups` ranges into them
     max_queues: int
     horizon_us: int
@@ -128,17 +134,17 @@ def build_layout(plan: Plan) -> Layout:
                 if (k, name) in squares:
                     square, width = width, width + 2
                 sum_row[(k, name)] = len(sums)
-                sums.append([field(name), count, int(own), total, square])
+                sums.append([field(name), count, int(own), total, square, -1])
             count_start = len(counts)
             for name in sorted(spec.counts):
                 count_row[(k, name)] = len(counts)
-                counts.append([field(name), width, len(counts)])
+                counts.append([field(name), width, len(counts), -1])
                 width += 1
             queue_start = len(queues)
             for names, is_max in ((spec.mins, 0), (spec.maxs, 1)):
                 for name in sorted(names):
                     queue_row[(k, name, bool(is_max))] = len(queues)
-                    queues.append([field(name), is_max, width, width + 1, links])
+                    queues.append([field(name), is_max, width, width + 1, links, -1])
                     width, links = width + 2, links + 1
             hours = home = -1
             if spec.hours:
@@ -148,6 +154,7 @@ def build_layout(plan: Plan) -> Layout:
             windows.append([
                 group.index, spec.width_us, spec.delay_us, lo, hi, n, fc, hours, home,
                 sum_start, len(sums), count_start, len(counts), queue_start, len(queues),
+                -1, -1, -1,
             ])  # fmt: skip
         max_queues = max(max_queues, links)
         out_start = len(outputs)
@@ -162,16 +169,65 @@ def build_layout(plan: Plan) -> Layout:
                 aux = queue_row[(out.window, name, out.kind == "max")]
             f = field(name) if out.row_field is not None or aux >= 0 else -1
             window = first_window + out.window if out.window >= 0 else -1
-            outputs.append([KIND[out.kind], out.column, window, f, aux])
+            outputs.append([KIND[out.kind], out.column, window, f, aux, -1])
         groups.append([
             *fields_filter, first_window, len(windows), out_start, len(outputs),
-            group.retention_us, width, int(group.labels),
+            group.retention_us, width, int(group.labels), 0, 0, 0, -1, -1,
         ])  # fmt: skip
+    ev_fields = _event_columns(groups, windows, sums, counts, queues, outputs, fields)
     numeric = np.array([int(name in SCALE) for name in fields], dtype=np.int64)
     scale = np.array([SCALE.get(name, 1.0) for name in fields], dtype=np.float64)
     return Layout(
         fields, numeric, scale,
-        _table(groups, G_COLUMNS), _table(windows, W_COLUMNS), _table(sums, 5),
-        _table(counts, 3), _table(queues, 5), _table(outputs, 5),
+        _table(groups, G_COLUMNS), _table(windows, W_COLUMNS), _table(sums, 6),
+        _table(counts, 4), _table(queues, 6), _table(outputs, 6),
+        np.array(ev_fields, dtype=np.int64),
         filter_values, max_queues, plan.horizon_us,
     )  # fmt: skip
+
+
+def _event_columns(
+    groups: list[list[int]],
+    windows: list[list[int]],
+    sums: list[list[int]],
+    counts: list[list[int]],
+    queues: list[list[int]],
+    outputs: list[list[int]],
+    fields: list[str],
+) -> list[int]:
+    """Give each group's event rows only the fields the group reads; fill the `*_COL` columns."""
+    flat: list[int] = []
+    hour, lat, lon = (fields.index(name) for name in ("hour", "lat", "lon"))
+    for g in groups:
+        used: list[int] = []
+
+        def col(f: int, used: list[int] = used) -> int:
+            if f not in used:
+                used.append(f)
+            return E_FIELDS + used.index(f)
+
+        for w in windows[g[G_WIN_START] : g[G_WIN_END]]:
+            for row, at in ((sums, S_COL), (counts, C_COL)):
+                start, end = (W_SUM_START, W_SUM_END) if row is sums else (W_CNT_START, W_CNT_END)
+                for item in row[w[start] : w[end]]:
+                    item[at] = col(item[0])
+            for item in queues[w[W_Q_START] : w[W_Q_END]]:
+                item[Q_COL] = col(item[Q_FIELD])
+            if w[W_HOURS] >= 0:
+                w[W_HOUR_COL] = col(hour)
+            if w[W_HOME] >= 0:
+                w[W_LAT_COL], w[W_LON_COL] = col(lat), col(lon)
+        for out in outputs[g[G_OUT_START] : g[G_OUT_END]]:
+            if out[O_KIND] == KIND["last"]:
+                out[O_COL] = col(out[O_FIELD])
+            elif out[O_KIND] in (KIND["distance_from_previous"], KIND["speed_from_previous"]):
+                g[G_LAT_COL], g[G_LON_COL] = col(lat), col(lon)
+        links = E_FIELDS + len(used)
+        for w in windows[g[G_WIN_START] : g[G_WIN_END]]:
+            for item in queues[w[W_Q_START] : w[W_Q_END]]:
+                item[Q_LINK] = links + 2 * item[Q_LINK]
+        queue_count = sum(w[W_Q_END] - w[W_Q_START] for w in windows[g[G_WIN_START] : g[G_WIN_END]])
+        g[G_EV_WIDTH] = links + 2 * queue_count
+        g[G_EVF_START], g[G_EVF_END] = len(flat), len(flat) + len(used)
+        flat += used
+    return flat

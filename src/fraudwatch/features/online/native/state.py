@@ -27,6 +27,7 @@ from fraudwatch.features.online.engine import SnapshotError
 from fraudwatch.features.online.native import counts, kernel
 from fraudwatch.features.online.native.columns import Codes, KeyIds
 from fraudwatch.features.online.native.layout import (
+    G_EV_WIDTH,
     G_STRIDE,
     K_FIRST,
     K_HEADER,
@@ -43,14 +44,11 @@ from fraudwatch.features.online.native.layout import (
     build_layout,
 )
 from fraudwatch.features.online.native.windows import (
-    E_VALS,
     INF,
     NIL,
     P_COUNTS,
-    P_FREE_TOP,
     P_HORIZON,
     P_LATENESS,
-    P_LINKS,
     P_MAX_LABEL_TS,
     P_MAX_TIME,
     P_NEWEST_SEQ,
@@ -196,14 +194,16 @@ class NativeState:
     tables: tuple[npt.NDArray[Any], ...]  # the layout's tables, as the kernel takes them
     templates: Ints
     gl: Ints
-    ev: Ints
-    free: Ints
+    evs: Any  # numba typed List: per group, its event rows
+    frees: Any  # numba typed List: per group, its free stack (`free[0]` rows are free)
     ks: Any  # numba typed List of int64 matrices, one per group
     counts: Ints  # value-count hash table (`counts`)
     codes: Codes
     keys: list[KeyIds]
     labels: LabelBook
     key_rows: list[int] = field(default_factory=list)  # len(ks[g]), without the typed list
+    ev_arrays: list[Ints] = field(default_factory=list)  # the same arrays as `evs`, `frees`
+    free_arrays: list[Ints] = field(default_factory=list)
 
     @classmethod
     def new(cls, plan: Plan, lateness_us: int) -> NativeState:
@@ -217,28 +217,39 @@ class NativeState:
         filter_codes = np.array(codes.of(layout.filter_values), dtype=np.int64)
         tables = (
             layout.groups, layout.windows, layout.sums, layout.counts, layout.queues,
-            layout.outputs, filter_codes, layout.numeric, layout.scale,
+            layout.outputs, filter_codes, layout.numeric, layout.scale, layout.ev_fields,
         )  # fmt: skip
         templates = _templates(layout)
         gl = np.zeros(P_SIZE, dtype=np.int64)
         gl[[P_NEWEST_TS, P_NEWEST_SEQ]] = EARLIEST, -1
         gl[[P_MAX_TIME, P_MAX_LABEL_TS]] = EARLIEST
         gl[P_LATENESS], gl[P_HORIZON] = lateness_us, plan.horizon_us
-        gl[P_SLOTS], gl[P_LINKS] = len(layout.counts), E_VALS + len(layout.fields)
+        gl[P_SLOTS] = len(layout.counts)
         ks = List.empty_list(types.int64[:, ::1])  # typed even without groups
         for g in range(layout.n_groups):
             ks.append(np.tile(templates[g, : layout.groups[g, G_STRIDE]], (64, 1)))
-        width = E_VALS + len(layout.fields) + 2 * layout.max_queues  # events keep layout fields
         state = cls(
             layout, fields, tables, templates, gl,
-            np.zeros((0, width), dtype=np.int64), np.zeros(0, dtype=np.int64), ks,
+            List.empty_list(types.int64[:, ::1]), List.empty_list(types.int64[::1]), ks,
             np.zeros((1024, 3), dtype=np.int64),
             codes, [KeyIds(tuple(g.key_fields)) for g in plan.groups],
             LabelBook(layout.n_groups, any(g.labels for g in plan.groups)),
         )  # fmt: skip
         state.key_rows = [len(rows) for rows in ks]
+        width = layout.groups[:, G_EV_WIDTH]
+        state._events(
+            [np.zeros((0, w), dtype=np.int64) for w in width], [np.zeros(1, np.int64)] * len(width)
+        )
         state.reserve(1024, np.zeros((0, layout.n_groups), dtype=np.int64))
         return state
+
+    def _events(self, evs: list[Ints], frees: list[Ints]) -> None:
+        self.ev_arrays, self.free_arrays = list(evs), [free.copy() for free in frees]
+        self.evs = List.empty_list(types.int64[:, ::1])
+        self.frees = List.empty_list(types.int64[::1])
+        for ev, free in zip(self.ev_arrays, self.free_arrays, strict=True):
+            self.evs.append(ev)
+            self.frees.append(free)
 
     @property
     def lateness_us(self) -> int:
@@ -246,7 +257,8 @@ class NativeState:
 
     @property
     def events_held(self) -> int:
-        return int(len(self.ev) - self.gl[P_FREE_TOP])
+        pairs = zip(self.ev_arrays, self.free_arrays, strict=True)
+        return sum(len(ev) - int(free[0]) for ev, free in pairs)
 
     def reserve(self, transactions: int, keys: Ints) -> None:
         """Room for `transactions` more events in every group (and their value counts) and
@@ -254,18 +266,19 @@ class NativeState:
         self.counts = counts.reserve(
             self.counts, int(self.gl[P_COUNTS]), transactions * len(self.layout.counts)
         )
-        needed = transactions * self.layout.n_groups
-        if self.gl[P_FREE_TOP] < needed:
-            size = len(self.ev)
-            grown = size + max(size // 2, needed)
-            ev = np.zeros((grown, self.ev.shape[1]), dtype=np.int64)
-            ev[:size] = self.ev
-            free = np.zeros(grown, dtype=np.int64)
-            top = int(self.gl[P_FREE_TOP])
-            free[:top] = self.free[:top]
-            free[top : top + grown - size] = np.arange(grown - 1, size - 1, -1)
-            self.gl[P_FREE_TOP] = top + grown - size
-            self.ev, self.free = ev, free
+        for g, (rows, free) in enumerate(zip(self.ev_arrays, self.free_arrays, strict=True)):
+            top = int(free[0])
+            if top >= transactions:  # each transaction adds at most one event per group
+                continue
+            size = len(rows)
+            grown = size + max(size // 2, transactions, 64)
+            ev = np.vstack([rows, np.zeros((grown - size, rows.shape[1]), dtype=np.int64)])
+            stack = np.zeros(grown + 1, dtype=np.int64)
+            stack[1 : top + 1] = free[1 : top + 1]
+            stack[top + 1 : top + 1 + grown - size] = np.arange(grown - 1, size - 1, -1)
+            stack[0] = top + grown - size
+            self.ev_arrays[g], self.free_arrays[g] = ev, stack
+            self.evs[g], self.frees[g] = ev, stack
         for g, key_ids in enumerate(self.keys):
             if self.key_rows[g] < key_ids.size:
                 rows = self.ks[g]
@@ -278,7 +291,14 @@ class NativeState:
     def sweep(self, horizon_us: int) -> None:
         cutoff = int(self.gl[P_MAX_TIME]) - horizon_us - self.lateness_us
         dropped = KERNEL_SWEEP(
-            cutoff, self.gl, self.ev, self.free, self.ks, self.counts, *self.tables, self.templates
+            cutoff,
+            self.gl,
+            self.evs,
+            self.frees,
+            self.ks,
+            self.counts,
+            *self.tables,
+            self.templates,
         )
         for g, kid in dropped.tolist():
             self.keys[g].drop(kid)
@@ -306,7 +326,7 @@ def save_state(state: NativeState, path: Path, version: str) -> None:
     data = {
         "format": SNAPSHOT_FORMAT,
         "version": version,
-        "arrays": (state.gl, state.ev, state.free, list(state.ks)),
+        "arrays": (state.gl, state.ev_arrays, state.free_arrays, list(state.ks)),
         "counts": state.counts,
         "python": (state.codes, state.keys, state.labels),
     }
@@ -326,7 +346,8 @@ def load_state(path: Path, plan: Plan, version: str) -> NativeState:
             f"{path} was made with feature set version {data['version']}, not {version}"
         )
     state = NativeState.new(plan, 0)
-    state.gl, state.ev, state.free, ks = data["arrays"]
+    state.gl, evs, frees, ks = data["arrays"]
+    state._events(evs, frees)
     state.ks = List.empty_list(types.int64[:, ::1])
     for rows in ks:
         state.ks.append(rows)

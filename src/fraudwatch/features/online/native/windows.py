@@ -19,21 +19,21 @@ import numpy as np
 from fraudwatch.features.online.native.arith import add_square
 from fraudwatch.features.online.native.counts import USED, bump
 from fraudwatch.features.online.native.layout import (
+    C_COL,
     C_DISTINCT,
-    C_FIELD,
     C_SLOT,
     G_WIN_END,
     G_WIN_START,
     K_FIRST,
     K_HEADER,
     K_TAIL,
-    Q_FIELD,
+    Q_COL,
     Q_HEAD,
     Q_LINK,
     Q_MAX,
     Q_TAIL,
+    S_COL,
     S_COUNT,
-    S_FIELD,
     S_OWN_COUNT,
     S_SQUARES,
     S_TOTAL,
@@ -43,8 +43,11 @@ from fraudwatch.features.online.native.layout import (
     W_FC,
     W_HI,
     W_HOME,
+    W_HOUR_COL,
     W_HOURS,
+    W_LAT_COL,
     W_LO,
+    W_LON_COL,
     W_N,
     W_Q_END,
     W_Q_START,
@@ -56,14 +59,14 @@ from fraudwatch.features.online.native.layout import (
 NIL = -1
 NULL = np.iinfo(np.int64).min  # a null field value
 INF = np.iinfo(np.int64).max  # no fraud label
-# event table columns; field values start at E_VALS, queue links after them (params[P_LINKS])
+# event row columns; the group's fields start at E_VALS, its queue links follow (`layout`)
 E_TS, E_SEQ, E_NEXT, E_PREV, E_RING, E_FRAUD, E_KEY, E_VALS = range(8)
 # globals (`gl`)
-P_NEWEST_TS, P_NEWEST_SEQ, P_MAX_TIME, P_MAX_LABEL_TS, P_EVENTS, P_FREE_TOP = range(6)
-P_LATENESS, P_HORIZON, P_SLOTS, P_LINKS, P_RING_MASK = range(6, 11)
+P_NEWEST_TS, P_NEWEST_SEQ, P_MAX_TIME, P_MAX_LABEL_TS, P_EVENTS = range(5)
+P_LATENESS, P_HORIZON, P_SLOTS, P_RING_MASK = 6, 7, 8, 10  # 5 and 9: unused
 P_COUNTS = USED  # rows in use in the value-count table
 P_SIZE = 12
-HOUR, LAT, LON = 1, 2, 3  # value columns of the numeric fields (`layout.NUMERIC`)
+LAT, LON = 2, 3  # transaction value columns of the positions (`layout.NUMERIC`)
 
 
 @numba.njit(cache=True)
@@ -82,7 +85,7 @@ def add(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_limit
     if fc >= 0 and ev[e, E_FRAUD] <= fraud_limit:
         acc[fc] += 1
     for i in range(windows[w, W_SUM_START], windows[w, W_SUM_END]):
-        v = ev[e, E_VALS + sums[i, S_FIELD]]
+        v = ev[e, sums[i, S_COL]]
         if v == NULL:
             continue
         if sums[i, S_OWN_COUNT]:
@@ -91,32 +94,32 @@ def add(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_limit
         if sums[i, S_SQUARES] >= 0:
             add_square(acc, sums[i, S_SQUARES], v, 1)
     for i in range(windows[w, W_CNT_START], windows[w, W_CNT_END] if full else 0):
-        v = ev[e, E_VALS + cnts[i, C_FIELD]]
+        v = ev[e, cnts[i, C_COL]]
         if v != NULL and bump(counts, kid * gl[P_SLOTS] + cnts[i, C_SLOT], v, 1, gl) == 1:
             acc[cnts[i, C_DISTINCT]] += 1
     hours = windows[w, W_HOURS]
     if hours >= 0:
-        acc[hours + ev[e, E_VALS + HOUR]] += 1
+        acc[hours + ev[e, windows[w, W_HOUR_COL]]] += 1
     home = windows[w, W_HOME]
     if home >= 0:
-        lat, lon = ev[e, E_VALS + LAT], ev[e, E_VALS + LON]
+        lat, lon = ev[e, windows[w, W_LAT_COL]], ev[e, windows[w, W_LON_COL]]
         if lat != NULL and lon != NULL:  # noqa: PLR1714
             acc[home] += 1
             acc[home + 1] += lat
             acc[home + 2] += lon
     if full:
         for i in range(windows[w, W_Q_START], windows[w, W_Q_END]):
-            _push(ev, acc, queues, i, e, gl[P_LINKS])
+            _push(ev, acc, queues, i, e)
 
 
 @numba.njit(cache=True)
-def _push(ev, acc, queues, i, e, links):
+def _push(ev, acc, queues, i, e):
     """Monotone queue: drop the back while it is not better than `e`, then append `e`."""
-    column = E_VALS + queues[i, Q_FIELD]
+    column = queues[i, Q_COL]
     v = ev[e, column]
     if v == NULL:
         return
-    link = links + 2 * queues[i, Q_LINK]
+    link = queues[i, Q_LINK]
     back = acc[queues[i, Q_TAIL]]
     is_max = queues[i, Q_MAX] == 1
     while back != NIL:
@@ -142,7 +145,7 @@ def remove(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_li
     if fc >= 0 and ev[e, E_FRAUD] <= fraud_limit:
         acc[fc] -= 1
     for i in range(windows[w, W_SUM_START], windows[w, W_SUM_END]):
-        v = ev[e, E_VALS + sums[i, S_FIELD]]
+        v = ev[e, sums[i, S_COL]]
         if v == NULL:
             continue
         if sums[i, S_OWN_COUNT]:
@@ -151,15 +154,15 @@ def remove(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_li
         if sums[i, S_SQUARES] >= 0:
             add_square(acc, sums[i, S_SQUARES], v, -1)
     for i in range(windows[w, W_CNT_START], windows[w, W_CNT_END] if full else 0):
-        v = ev[e, E_VALS + cnts[i, C_FIELD]]
+        v = ev[e, cnts[i, C_COL]]
         if v != NULL and bump(counts, kid * gl[P_SLOTS] + cnts[i, C_SLOT], v, -1, gl) == 0:
             acc[cnts[i, C_DISTINCT]] -= 1
     hours = windows[w, W_HOURS]
     if hours >= 0:
-        acc[hours + ev[e, E_VALS + HOUR]] -= 1
+        acc[hours + ev[e, windows[w, W_HOUR_COL]]] -= 1
     home = windows[w, W_HOME]
     if home >= 0:
-        lat, lon = ev[e, E_VALS + LAT], ev[e, E_VALS + LON]
+        lat, lon = ev[e, windows[w, W_LAT_COL]], ev[e, windows[w, W_LON_COL]]
         if lat != NULL and lon != NULL:  # noqa: PLR1714
             acc[home] -= 1
             acc[home + 1] -= lat
@@ -167,7 +170,7 @@ def remove(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_li
     if full:
         for i in range(windows[w, W_Q_START], windows[w, W_Q_END]):
             if acc[queues[i, Q_HEAD]] == e:
-                link = gl[P_LINKS] + 2 * queues[i, Q_LINK]
+                link = queues[i, Q_LINK]
                 following = ev[e, link]
                 acc[queues[i, Q_HEAD]] = following
                 if following == NIL:
@@ -255,6 +258,7 @@ def clear(
     fcodes,
     numeric,
     scale,
+    evfields,
     counts,
     gl,
     template,
@@ -276,7 +280,22 @@ def clear(
 
 @numba.njit(cache=True)
 def refill(
-    ev, acc, g, kid, groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, counts, gl
+    ev,
+    acc,
+    g,
+    kid,
+    groups,
+    windows,
+    sums,
+    cnts,
+    queues,
+    outs,
+    fcodes,
+    numeric,
+    scale,
+    evfields,
+    counts,
+    gl,
 ):
     """Rebuild the cleared windows from the key's list, as at its newest event."""
     first, tail = acc[K_FIRST], acc[K_TAIL]
@@ -309,12 +328,12 @@ def refill(
 
 
 @numba.njit(cache=True)
-def release(ev, free, gl, e):
-    """Return event row `e` to the free stack."""
+def release(ev, free, e):
+    """Return event row `e` to the group's free stack (`free[0]` rows are free)."""
     ev[e, E_RING] = -1
     ev[e, E_KEY] = -1
-    free[gl[P_FREE_TOP]] = e
-    gl[P_FREE_TOP] += 1
+    free[free[0] + 1] = e
+    free[0] += 1
 
 
 @numba.njit(cache=True)
@@ -328,7 +347,7 @@ def trim(ev, acc, free, gl, retention):
         following = ev[first, E_NEXT]
         if ev[following, E_TS] >= cutoff:
             break
-        release(ev, free, gl, first)
+        release(ev, free, first)
         first = following
     acc[K_FIRST] = first
     ev[first, E_PREV] = NIL
