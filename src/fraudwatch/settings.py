@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from fraudwatch.alerts.config import ChannelConfig, Route
+
 CONFIG_ENV = "FRAUDWATCH_CONFIG"
 DEFAULT_CONFIG_FILE = "fraudwatch.toml"
 
@@ -100,6 +102,14 @@ class Settings(BaseSettings):
         default=30, ge=0, description="Stored history replayed into the features at start-up."
     )
     max_batch: int = Field(default=10_000, ge=1, le=100_000, description="Largest scoring batch.")
+
+    # -- alerts -------------------------------------------------------------------------------
+    alert_channels: dict[str, ChannelConfig] = Field(
+        default_factory=dict, description="Alert channels by name (Slack, email, SMS, webhook)."
+    )
+    alert_routes: list[Route] = Field(
+        default_factory=list, description="Which decisions alert which channels."
+    )
 
     @model_validator(mode="after")
     def _distributed_needs_secrets(self) -> Settings:

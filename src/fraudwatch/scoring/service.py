@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
+from fraudwatch.alerts.dispatcher import AlertDispatcher, AlertRouter
 from fraudwatch.bootstrap import Container
 from fraudwatch.decisions.model import Decision
 from fraudwatch.decisions.policy import Thresholds
@@ -80,7 +81,17 @@ class ScoringService:
             model=model,
             logins=self.logins,
         )
-        self.writer = DecisionWriter(self.store, on_stored=on_stored)
+        self.router = (
+            AlertRouter(settings.alert_routes, settings.alert_channels)
+            if settings.alert_routes
+            else None
+        )
+        self.dispatcher = (
+            AlertDispatcher(self.store.engine, settings.alert_channels)
+            if settings.alert_channels
+            else None
+        )
+        self.writer = DecisionWriter(self.store, on_stored=on_stored, router=self.router)
         self._recent: OrderedDict[str, Decision] = OrderedDict()
         self._seen: set[str] = set()  # transaction ids in the features: replayed or decided
         self._lock = threading.Lock()
@@ -107,10 +118,15 @@ class ScoringService:
 
     def start(self, poll_s: float) -> None:
         self.rulebook.start(poll_s)
+        if self.dispatcher is not None:
+            self.dispatcher.start()
 
     def close(self) -> None:
         self.rulebook.stop()
         self.writer.close()
+        if self.dispatcher is not None:
+            self.dispatcher.run_once()  # what the last batch raised, before stopping
+            self.dispatcher.stop()
 
     # -- use cases ------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from fraudwatch.alerts.dispatcher import AlertRouter
 from fraudwatch.decisions.model import Decision
 from fraudwatch.events.model import Transaction, content_hash
 from fraudwatch.storage.model import WriteBatch
@@ -34,14 +35,17 @@ class DecisionWriter:
         max_delay_s: float = 0.05,
         capacity: int = 100_000,
         on_stored: Listener | None = None,
+        router: AlertRouter | None = None,
     ) -> None:
-        """`on_stored(decisions)` runs after each batch is durably written (to publish them)."""
+        """`on_stored(decisions)` runs after each batch is durably written (to publish them);
+        `router` turns decisions into alerts, stored in the same transaction (the outbox)."""
         self._store = store
         self._max_batch = max_batch
         self._max_delay = max_delay_s
         self._capacity = capacity
         self._items: deque[tuple[Transaction | None, Decision]] = deque()
         self._on_stored = on_stored
+        self._router = router
         self._state = threading.Condition()  # guards _pending, _closed; wakes waiters
         self._wake = threading.Event()  # a full batch waits, or flush/close was asked for
         self._pending = 0
@@ -100,6 +104,8 @@ class DecisionWriter:
             transactions=[(tx, content_hash(tx)) for tx, _ in items if tx is not None],
             decisions=[decision for _, decision in items],
         )
+        if self._router is not None:
+            batch.alerts = [a for tx, d in items for a in self._router.alerts(tx, d)]
         delay = 0.1
         while True:
             try:

@@ -9,6 +9,7 @@ batch keeps its first occurrence.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import Any
 
 from fraudwatch.decisions.model import decision_digest
 from fraudwatch.storage.codec import (
+    ALERT_COLUMNS,
     DEAD_LETTER_COLUMNS,
     DECISION_COLUMNS,
     LABEL_COLUMNS,
@@ -27,6 +29,7 @@ from fraudwatch.storage.codec import (
     dead_letter_key,
 )
 from fraudwatch.storage.model import (
+    ALERT,
     DEAD_LETTER,
     DECISION,
     LABEL,
@@ -98,4 +101,8 @@ def prepare(batch: WriteBatch, encoder: RowEncoder, style: ValueStyle) -> list[K
     for decision in batch.decisions:
         digest = decision_digest(decision)
         decisions.add(decision.transaction_id, digest, time(decision.event_time), decision)
-    return [txs, labels, logins, letters, decisions]
+    alerts = KeyedRows(ALERT, "alert_outbox", ALERT_COLUMNS, encoder.alert)
+    for alert in batch.alerts:
+        digest = hashlib.blake2b(alert.alert_key.encode(), digest_size=16).digest()
+        alerts.add(alert.alert_key, digest, time(alert.created_at), alert)
+    return [txs, labels, logins, letters, decisions, alerts]

@@ -23,6 +23,7 @@ import msgspec
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import RowMapping
 
+from fraudwatch.alerts.model import Alert
 from fraudwatch.decisions.model import Decision, Outcome
 from fraudwatch.events.deadletter import DeadLetter
 from fraudwatch.events.model import (
@@ -61,6 +62,10 @@ LOGIN_COLUMNS = (
 DECISION_COLUMNS = (
     "transaction_id", "event_time", "decided_at", "outcome", "risk_score", "model_score",
     "anomaly_score", "model_version", "ruleset_version", "rules_hit", "reasons", "latency_ms",
+)  # fmt: skip
+ALERT_COLUMNS = (
+    "alert_key", "channel", "route", "transaction_id", "payload", "status", "attempts",
+    "next_attempt_at", "created_at",
 )  # fmt: skip
 DEAD_LETTER_COLUMNS = (
     "source", "format", "position", "raw_enc", "pii_key_id", "reason", "field", "message",
@@ -206,6 +211,12 @@ class RowEncoder:
             decision.outcome.value, decision.risk_score, decision.model_score,
             decision.anomaly_score, decision.model_version, decision.ruleset_version,
             json(hits), json(extra), json(decision.latency_ms),
+        )  # fmt: skip
+
+    def alert(self, alert: Alert, created_at: Any) -> tuple[Any, ...]:
+        return (
+            alert.alert_key, alert.channel, alert.route, alert.transaction_id,
+            self._style.json(alert.payload), "pending", 0, created_at, created_at,
         )  # fmt: skip
 
     def dead_letter(self, letter: DeadLetter, created_at: Any) -> tuple[Any, ...]:

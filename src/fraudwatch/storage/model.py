@@ -9,6 +9,7 @@ from typing import Final
 
 import msgspec
 
+from fraudwatch.alerts.model import Alert
 from fraudwatch.decisions.model import Decision
 from fraudwatch.errors import FraudwatchError
 from fraudwatch.events.deadletter import DeadLetter
@@ -19,6 +20,7 @@ LABEL: Final = "label"
 LOGIN: Final = "login"
 DEAD_LETTER: Final = "dead_letter"
 DECISION: Final = "decision"
+ALERT: Final = "alert"
 EVENT_KINDS: Final = (TRANSACTION, LABEL, LOGIN, DECISION)
 """Kinds of `event_keys` rows a caller may ask about; a label's id is `Label.label_id`."""
 
@@ -46,6 +48,7 @@ class WriteBatch:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     checkpoints: dict[str, str] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)  # the first per transaction wins
+    alerts: list[Alert] = field(default_factory=list)  # outbox entries, one per key
 
     def __len__(self) -> int:
         return (
@@ -55,6 +58,7 @@ class WriteBatch:
             + len(self.dead_letters)
             + len(self.checkpoints)
             + len(self.decisions)
+            + len(self.alerts)
         )
 
 

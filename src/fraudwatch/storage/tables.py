@@ -291,6 +291,42 @@ control_revisions = Table(
     PrimaryKeyConstraint("name", name="pk_control_revisions"),
 )
 
+# -- alerts (revision 0003) -------------------------------------------------------------------
+
+alert_outbox = Table(  # written with the decisions that raise the alerts, then delivered
+    "alert_outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), autoincrement=True),
+    Column("alert_key", Text, nullable=False),  # transaction id + channel: one alert each
+    Column("channel", Text, nullable=False),
+    Column("route", Text, nullable=False),
+    Column("transaction_id", Text, nullable=False),
+    Column("payload", json_type(), nullable=False),
+    Column("status", Text, nullable=False),  # pending, sending, sent, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime()),
+    PrimaryKeyConstraint("id", name="pk_alert_outbox"),
+    UniqueConstraint("alert_key", name="uq_alert_outbox_key"),
+)
+Index("ix_alert_outbox_due", alert_outbox.c.status, alert_outbox.c.next_attempt_at)
+
+alert_deliveries = Table(  # every attempt, successful or not
+    "alert_deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), autoincrement=True),
+    Column("outbox_id", BigInteger, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("detail", Text),
+    Column("latency_ms", Float),
+    PrimaryKeyConstraint("id", name="pk_alert_deliveries"),
+)
+Index("ix_alert_deliveries_outbox", alert_deliveries.c.outbox_id)
+
 # Partitioned by month on PostgreSQL: table -> partition key column.
 PARTITIONED: dict[str, str] = {
     "transactions": "event_time",
