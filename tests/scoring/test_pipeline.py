@@ -156,7 +156,9 @@ def test_the_writer_stores_transactions_and_decisions(
     decisions = pipeline.score(txs)
     stored: list[str] = []
     writer = DecisionWriter(
-        store, max_delay_s=0.01, on_stored=lambda ds: stored.extend(d.transaction_id for d in ds)
+        store,
+        max_delay_s=0.01,
+        on_stored=lambda pairs: stored.extend(d.transaction_id for _, d in pairs),
     )
     writer.submit(list(zip(txs, decisions, strict=True)))
     assert writer.flush(10)

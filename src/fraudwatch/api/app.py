@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fraudwatch import __version__
-from fraudwatch.api import admin, scoring
+from fraudwatch.api import admin, cases, scoring
 from fraudwatch.api.auth import Authenticator
 from fraudwatch.api.fastpath import BATCH, SINGLE, FastScoring
 from fraudwatch.api.metrics import Metrics
@@ -62,6 +62,7 @@ def create_app(service: ScoringService, *, poll_s: float | None = None) -> FastA
     app.state.authenticate = Authenticator(service.control)
     app.include_router(scoring.router)
     app.include_router(admin.router)
+    app.include_router(cases.router)
     app.add_middleware(
         FastScoring,
         service=service,

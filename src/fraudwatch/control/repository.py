@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -27,7 +26,7 @@ from fraudwatch.rules.model import Rule, RuleSet, RuleSetError, Status
 from fraudwatch.security.crypto import KeyRing
 from fraudwatch.security.tokens import CardTokenizer
 from fraudwatch.storage import tables as t
-from fraudwatch.storage.backends.sqlite import BEGIN_OPTION
+from fraudwatch.storage.writing import writing
 
 KEY_PREFIX = "fwk"
 
@@ -82,14 +81,6 @@ class ControlPlane:
         self._keyring = keyring
         self._tokenizer = tokenizer
 
-    @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        """A write transaction; on SQLite it takes the write lock at BEGIN (see BEGIN_OPTION)."""
-        with self._engine.connect() as conn:
-            conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
-            with conn.begin():
-                yield conn
-
     # -- the audit trail and revisions ------------------------------------------------------------
 
     def _changed(
@@ -113,7 +104,7 @@ class ControlPlane:
 
     def record(self, *, actor: str, action: str, target: str, **details: Any) -> None:
         """Audit a change made elsewhere (e.g. a data export) in its own transaction."""
-        with self._writing() as conn:
+        with writing(self._engine) as conn:
             audit.append(conn, actor=actor, action=action, target=target, details=details or None)
 
     def verify_audit(self) -> audit.Verification:
@@ -135,7 +126,7 @@ class ControlPlane:
 
     def set_setting(self, key: str, value: Any, *, by: str, area: str = "policy") -> None:
         now = _now()
-        with self._writing() as conn:
+        with writing(self._engine) as conn:
             done = conn.execute(
                 update(t.control_settings)
                 .where(t.control_settings.c.key == key)
@@ -167,7 +158,7 @@ class ControlPlane:
         """Create or replace a draft version; a published version never changes."""
         if draft.status is not Status.DRAFT:
             raise ControlError("only drafts can be saved; publish them to freeze them")
-        with self._writing() as conn:
+        with writing(self._engine) as conn:
             existing = conn.execute(
                 select(t.rule_sets.c.status).where(t.rule_sets.c.version == draft.version)
             ).scalar()
@@ -214,7 +205,7 @@ class ControlPlane:
     ) -> RuleSet:
         """Validate and freeze a draft; by default it also becomes the active version."""
         published = self.rule_set(version).publish(vocabulary, by=by)
-        with self._writing() as conn:
+        with writing(self._engine) as conn:
             done = conn.execute(
                 update(t.rule_sets)
                 .where(t.rule_sets.c.version == version, t.rule_sets.c.status == Status.DRAFT.value)
@@ -243,7 +234,7 @@ class ControlPlane:
         """Make a published version the one every scorer runs (a rollback is the same call)."""
         if self.rule_set(version).status is not Status.PUBLISHED:
             raise RuleSetError(f"version {version} is a draft: publish it first")
-        with self._writing() as conn:
+        with writing(self._engine) as conn:
             self._activate(conn, version, by)
 
     def _activate(self, conn: Connection, version: int, by: str) -> None:
@@ -273,7 +264,7 @@ class ControlPlane:
     ) -> int:
         """Add values (already normalised by the caller); returns how many were new."""
         added = 0
-        with self._writing() as conn:
+        with writing(self._engine) as conn:
             for value in dict.fromkeys(values):
                 key = self._value_key(name, value)
                 exists = conn.execute(
@@ -300,7 +291,7 @@ class ControlPlane:
 
     def remove_from_list(self, name: str, values: Iterable[str], *, by: str) -> int:
         keys = [self._value_key(name, value) for value in dict.fromkeys(values)]
-        with self._writing() as conn:
+        with writing(self._engine) as conn:
             removed = conn.execute(
                 delete(t.list_entries).where(
                     t.list_entries.c.list_name == name, t.list_entries.c.value_key.in_(keys)
@@ -329,7 +320,7 @@ class ControlPlane:
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         key = ApiKey(key_id, name, role, _now(), by)
-        with self._writing() as conn:
+        with writing(self._engine) as conn:
             conn.execute(
                 insert(t.api_keys).values(
                     key_id=key_id,
@@ -352,7 +343,7 @@ class ControlPlane:
         return key, f"{KEY_PREFIX}_{key_id}_{secret}"
 
     def revoke_api_key(self, key_id: str, *, by: str) -> None:
-        with self._writing() as conn:
+        with writing(self._engine) as conn:
             done = conn.execute(
                 update(t.api_keys)
                 .where(t.api_keys.c.key_id == key_id, t.api_keys.c.revoked_at.is_(None))

@@ -21,6 +21,7 @@ from datetime import timedelta
 
 from fraudwatch.alerts.dispatcher import AlertDispatcher, AlertRouter
 from fraudwatch.bootstrap import Container
+from fraudwatch.cases.service import CaseService
 from fraudwatch.decisions.model import Decision
 from fraudwatch.decisions.policy import Thresholds
 from fraudwatch.events.model import Label, Login, Transaction, content_hash
@@ -36,7 +37,7 @@ from fraudwatch.rules.vocabulary import vocabulary
 from fraudwatch.scoring.logins import LoginAssessment, LoginRisk
 from fraudwatch.scoring.pipeline import DecisionPipeline, FeatureEngine, RiskModel
 from fraudwatch.scoring.rulebook import Rulebook
-from fraudwatch.scoring.writer import DecisionWriter, Listener
+from fraudwatch.scoring.writer import DecisionWriter, Listener, Pair
 from fraudwatch.storage.model import WriteBatch
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,14 @@ class ScoringService:
             if settings.alert_channels
             else None
         )
-        self.writer = DecisionWriter(self.store, on_stored=on_stored, router=self.router)
+        self.cases = CaseService(self.store.engine)
+
+        def stored(pairs: Sequence[Pair]) -> None:
+            self.cases.ingest(pairs)
+            if on_stored is not None:
+                on_stored(pairs)
+
+        self.writer = DecisionWriter(self.store, on_stored=stored, router=self.router)
         self._recent: OrderedDict[str, Decision] = OrderedDict()
         self._seen: set[str] = set()  # transaction ids in the features: replayed or decided
         self._lock = threading.Lock()

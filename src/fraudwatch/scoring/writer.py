@@ -23,7 +23,8 @@ from fraudwatch.storage.store import EventStore
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[Sequence[Decision]], None]
+Pair = tuple[Transaction | None, Decision]
+Listener = Callable[[Sequence[Pair]], None]
 
 
 class DecisionWriter:
@@ -37,7 +38,7 @@ class DecisionWriter:
         on_stored: Listener | None = None,
         router: AlertRouter | None = None,
     ) -> None:
-        """`on_stored(decisions)` runs after each batch is durably written (to publish them);
+        """`on_stored(pairs)` runs after each batch is durably written (to open cases, publish);
         `router` turns decisions into alerts, stored in the same transaction (the outbox)."""
         self._store = store
         self._max_batch = max_batch
@@ -119,7 +120,7 @@ class DecisionWriter:
         self.written += len(items)
         if self._on_stored is not None:
             try:
-                self._on_stored(batch.decisions)
+                self._on_stored(items)
             except Exception:  # a listener must not stop the writer
                 log.exception("a decision listener failed")
         with self._state:

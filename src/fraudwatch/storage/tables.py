@@ -327,6 +327,64 @@ alert_deliveries = Table(  # every attempt, successful or not
 )
 Index("ix_alert_deliveries_outbox", alert_deliveries.c.outbox_id)
 
+# -- cases (revision 0004) --------------------------------------------------------------------
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), autoincrement=True),
+    Column("case_key", Text, nullable=False),  # card:<token> or customer:<id>
+    Column("status", Text, nullable=False),  # open, investigating, resolved
+    Column("disposition", Text),  # fraud, legitimate, friendly_fraud (when resolved)
+    Column("priority", Integer, nullable=False),  # 1 (urgent) .. 3
+    Column("queue", Text, nullable=False),  # block, step_up, review: the strongest outcome
+    Column("assignee", Text),
+    Column("max_risk", Float, nullable=False),
+    Column("total_amount", Money(), nullable=False),
+    Column("currency", Text),
+    Column("decisions", Integer, nullable=False),
+    Column("card_token", Text),
+    Column("customer_id", Text),
+    Column("opened_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("due_at", UtcDateTime(), nullable=False),  # the SLA: resolve by then
+    Column("resolved_at", UtcDateTime()),
+    Column("resolved_by", Text),
+    PrimaryKeyConstraint("id", name="pk_cases"),
+)
+Index("ix_cases_key_status", cases.c.case_key, cases.c.status)
+Index(
+    "ix_cases_queue", cases.c.status, cases.c.queue, cases.c.priority, cases.c.opened_at, cases.c.id
+)
+Index("ix_cases_assignee", cases.c.assignee, cases.c.status)
+Index("ix_cases_card", cases.c.card_token)
+Index("ix_cases_customer", cases.c.customer_id)
+
+case_decisions = Table(  # a decision belongs to at most one case
+    "case_decisions",
+    metadata,
+    Column("case_id", BigInteger, nullable=False),
+    Column("transaction_id", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("risk_score", Float, nullable=False),
+    Column("event_time", UtcDateTime(), nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("transaction_id", name="pk_case_decisions"),
+)
+Index("ix_case_decisions_case", case_decisions.c.case_id)
+
+case_notes = Table(
+    "case_notes",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), autoincrement=True),
+    Column("case_id", BigInteger, nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("author", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    PrimaryKeyConstraint("id", name="pk_case_notes"),
+)
+Index("ix_case_notes_case", case_notes.c.case_id)
+
 # Partitioned by month on PostgreSQL: table -> partition key column.
 PARTITIONED: dict[str, str] = {
     "transactions": "event_time",

@@ -1,0 +1,1 @@
+"""Cases: investigations opened by decisions, worked by analysts, resolved into labels."""

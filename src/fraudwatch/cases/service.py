@@ -1,0 +1,380 @@
+"""Cases: what investigators work on.
+
+A review, step_up or block decision opens a case or joins the open one of the same card (else
+the same customer): a burst on one card is one case. A case has a priority (from its highest
+risk, its outcome and its amount), a queue (its strongest outcome), an SLA due time, an
+assignee, notes, and a status that moves only along `TRANSITIONS`. Resolving it with a
+disposition returns `Label`s for all its transactions: the caller stores them and feeds them to
+the label-aware features, and training picks them up — the feedback loop. Every user action is
+written to the hash-chained audit log in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+
+from fraudwatch.control import audit
+from fraudwatch.decisions.model import Decision, Outcome
+from fraudwatch.errors import FraudwatchError, NotFoundError
+from fraudwatch.events.model import Label, LabelSource, Transaction
+from fraudwatch.features.enrich.fx import to_reporting_micro
+from fraudwatch.storage import tables as t
+from fraudwatch.storage.writing import writing
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    INVESTIGATING = "investigating"
+    RESOLVED = "resolved"
+
+
+class Disposition(StrEnum):
+    FRAUD = "fraud"
+    LEGITIMATE = "legitimate"
+    FRIENDLY_FRAUD = "friendly_fraud"
+
+
+#: the workflow: from -> the statuses it may move to (reopening is resolved -> open)
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.OPEN: frozenset({Status.INVESTIGATING, Status.RESOLVED}),
+    Status.INVESTIGATING: frozenset({Status.OPEN, Status.RESOLVED}),
+    Status.RESOLVED: frozenset({Status.OPEN}),
+}
+SLA = {1: timedelta(hours=1), 2: timedelta(hours=4), 3: timedelta(hours=24)}
+QUEUE_RANK = {Outcome.REVIEW.value: 1, Outcome.STEP_UP.value: 2, Outcome.BLOCK.value: 3}
+
+
+class CaseError(FraudwatchError):
+    code = "invalid_change"
+
+
+def priority(max_risk: float, queue: str, amount_eur: Decimal) -> int:
+    """1 (urgent): blocked, or risk ≥ 0.9, or ≥ 1,000 EUR; 2: risk ≥ 0.6 or ≥ 250 EUR; else 3."""
+    if queue == Outcome.BLOCK.value or max_risk >= 0.9 or amount_eur >= 1000:
+        return 1
+    if max_risk >= 0.6 or amount_eur >= 250:
+        return 2
+    return 3
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    status: Status | None = None
+    queue: str | None = None
+    assignee: str | None = None
+    priority: int | None = None
+    breached: bool | None = None
+    card_token: str | None = None
+    customer_id: str | None = None
+    transaction_id: str | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CaseService:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # -- from decisions ---------------------------------------------------------------------
+
+    def ingest(self, pairs: Sequence[tuple[Transaction | None, Decision]]) -> int:
+        """Open or update cases for the non-approve decisions; returns how many joined a case.
+        Idempotent: a decision already in a case is skipped."""
+        flagged = [(tx, d) for tx, d in pairs if d.outcome is not Outcome.APPROVE]
+        if not flagged:
+            return 0
+        added = 0
+        with writing(self._engine) as conn:
+            known = set(
+                conn.execute(
+                    select(t.case_decisions.c.transaction_id).where(
+                        t.case_decisions.c.transaction_id.in_(
+                            [d.transaction_id for _, d in flagged]
+                        )
+                    )
+                ).scalars()
+            )
+            for tx, decision in flagged:
+                if decision.transaction_id in known:
+                    continue
+                known.add(decision.transaction_id)
+                self._join(conn, tx, decision)
+                added += 1
+        return added
+
+    def _join(self, conn: Connection, tx: Transaction | None, decision: Decision) -> None:
+        card = tx.card.token if tx is not None and tx.card is not None else None
+        customer = tx.customer_id if tx is not None else None
+        key = f"card:{card}" if card else f"customer:{customer}" if customer else None
+        key = key or f"transaction:{decision.transaction_id}"
+        amount = (
+            Decimal(0)
+            if tx is None
+            else Decimal(to_reporting_micro(tx.amount, tx.currency)) / 1_000_000
+        )
+        now = _now()
+        c = t.cases.c
+        case = conn.execute(
+            select(t.cases).where(c.case_key == key, c.status != Status.RESOLVED.value)
+        ).first()
+        outcome = decision.outcome.value
+        if case is None:
+            level = priority(decision.risk_score, outcome, amount)
+            case_id = conn.execute(
+                insert(t.cases)
+                .values(
+                    case_key=key,
+                    status=Status.OPEN.value,
+                    priority=level,
+                    queue=outcome,
+                    max_risk=decision.risk_score,
+                    total_amount=amount,
+                    currency="EUR",
+                    decisions=1,
+                    card_token=card,
+                    customer_id=customer,
+                    opened_at=now,
+                    updated_at=now,
+                    due_at=now + SLA[level],
+                )
+                .returning(c.id)
+            ).scalar_one()
+        else:
+            case_id = case.id
+            queue = outcome if QUEUE_RANK[outcome] > QUEUE_RANK[case.queue] else case.queue
+            max_risk = max(case.max_risk, decision.risk_score)
+            total = Decimal(case.total_amount) + amount
+            level = min(case.priority, priority(max_risk, queue, total))
+            conn.execute(
+                update(t.cases)
+                .where(c.id == case_id)
+                .values(
+                    queue=queue,
+                    max_risk=max_risk,
+                    total_amount=total,
+                    priority=level,
+                    decisions=case.decisions + 1,
+                    updated_at=now,
+                    due_at=min(case.due_at, case.opened_at + SLA[level]),
+                )
+            )
+        conn.execute(
+            insert(t.case_decisions).values(
+                case_id=case_id,
+                transaction_id=decision.transaction_id,
+                outcome=outcome,
+                risk_score=decision.risk_score,
+                event_time=decision.event_time,
+                added_at=now,
+            )
+        )
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def find(
+        self, where: CaseFilter, *, limit: int = 50, after: tuple[int, datetime, int] | None = None
+    ) -> list[dict[str, Any]]:
+        """Cases by (priority, opened_at, id), keyset-paginated with `after` = the last row's
+        (priority, opened_at, id): each page is an index range scan, however many cases exist."""
+        c = t.cases.c
+        query = select(t.cases)
+        now = _now()
+        conditions = [
+            (c.status, where.status.value if where.status else None),
+            (c.queue, where.queue),
+            (c.assignee, where.assignee),
+            (c.priority, where.priority),
+            (c.card_token, where.card_token),
+            (c.customer_id, where.customer_id),
+        ]
+        for column, value in conditions:
+            if value is not None:
+                query = query.where(column == value)
+        if where.breached is not None:
+            late = and_(c.status != Status.RESOLVED.value, c.due_at < now)
+            query = query.where(late if where.breached else ~late)
+        if where.transaction_id is not None:
+            query = query.where(
+                c.id.in_(
+                    select(t.case_decisions.c.case_id).where(
+                        t.case_decisions.c.transaction_id == where.transaction_id
+                    )
+                )
+            )
+        if after is not None:
+            p, opened, last = after
+            query = query.where(
+                or_(
+                    c.priority > p,
+                    and_(c.priority == p, c.opened_at > opened),
+                    and_(c.priority == p, c.opened_at == opened, c.id > last),
+                )
+            )
+        query = query.order_by(c.priority, c.opened_at, c.id).limit(limit)
+        with self._engine.connect() as conn:
+            return [_case(row._mapping, now) for row in conn.execute(query)]
+
+    def get(self, case_id: int) -> dict[str, Any]:
+        now = _now()
+        with self._engine.connect() as conn:
+            row = conn.execute(select(t.cases).where(t.cases.c.id == case_id)).first()
+            if row is None:
+                raise NotFoundError(f"no case {case_id}")
+            decisions = conn.execute(
+                select(t.case_decisions)
+                .where(t.case_decisions.c.case_id == case_id)
+                .order_by(t.case_decisions.c.event_time)
+            ).all()
+            notes = conn.execute(
+                select(t.case_notes)
+                .where(t.case_notes.c.case_id == case_id)
+                .order_by(t.case_notes.c.id)
+            ).all()
+        out = _case(row._mapping, now)
+        out["transactions"] = [
+            {k: d._mapping[k] for k in ("transaction_id", "outcome", "risk_score", "event_time")}
+            for d in decisions
+        ]
+        out["notes"] = [{k: n._mapping[k] for k in ("at", "author", "text")} for n in notes]
+        return out
+
+    def counts(self) -> dict[str, int]:
+        c = t.cases.c
+        with self._engine.connect() as conn:
+            return {
+                s: int(n)
+                for s, n in conn.execute(select(c.status, func.count()).group_by(c.status))
+            }
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def _load(self, conn: Connection, case_id: int) -> Any:
+        row = conn.execute(select(t.cases).where(t.cases.c.id == case_id)).first()
+        if row is None:
+            raise NotFoundError(f"no case {case_id}")
+        return row
+
+    def assign(
+        self, case_ids: Sequence[int], assignees: Sequence[str], *, by: str
+    ) -> dict[int, str]:
+        """Assign each case; several assignees share them round-robin, in the order given."""
+        if not assignees:
+            raise CaseError("name at least one assignee")
+        done: dict[int, str] = {}
+        with writing(self._engine) as conn:
+            for index, case_id in enumerate(case_ids):
+                self._load(conn, case_id)
+                who = assignees[index % len(assignees)]
+                conn.execute(
+                    update(t.cases)
+                    .where(t.cases.c.id == case_id)
+                    .values(assignee=who, updated_at=_now())
+                )
+                audit.append(
+                    conn,
+                    actor=by,
+                    action="case.assign",
+                    target=f"case:{case_id}",
+                    details={"assignee": who},
+                )
+                done[case_id] = who
+        return done
+
+    def transition(
+        self,
+        case_ids: Sequence[int],
+        to: Status,
+        *,
+        by: str,
+        disposition: Disposition | None = None,
+    ) -> list[Label]:
+        """Move cases along the workflow; resolving needs a disposition and returns the labels
+        of their transactions (known now) for the caller to store and apply."""
+        if to is Status.RESOLVED and disposition is None:
+            raise CaseError(
+                "resolving a case needs a disposition: fraud, legitimate or friendly_fraud"
+            )
+        if to is not Status.RESOLVED and disposition is not None:
+            raise CaseError("a disposition is given only when resolving")
+        labels: list[Label] = []
+        now = _now()
+        with writing(self._engine) as conn:
+            for case_id in case_ids:
+                case = self._load(conn, case_id)
+                current = Status(case.status)
+                if to not in TRANSITIONS[current]:
+                    allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current]))
+                    raise CaseError(
+                        f"case {case_id} is {current.value}: it can move to {allowed}, "
+                        f"not {to.value}"
+                    )
+                values: dict[str, Any] = {"status": to.value, "updated_at": now}
+                if to is Status.RESOLVED:
+                    assert disposition is not None
+                    values |= {
+                        "disposition": disposition.value,
+                        "resolved_at": now,
+                        "resolved_by": by,
+                    }
+                    labels += self._labels(conn, case_id, disposition, now)
+                elif current is Status.RESOLVED:  # reopened
+                    values |= {"disposition": None, "resolved_at": None, "resolved_by": None}
+                conn.execute(update(t.cases).where(t.cases.c.id == case_id).values(**values))
+                details = {"from": current.value, "to": to.value}
+                if disposition is not None:
+                    details["disposition"] = disposition.value
+                audit.append(
+                    conn,
+                    actor=by,
+                    action="case.transition",
+                    target=f"case:{case_id}",
+                    details=details,
+                )
+        return labels
+
+    def _labels(
+        self, conn: Connection, case_id: int, disposition: Disposition, now: datetime
+    ) -> list[Label]:
+        rows = conn.execute(
+            select(t.case_decisions.c.transaction_id, t.case_decisions.c.event_time).where(
+                t.case_decisions.c.case_id == case_id
+            )
+        ).all()
+        fraud = disposition is not Disposition.LEGITIMATE
+        return [
+            Label(
+                transaction_id=tid,
+                is_fraud=fraud,
+                event_time=event_time,
+                known_at=now,
+                source=LabelSource.ANALYST,
+                fraud_type=disposition.value if fraud else None,
+            )
+            for tid, event_time in rows
+        ]
+
+    def note(self, case_id: int, text: str, *, by: str) -> None:
+        if not text.strip():
+            raise CaseError("a note needs text")
+        with writing(self._engine) as conn:
+            self._load(conn, case_id)
+            conn.execute(
+                insert(t.case_notes).values(case_id=case_id, at=_now(), author=by, text=text)
+            )
+            audit.append(conn, actor=by, action="case.note", target=f"case:{case_id}", details=None)
+
+
+def _case(row: Any, now: datetime) -> dict[str, Any]:
+    out = dict(row)
+    out["total_amount"] = str(out["total_amount"])
+    out["breached"] = out["status"] != Status.RESOLVED.value and out["due_at"] < now
+    return out
