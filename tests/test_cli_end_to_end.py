@@ -181,6 +181,9 @@ def test_errors_are_messages_not_tracebacks(workspace: Path) -> None:
         ["apikey", "revoke"],
         ["audit", "verify"],
         ["audit", "list"],
+        ["users", "create"],
+        ["users", "list"],
+        ["users", "disable"],
     ],
 )
 def test_every_command_has_help(workspace: Path, command: list[str]) -> None:

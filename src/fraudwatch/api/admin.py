@@ -10,8 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
-from fraudwatch.api.auth import ADMIN, EDIT_RULES, READ, require
-from fraudwatch.control.repository import ApiKey, ControlPlane, Role
+from fraudwatch.api.auth import ADMIN, EDIT_RULES, READ, Principal, require
+from fraudwatch.control.repository import ControlPlane, Role
 from fraudwatch.decisions.policy import PolicyError, Thresholds
 from fraudwatch.errors import RecordError
 from fraudwatch.rules.language import RuleSyntaxError, parse
@@ -20,9 +20,9 @@ from fraudwatch.scoring.rulebook import THRESHOLDS_KEY
 from fraudwatch.scoring.service import ScoringService
 
 router = APIRouter(prefix="/v1", tags=["administration"])
-Reader = Annotated[ApiKey, Depends(require(*READ))]
-Editor = Annotated[ApiKey, Depends(require(*EDIT_RULES))]
-Admin = Annotated[ApiKey, Depends(require(*ADMIN))]
+Reader = Annotated[Principal, Depends(require(*READ))]
+Editor = Annotated[Principal, Depends(require(*EDIT_RULES))]
+Admin = Annotated[Principal, Depends(require(*ADMIN))]
 
 
 class RuleIn(BaseModel):
@@ -74,8 +74,8 @@ def _control(request: Request) -> ControlPlane:
     return _service(request).control
 
 
-def actor(key: ApiKey) -> str:
-    return f"{key.name} (key {key.key_id}, {key.role.value})"
+def actor(key: Principal) -> str:
+    return key.actor
 
 
 def _rule_set(version: int, body: RuleSetIn) -> RuleSet:

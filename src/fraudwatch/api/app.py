@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fraudwatch import __version__
-from fraudwatch.api import admin, cases, scoring
+from fraudwatch.api import admin, cases, scoring, users
 from fraudwatch.api.auth import Authenticator
 from fraudwatch.api.fastpath import BATCH, SINGLE, FastScoring
 from fraudwatch.api.metrics import Metrics
@@ -29,12 +29,14 @@ from fraudwatch.errors import FraudwatchError
 from fraudwatch.events.model import Login, Transaction
 from fraudwatch.rules.model import RuleSetError
 from fraudwatch.scoring.service import ScoringService
+from fraudwatch.users.service import UserService
 
 STATUS = {
     "not_found": 404,
     "invalid_rule": 422,
     "invalid_rule_set": 422,
     "invalid_change": 409,
+    "unauthorized": 401,
     "bad_card_number": 422,
 }
 
@@ -60,13 +62,16 @@ def create_app(service: ScoringService, *, poll_s: float | None = None) -> FastA
     app.state.service = service
     app.state.metrics = Metrics()
     app.state.authenticate = Authenticator(service.control)
+    app.state.users = UserService(service.store.engine, service.app.keyring)
     app.include_router(scoring.router)
     app.include_router(admin.router)
     app.include_router(cases.router)
+    app.include_router(users.router)
     app.add_middleware(
         FastScoring,
         service=service,
         authenticate=app.state.authenticate,
+        users=app.state.users,
         metrics=app.state.metrics,
     )
     _errors(app)

@@ -1,8 +1,10 @@
-"""Bearer API keys with roles, checked on every endpoint.
+"""Who may call: bearer API keys (services) and user sessions (people), with roles, checked on
+every endpoint.
 
-A key is sent as `Authorization: Bearer fwk_<id>_<secret>`. Verified keys are cached for a few
-seconds (a SHA-256 per request is cheap, a database round trip is not); a revoked key stops
-working within `ttl_s`, and at once when this process sees the `api_keys` revision change.
+A key is sent as `Authorization: Bearer fwk_<id>_<secret>`, a session as `Bearer fws_...`.
+Verified keys are cached for a few seconds (a SHA-256 per request is cheap, a database round
+trip is not); a revoked key stops working within `ttl_s`, and at once when this process sees
+the `api_keys` revision change.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, Request
 
 from fraudwatch.control.repository import ApiKey, ControlPlane, Role
+from fraudwatch.users.service import SESSION_PREFIX, UserService
 
 #: roles allowed per permission
 SCORE = (Role.SERVICE, Role.ADMIN)
@@ -63,31 +67,70 @@ class Authenticator:
         return key
 
 
-def require(*roles: Role) -> Callable[[Request], ApiKey]:
-    """A dependency: the caller's key, refused with 401 (no or bad key) or 403 (wrong role)."""
+@dataclass(frozen=True)
+class Principal:
+    """Who calls: an API key (`kind` "key") or a user's session (`kind` "user")."""
 
-    def dependency(request: Request) -> ApiKey:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "send an API key as `Authorization: Bearer <key>`",
-                headers={"WWW-Authenticate": "Bearer"},
+    name: str
+    role: Role
+    kind: str
+    ident: str  # the key id or the username
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names it."""
+        if self.kind == "user":
+            return f"{self.name} ({self.role.value})"
+        return f"{self.name} (key {self.ident}, {self.role.value})"
+
+
+class Denied(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def identify(
+    authenticate: Authenticator, users: UserService, header: str, roles: Sequence[Role]
+) -> Principal:
+    """The caller of an `Authorization` header value, allowed one of `roles`, or `Denied`."""
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Denied(401, "send an API key or a session as `Authorization: Bearer <token>`")
+    if token.startswith(SESSION_PREFIX):
+        user = users.session(token)
+        if user is None:
+            raise Denied(401, "unknown or expired session: log in again")
+        if not user.complete:
+            raise Denied(
+                403, "complete the second factor first (POST /v1/auth/mfa or /v1/auth/totp)"
             )
-        authenticate: Authenticator = request.app.state.authenticate
-        key = authenticate(token.strip())
+        principal = Principal(user.username, Role(user.role.value), "user", user.username)
+    else:
+        key = authenticate(token)
         if key is None:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "unknown or revoked API key",
-                headers={"WWW-Authenticate": "Bearer"},
+            raise Denied(401, "unknown or revoked API key")
+        principal = Principal(key.name, key.role, "key", key.key_id)
+    if principal.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise Denied(403, f"role {principal.role.value!r} may not do this ({allowed})")
+    return principal
+
+
+def require(*roles: Role) -> Callable[[Request], Principal]:
+    """A dependency: the caller, refused with 401 (no or bad credentials) or 403 (wrong role,
+    or a login whose second factor is not done)."""
+
+    def dependency(request: Request) -> Principal:
+        state = request.app.state
+        try:
+            return identify(
+                state.authenticate, state.users, request.headers.get("authorization", ""), roles
             )
-        if key.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"role {key.role.value!r} may not do this ({allowed})"
-            )
-        return key
+        except Denied as exc:
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            raise HTTPException(exc.status, exc.detail, headers=headers) from None
 
     return dependency

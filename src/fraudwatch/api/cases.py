@@ -13,14 +13,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from fraudwatch.api.admin import actor
-from fraudwatch.api.auth import EDIT_RULES, READ, require
+from fraudwatch.api.auth import EDIT_RULES, READ, Principal, require
 from fraudwatch.cases.service import CaseFilter, Disposition, Status
-from fraudwatch.control.repository import ApiKey
 from fraudwatch.scoring.service import ScoringService
 
 router = APIRouter(prefix="/v1", tags=["cases"])
-Reader = Annotated[ApiKey, Depends(require(*READ))]
-Investigator = Annotated[ApiKey, Depends(require(*EDIT_RULES))]  # analysts and admins
+Reader = Annotated[Principal, Depends(require(*READ))]
+Investigator = Annotated[Principal, Depends(require(*EDIT_RULES))]  # analysts and admins
 _json = msgspec.json.Encoder()
 
 
@@ -102,7 +101,7 @@ def _transition(
     ids: list[int],
     to: Status,
     disposition: Disposition | None,
-    key: ApiKey,
+    key: Principal,
 ) -> int:
     labels = service.cases.transition(ids, to, by=actor(key), disposition=disposition)
     if labels:

@@ -15,10 +15,11 @@ from typing import Any
 
 import msgspec
 
-from fraudwatch.api.auth import SCORE, Authenticator
+from fraudwatch.api.auth import SCORE, Authenticator, Denied, identify
 from fraudwatch.api.metrics import Metrics
 from fraudwatch.api.scoring import ValidationProblem, score_many, score_one
 from fraudwatch.scoring.service import ScoringService
+from fraudwatch.users.service import UserService
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -37,11 +38,17 @@ _PROBLEM = [(b"content-type", b"application/problem+json")]
 
 class FastScoring:
     def __init__(
-        self, app: ASGIApp, service: ScoringService, authenticate: Authenticator, metrics: Metrics
+        self,
+        app: ASGIApp,
+        service: ScoringService,
+        authenticate: Authenticator,
+        users: UserService,
+        metrics: Metrics,
     ) -> None:
         self.app = app
         self.service = service
         self.authenticate = authenticate
+        self.users = users
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -64,18 +71,11 @@ class FastScoring:
             if name == b"authorization":
                 header = value
                 break
-        scheme, _, token = header.decode("latin-1").partition(" ")
-        challenge = [*_PROBLEM, (b"www-authenticate", b"Bearer")]
-        if scheme.lower() != "bearer" or not token:
-            detail = "send an API key as `Authorization: Bearer <key>`"
-            return 401, _problem(401, "error", detail), challenge
-        key = self.authenticate(token.strip())
-        if key is None:
-            return 401, _problem(401, "error", "unknown or revoked API key"), challenge
-        if key.role not in SCORE:
-            allowed = ", ".join(r.value for r in SCORE)
-            detail = f"role {key.role.value!r} may not do this ({allowed})"
-            return 403, _problem(403, "error", detail), _PROBLEM
+        try:
+            identify(self.authenticate, self.users, header.decode("latin-1"), SCORE)
+        except Denied as exc:
+            extra = [(b"www-authenticate", b"Bearer")] if exc.status == 401 else []
+            return exc.status, _problem(exc.status, "error", exc.detail), [*_PROBLEM, *extra]
         return 200, b"", _JSON
 
     def _score(self, path: str, body: bytes | None) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:

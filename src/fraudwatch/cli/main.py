@@ -19,6 +19,7 @@ from fraudwatch.cli import (
     serve,
     simulate,
     stream,
+    users,
 )
 from fraudwatch.cli.output import err_console
 from fraudwatch.errors import FraudwatchError
@@ -44,6 +45,7 @@ app.add_typer(rules.rules_app, name="rules")
 app.command("serve")(serve.serve_command)
 app.add_typer(serve.apikey_app, name="apikey")
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(users.users_app, name="users")
 app.command("worker")(stream.worker_command)
 app.command("produce")(stream.produce_command)
 app.command("train")(models.train_command)

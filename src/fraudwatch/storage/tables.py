@@ -385,6 +385,46 @@ case_notes = Table(
 )
 Index("ix_case_notes_case", case_notes.c.case_id)
 
+# -- users (revision 0005) --------------------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", Text, nullable=False),
+    Column("role", Text, nullable=False),  # admin, analyst, viewer
+    Column("password_hash", Text, nullable=False),  # argon2id
+    Column("totp_enc", LargeBinary),  # the TOTP secret, AES-256-GCM
+    Column("pii_key_id", Text),
+    Column("mfa_enabled", Boolean, nullable=False),
+    Column("failed_logins", Integer, nullable=False),
+    Column("locked_until", UtcDateTime()),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_login_at", UtcDateTime()),
+    PrimaryKeyConstraint("username", name="pk_users"),
+)
+
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column("username", Text, nullable=False),
+    Column("code_hash", Text, nullable=False),  # SHA-256 of a random one-time code
+    Column("used_at", UtcDateTime()),
+    PrimaryKeyConstraint("username", "code_hash", name="pk_recovery_codes"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", Text, nullable=False),  # SHA-256 of the bearer token
+    Column("username", Text, nullable=False),
+    Column("mfa_passed", Boolean, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("token_hash", name="pk_sessions"),
+)
+Index("ix_sessions_user", sessions.c.username)
+
 # Partitioned by month on PostgreSQL: table -> partition key column.
 PARTITIONED: dict[str, str] = {
     "transactions": "event_time",

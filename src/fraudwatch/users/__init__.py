@@ -1,0 +1,1 @@
+"""Users of the dashboard and the API: roles, passwords, a second factor, sessions."""
