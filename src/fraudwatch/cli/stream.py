@@ -45,7 +45,12 @@ def worker_command(
         int | None, typer.Option(min=1, help="Stop after this many messages.")
     ] = None,
     idle_exit_s: Annotated[
-        float | None, typer.Option(min=0, help="Stop after this many seconds without a message.")
+        float | None,
+        typer.Option(
+            min=0,
+            help="Stop after this many seconds without a message (the first one is awaited "
+            "for at least 60 s: joining the group takes seconds).",
+        ),
     ] = None,
     warmup_days: Annotated[
         int | None, typer.Option(min=0, help="Days of stored history replayed into the features.")

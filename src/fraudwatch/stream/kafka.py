@@ -1,10 +1,12 @@
 """The bus on Kafka (any Kafka-protocol broker) through confluent-kafka.
 
-The consumer belongs to a consumer group, commits by hand (only what the worker says is done,
-synchronously) and fetches in large batches: the defaults fetch far too little per request for
-10,000+ messages/s. It returns only messages of partitions it still owns, so after a rebalance
-a batch never carries messages another worker now reads. The producer batches with a short
-linger, waits for all replicas and is idempotent (no duplicates from its own retries).
+The consumer belongs to a consumer group and commits by hand only what the worker says is done
+(without waiting; synchronously at a hand-over and on close). It fetches in large batches in
+the background; a poll returns at once with what is queued (a batch grows by itself while the
+previous one is scored), or with the first message to arrive. It returns only messages of
+partitions it still owns, so after a rebalance a batch never carries messages another worker now
+reads. The producer batches with a short linger, waits for all replicas and is idempotent (no
+duplicates from its own retries).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class KafkaConsumer:
         group: str,
         topics: Sequence[str],
         session_timeout_ms: int = 10_000,
+        synchronous_commits: bool = False,
         config: Mapping[str, Any] | None = None,
     ) -> None:
         settings = {
@@ -58,11 +61,15 @@ class KafkaConsumer:
             "session.timeout.ms": session_timeout_ms,
             "heartbeat.interval.ms": max(100, session_timeout_ms // 5),
             "max.poll.interval.ms": max(session_timeout_ms, 300_000),
+            "on_commit": self._committed,
             **(config or {}),
         }
         self._consumer = confluent_kafka.Consumer(settings)
         self._owned: set[TopicPartition] = set()
+        self._asked: dict[TopicPartition, int] = {}  # offsets the worker asked to commit
+        self._synchronous = synchronous_commits
         self.rebalances = 0
+        self.commit_failures = 0
         self._consumer.subscribe(list(topics), on_assign=self._assigned, on_revoke=self._revoked)
 
     def _assigned(self, _: Any, partitions: list[confluent_kafka.TopicPartition]) -> None:
@@ -71,7 +78,12 @@ class KafkaConsumer:
         log.info("assigned %s", sorted(self._owned))
 
     def _revoked(self, _: Any, partitions: list[confluent_kafka.TopicPartition]) -> None:
-        self._owned -= {(tp.topic, tp.partition) for tp in partitions}
+        revoked = {(tp.topic, tp.partition) for tp in partitions}
+        try:  # hand over exactly where this worker stopped
+            self._commit_now({tp: o for tp, o in self._asked.items() if tp in revoked})
+        except BusError as exc:
+            log.warning("%s; the next owner re-reads the last batch", exc)
+        self._owned -= revoked
         log.info("revoked %d partitions", len(partitions))
 
     @property
@@ -81,7 +93,7 @@ class KafkaConsumer:
     def poll(self, max_messages: int, timeout_s: float) -> list[Message]:
         out: list[Message] = []
         owned = self._owned
-        for record in self._consumer.consume(num_messages=max_messages, timeout=timeout_s):
+        for record in self._records(max_messages, timeout_s):
             error = record.error()
             if error is not None:
                 if error.code() != confluent_kafka.KafkaError._PARTITION_EOF:
@@ -104,7 +116,38 @@ class KafkaConsumer:
             )
         return out
 
+    def _records(self, max_messages: int, timeout_s: float) -> list[confluent_kafka.Message]:
+        """What is queued, at once; else the first message to arrive and what came with it.
+        (`consume(n, timeout)` alone waits for all n or the whole timeout: latency for nothing.)"""
+        consumer = self._consumer
+        records = consumer.consume(num_messages=max_messages, timeout=0)
+        if records:
+            return records
+        first = consumer.poll(timeout_s)
+        if first is None:
+            return []
+        rest = (
+            consumer.consume(num_messages=max_messages - 1, timeout=0) if max_messages > 1 else []
+        )
+        return [first, *rest]
+
     def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Commit without waiting for the broker (the batch is stored and published already, so
+        a lost commit only means a harmless re-read); what was asked for is committed
+        synchronously when partitions are revoked and on close, so a hand-over re-reads nothing."""
+        if not offsets:
+            return
+        self._asked.update(offsets)
+        if self._synchronous:
+            self._commit_now(offsets)
+            return
+        wanted = [confluent_kafka.TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        try:
+            self._consumer.commit(offsets=wanted, asynchronous=True)
+        except confluent_kafka.KafkaException as exc:
+            raise BusError(f"commit failed: {exc}") from None
+
+    def _commit_now(self, offsets: Mapping[TopicPartition, int]) -> None:
         if not offsets:
             return
         wanted = [confluent_kafka.TopicPartition(t, p, o) for (t, p), o in offsets.items()]
@@ -115,6 +158,11 @@ class KafkaConsumer:
         failed = [tp for tp in result or [] if tp.error is not None]
         if failed:
             raise BusError(f"commit failed for {len(failed)} partitions: {failed[0].error}")
+
+    def _committed(self, error: confluent_kafka.KafkaError | None, _: Any) -> None:
+        if error is not None:
+            self.commit_failures += 1
+            log.warning("an asynchronous commit failed (the batch will be re-read): %s", error)
 
     def lag(self) -> int | None:
         """Messages between the position and the end of each owned partition (a round trip per
@@ -132,6 +180,10 @@ class KafkaConsumer:
         return total
 
     def close(self) -> None:
+        try:
+            self._commit_now({tp: o for tp, o in self._asked.items() if tp in self._owned})
+        except BusError as exc:
+            log.warning("%s; the last batch will be re-read", exc)
         self._consumer.close()
 
 

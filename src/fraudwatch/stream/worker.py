@@ -42,6 +42,7 @@ from fraudwatch.stream.decode import Decoded, decode_batch
 log = logging.getLogger(__name__)
 STAGES = ("consume", "decode", "score", "store", "publish", "commit")
 LATENCY_SAMPLES = 5_000_000
+FIRST_MESSAGE_WAIT_S = 60.0  # an idle exit waits this long for the first message (group join)
 _encode = msgspec.json.Encoder().encode
 
 
@@ -71,6 +72,8 @@ class WorkerStats:
     commit_failures: int = 0
     seconds: float = 0.0
     lag: int | None = None
+    first_message_at: float | None = None  # epoch seconds: when the first batch arrived
+    last_batch_at: float | None = None  # ... and when the last one was committed
     stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     latencies_ms: list[np.ndarray[Any, np.dtype[np.float64]]] = field(default_factory=list)
     _samples: int = 0
@@ -107,6 +110,8 @@ class WorkerStats:
             "commit_failures": self.commit_failures,
             "lag": self.lag,
             "seconds": round(self.seconds, 3),
+            "first_message_at": self.first_message_at,
+            "last_batch_at": self.last_batch_at,
             "transactions_per_second": (
                 round(self.transactions / self.seconds) if self.seconds else None
             ),
@@ -166,7 +171,8 @@ class StreamWorker:
         progress_every_s: float = 5.0,
     ) -> WorkerStats:
         """Process batches until stopped, `max_messages` are consumed, or nothing arrived for
-        `idle_exit_s` seconds."""
+        `idle_exit_s` seconds (before the first message: at least `FIRST_MESSAGE_WAIT_S`, as
+        joining a consumer group takes seconds)."""
         started = last_message = last_report = time.monotonic()
         try:
             while not self._stop.is_set():
@@ -179,7 +185,9 @@ class StreamWorker:
                 now = time.monotonic()
                 if handled:
                     last_message = now
-                elif idle_exit_s is not None and now - last_message >= idle_exit_s:
+                elif idle_exit_s is not None and now - last_message >= (
+                    idle_exit_s if self.stats.consumed else max(idle_exit_s, FIRST_MESSAGE_WAIT_S)
+                ):
                     break
                 if progress is not None and now - last_report >= progress_every_s:
                     last_report = now
@@ -222,6 +230,9 @@ class StreamWorker:
         ):
             stage[name] += took
         stats = self.stats
+        stats.last_batch_at = time.time()
+        if stats.first_message_at is None:
+            stats.first_message_at = stats.last_batch_at - (t6 - t0)
         stats.consumed += len(messages)
         stats.transactions += len(decoded.transactions)
         stats.labels += len(decoded.labels)
