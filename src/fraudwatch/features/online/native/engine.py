@@ -30,7 +30,6 @@ from fraudwatch.features.online.native.columns import tx_columns
 from fraudwatch.features.online.native.layout import K_ACTIVE, K_USED, NUMERIC
 from fraudwatch.features.online.native.state import NativeState, load_state, save_state
 from fraudwatch.features.online.native.windows import (
-    INF,
     NULL,
     P_EVENTS,
     P_MAX_TIME,
@@ -255,13 +254,15 @@ class NativeEngine:
         """Keys held per entity group, events held, and recent transactions kept for labels."""
         out: dict[str, int] = {}
         total = 0
-        for group, rows in zip(self.plan.groups, self.state.ks, strict=True):
+        for group, rows in zip(self.plan.groups, self.state.key_arrays, strict=True):
             name = "x".join(group.entity) + (f"[{group.where.slug}]" if group.where else "")
             active = int(np.count_nonzero(rows[:, K_ACTIVE]))
             out[f"keys_{name}"] = out.get(f"keys_{name}", 0) + active
             total += active
         out["keys"] = total
-        out["key_ids"] = sum(int(np.count_nonzero(rows[:, K_USED])) for rows in self.state.ks)
+        out["key_ids"] = sum(
+            int(np.count_nonzero(rows[:, K_USED])) for rows in self.state.key_arrays
+        )
         out["events_held"] = self.state.events_held
         out["transactions_held"] = len(self.state.labels.transactions)
         out["pending_labels"] = len(self.state.labels.pending)
@@ -278,6 +279,3 @@ class NativeEngine:
         engine = cls(feature_set)
         engine.state = load_state(path, engine.plan, feature_set.version)
         return engine
-
-
-__all__ = ["INF", "NativeEngine", "NativeRangeError"]

@@ -201,7 +201,7 @@ class NativeState:
     codes: Codes
     keys: list[KeyIds]
     labels: LabelBook
-    key_rows: list[int] = field(default_factory=list)  # len(ks[g]), without the typed list
+    key_arrays: list[Ints] = field(default_factory=list)  # the same arrays as `ks`
     ev_arrays: list[Ints] = field(default_factory=list)  # the same arrays as `evs`, `frees`
     free_arrays: list[Ints] = field(default_factory=list)
 
@@ -220,14 +220,16 @@ class NativeState:
             layout.outputs, filter_codes, layout.numeric, layout.scale, layout.ev_fields,
         )  # fmt: skip
         templates = _templates(layout)
+        groups = layout.groups
         gl = np.zeros(P_SIZE, dtype=np.int64)
         gl[[P_NEWEST_TS, P_NEWEST_SEQ]] = EARLIEST, -1
         gl[[P_MAX_TIME, P_MAX_LABEL_TS]] = EARLIEST
         gl[P_LATENESS], gl[P_HORIZON] = lateness_us, plan.horizon_us
         gl[P_SLOTS] = len(layout.counts)
+        arrays = [np.tile(templates[g, : groups[g, G_STRIDE]], (64, 1)) for g in range(len(groups))]
         ks = List.empty_list(types.int64[:, ::1])  # typed even without groups
-        for g in range(layout.n_groups):
-            ks.append(np.tile(templates[g, : layout.groups[g, G_STRIDE]], (64, 1)))
+        for rows in arrays:
+            ks.append(rows)
         state = cls(
             layout, fields, tables, templates, gl,
             List.empty_list(types.int64[:, ::1]), List.empty_list(types.int64[::1]), ks,
@@ -235,7 +237,7 @@ class NativeState:
             codes, [KeyIds(tuple(g.key_fields)) for g in plan.groups],
             LabelBook(layout.n_groups, any(g.labels for g in plan.groups)),
         )  # fmt: skip
-        state.key_rows = [len(rows) for rows in ks]
+        state.key_arrays = arrays
         width = layout.groups[:, G_EV_WIDTH]
         state._events(
             [np.zeros((0, w), dtype=np.int64) for w in width], [np.zeros(1, np.int64)] * len(width)
@@ -280,13 +282,12 @@ class NativeState:
             self.ev_arrays[g], self.free_arrays[g] = ev, stack
             self.evs[g], self.frees[g] = ev, stack
         for g, key_ids in enumerate(self.keys):
-            if self.key_rows[g] < key_ids.size:
-                rows = self.ks[g]
+            if len(self.key_arrays[g]) < key_ids.size:
+                rows = self.key_arrays[g]
                 stride = self.layout.groups[g, G_STRIDE]
                 more = max(len(rows) // 2, key_ids.size - len(rows))
                 extra = np.tile(self.templates[g, :stride], (more, 1))
-                self.ks[g] = np.vstack([rows, extra])
-                self.key_rows[g] = len(self.ks[g])
+                self.key_arrays[g] = self.ks[g] = np.vstack([rows, extra])
 
     def sweep(self, horizon_us: int) -> None:
         cutoff = int(self.gl[P_MAX_TIME]) - horizon_us - self.lateness_us
@@ -326,7 +327,7 @@ def save_state(state: NativeState, path: Path, version: str) -> None:
     data = {
         "format": SNAPSHOT_FORMAT,
         "version": version,
-        "arrays": (state.gl, state.ev_arrays, state.free_arrays, list(state.ks)),
+        "arrays": (state.gl, state.ev_arrays, state.free_arrays, state.key_arrays),
         "counts": state.counts,
         "python": (state.codes, state.keys, state.labels),
     }
@@ -351,7 +352,7 @@ def load_state(path: Path, plan: Plan, version: str) -> NativeState:
     state.ks = List.empty_list(types.int64[:, ::1])
     for rows in ks:
         state.ks.append(rows)
-    state.key_rows = [len(rows) for rows in ks]
+    state.key_arrays = list(ks)
     state.counts = data["counts"]
     state.codes, state.keys, state.labels = data["python"]
     return state
