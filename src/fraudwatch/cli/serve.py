@@ -67,15 +67,17 @@ def serve_command(
     from fraudwatch.scoring.service import ScoringService
 
     with container() as app:
-        service = ScoringService(app)
+        service = ScoringService.with_champion(app)
         days = app.settings.warmup_days if warmup_days is None else warmup_days
         replayed = service.warm_up(days)
         err_console.print(f"features warmed up with {replayed:,} stored transactions ({days} days)")
         if service.model is None:
             err_console.print(
-                "[yellow]no trained model: serving rules-only decisions[/yellow] "
-                "(train one with `fraudwatch train`)"
+                "[yellow]no champion model: serving rules-only decisions[/yellow] "
+                "(train one with `fraudwatch train` and promote it to champion)"
             )
+        else:
+            err_console.print(f"model: {service.model.version}")
         rules = service.rulebook.version or "none"
         err_console.print(f"rules: version {rules}; thresholds {service.thresholds}")
         err_console.print(f"listening on http://{host}:{port} (OpenAPI: http://{host}:{port}/docs)")

@@ -44,15 +44,15 @@ class FeatureEngine(Protocol):
 
 
 class RiskModel(Protocol):
-    """A trained model as the pipeline uses it."""
+    """A trained model as the pipeline uses it (`scoring.model.BundleModel`)."""
 
     version: str
-    columns: Sequence[str]  # feature names, in the order `scores` reads them
 
-    def scores(self, x: Matrix) -> tuple[Matrix, Matrix, Matrix]:
-        """(calibrated probability, anomaly percentile, blended risk) per row."""
+    def scores(self, features: Matrix, rows: Sequence[TxRow]) -> tuple[Matrix, Matrix, Matrix]:
+        """(calibrated probability, anomaly percentile, blended risk) per row, from the feature
+        matrix (the engine's columns) and the rows' own fields."""
 
-    def explain(self, x: Matrix, top: int) -> list[list[str]]:
+    def explain(self, features: Matrix, rows: Sequence[TxRow], top: int) -> list[list[str]]:
         """The `top` reasons per row, as phrases."""
 
 
@@ -96,9 +96,6 @@ class DecisionPipeline:
         self.explain_top = explain_top
         self._names = engine.feature_set.names
         self._feature_index = {name: i for i, name in enumerate(self._names)}
-        self._model_columns = (
-            None if model is None else np.array([self._feature_index[c] for c in model.columns])
-        )
         self._seq = 0
         self._lock = threading.Lock()  # the engine's state is updated by one batch at a time
 
@@ -122,8 +119,8 @@ class DecisionPipeline:
         late = set(batch.late)
         stages.mark("features")
         probability = anomaly = risk = None
-        if self.model is not None and self._model_columns is not None:
-            probability, anomaly, risk = self.model.scores(features[:, self._model_columns])
+        if self.model is not None:
+            probability, anomaly, risk = self.model.scores(features, rows)
         stages.mark("model")
         hits = self._rules(rows, features, probability, anomaly)
         stages.mark("rules")
@@ -133,7 +130,7 @@ class DecisionPipeline:
             for k in range(len(rows))
         ]
         stages.mark("policy")
-        reasons = self._reasons(features, verdicts, hits)
+        reasons = self._reasons(features, rows, verdicts, hits)
         stages.mark("reasons")
         latency = stages.latencies()
         decided_at = datetime.now(UTC)
@@ -240,16 +237,22 @@ class DecisionPipeline:
         return compiled.hits_all(compiled.evaluate_batch(columns, len(rows)))
 
     def _reasons(
-        self, features: Matrix, verdicts: Sequence[Any], hits: list[RuleHits]
+        self,
+        features: Matrix,
+        rows: list[TxRow],
+        verdicts: Sequence[Any],
+        hits: list[RuleHits],
     ) -> list[list[str]]:
         out: list[list[str]] = [[] for _ in verdicts]
         flagged = [k for k, v in enumerate(verdicts) if v.outcome is not Outcome.APPROVE]
         if not flagged:
             return out
-        if self.model is not None and self._model_columns is not None:
-            x = features[np.array(flagged)][:, self._model_columns]
-            for k, phrases in zip(flagged, self.model.explain(x, self.explain_top), strict=True):
-                out[k].extend(phrases)
+        if self.model is not None:
+            phrases = self.model.explain(
+                features[np.array(flagged)], [rows[k] for k in flagged], self.explain_top
+            )
+            for k, found in zip(flagged, phrases, strict=True):
+                out[k].extend(found)
         for k in flagged:
             out[k].extend(f"rule {name}" for name in hits[k].fired)
         return out

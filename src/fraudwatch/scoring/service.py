@@ -105,6 +105,29 @@ class ScoringService:
         self._lock = threading.Lock()
         self.warmed_up = 0
 
+    @classmethod
+    def with_champion(cls, app: Container) -> ScoringService:
+        """The service with the registry's champion model (rules-only when there is none);
+        thresholds from the settings, else the ones the model was trained with."""
+        from fraudwatch.scoring.model import champion
+
+        feature_set = default_feature_set()
+        model = champion(app.settings, feature_set.names)
+        settings = app.settings
+        thresholds = None
+        if model is not None:
+            trained = model.bundle.thresholds
+            thresholds = Thresholds(
+                settings.review_threshold
+                if settings.review_threshold is not None
+                else trained.review,
+                settings.step_up_threshold
+                if settings.step_up_threshold is not None
+                else trained.step_up,
+                settings.block_threshold if settings.block_threshold is not None else trained.block,
+            )
+        return cls(app, model=model, thresholds=thresholds, feature_set=feature_set)
+
     def vocabulary_for(self, rule_set: RuleSet) -> Vocabulary:
         return vocabulary(self.feature_set, set(rule_set.lists))
 
