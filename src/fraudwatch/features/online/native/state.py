@@ -43,6 +43,7 @@ from fraudwatch.features.online.native.layout import (
     Layout,
     build_layout,
 )
+from fraudwatch.features.online.native.outputs import R_FRAUD, R_SLOTS, R_TS
 from fraudwatch.features.online.native.windows import (
     INF,
     NIL,
@@ -81,7 +82,7 @@ class LabelBook:
 
     def __post_init__(self) -> None:
         if self.table.size == 0:
-            self.table = np.zeros((1024, kernel.R_SLOTS + self.groups), dtype=np.int64)
+            self.table = np.zeros((1024, R_SLOTS + self.groups), dtype=np.int64)
 
     def resolve(
         self,
@@ -129,9 +130,9 @@ class LabelBook:
                 if known is not None and known >= times[at] - horizon_us:
                     frauds[at] = known
         places = rings[accepted] & (len(self.table) - 1)
-        self.table[places, kernel.R_TS] = ts[accepted]
-        self.table[places, kernel.R_FRAUD] = frauds
-        self.table[places, kernel.R_SLOTS :] = -1
+        self.table[places, R_TS] = ts[accepted]
+        self.table[places, R_FRAUD] = frauds
+        self.table[places, R_SLOTS:] = -1
         self.next += len(accepted)
         return rings, l_ring, l_fraud
 
@@ -147,9 +148,9 @@ class LabelBook:
         known = self.pending.pop(row.transaction_id, None)
         place = slot & (len(self.table) - 1)
         self.table[place, :] = -1
-        self.table[place, kernel.R_TS] = row.ts
+        self.table[place, R_TS] = row.ts
         counts = known is not None and known >= row.ts - horizon_us
-        self.table[place, kernel.R_FRAUD] = INF if known is None or not counts else known
+        self.table[place, R_FRAUD] = INF if known is None or not counts else known
         return slot
 
     def label(self, label: LabelRow) -> int:
