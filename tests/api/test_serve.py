@@ -28,7 +28,7 @@ def _free_port() -> int:
 
 
 def _wait_ready(url: str, process: subprocess.Popen[str]) -> None:
-    for _ in range(300):  # at most 30 s
+    for _ in range(900):  # at most 90 s (a loaded machine starts slowly)
         if process.poll() is not None:
             raise AssertionError(
                 f"the server exited: {process.stderr.read() if process.stderr else ''}"
@@ -39,7 +39,7 @@ def _wait_ready(url: str, process: subprocess.Popen[str]) -> None:
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise AssertionError("the server did not become ready in 30 s")
+    raise AssertionError("the server did not become ready in 90 s")
 
 
 def test_a_rule_published_elsewhere_reaches_the_running_server(tmp_path: Path) -> None:
@@ -79,12 +79,12 @@ def test_a_rule_published_elsewhere_reaches_the_running_server(tmp_path: Path) -
         finally:
             other.close()
         outcome, i = None, 0
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while outcome != "block" and time.monotonic() < deadline:
             i += 1
             outcome = score(i)["outcome"]
             time.sleep(0.05)
-        assert outcome == "block", "the published rule did not reach the server within 10 s"
+        assert outcome == "block", "the published rule did not reach the server within 20 s"
     finally:
         server.terminate()
         try:
