@@ -4,11 +4,13 @@ Simulates a stream once (canonical Parquet, as `bench_features_online.py`), star
 `redis-server` on loopback (or uses `--url`), then per batch size times `process_batch` over the
 whole merged stream in batches, one worker, each run in a fresh namespace; prints every run, the
 median events/s (labels included in the events), the round trips per batch and the bytes sent and
-received per event. `--workers 2` also times workers that take the batches in turn (each replays
-what the others wrote).
+received per event, and CPU seconds (worker and Redis server: on a busy machine the wall clock
+counts other processes' time too). `--baseline` times the in-process state on the same batches
+before each run; `--workers 2` times workers that take the batches in turn (each replays what the
+others wrote).
 
     .venv/bin/python bench/bench_features_redis.py [--transactions 50000] [--runs 3]
-        [--batch 256 --batch 1024] [--workers 1] [--url redis://...] [--profile]
+        [--batch 256 --batch 1024] [--workers 1] [--url redis://...] [--baseline] [--profile]
 """
 
 from __future__ import annotations
@@ -19,17 +21,30 @@ import cProfile
 import gc
 import pstats
 import statistics
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 
-from bench_features_online import load
-
 from fraudwatch.devtools.redis import throwaway_redis
+from fraudwatch.events.formats.base import IngestContext
 from fraudwatch.features.defaults import default_feature_set
-from fraudwatch.features.online import OnlineEngine
+from fraudwatch.features.enrich.ip import default_locator
+from fraudwatch.features.history import load_history
+from fraudwatch.features.online.engine import OnlineEngine
 from fraudwatch.features.online.redis_state import RedisState, horizon_ttl_s
-from fraudwatch.features.rows import StreamItem
+from fraudwatch.features.rows import StreamItem, merge_stream
+from fraudwatch.security.tokens import CardTokenizer
+from fraudwatch.simulate import SimulationConfig, simulate
+
+
+def load(transactions: int) -> list[StreamItem]:
+    """The merged stream of a simulation (seed 1), as `bench_features_online.py` makes it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        simulate(SimulationConfig(transactions=transactions, seed=1), tmp, "parquet")
+        ctx = IngestContext(tokenizer=CardTokenizer(bytes(32)))
+        history = load_history("parquet", tmp, ctx, default_locator())
+    return merge_stream(history.transactions, history.labels)
 
 
 @dataclass
@@ -75,6 +90,16 @@ def run(url: str, stream: list[StreamItem], batch: int, workers: int = 1) -> Run
     )
 
 
+def baseline(stream: list[StreamItem], batch: int) -> tuple[float, float]:
+    """Seconds and CPU seconds of the same batches on the in-process state (the reference)."""
+    engine = OnlineEngine(default_feature_set())
+    gc.collect()
+    cpu, started = time.process_time(), time.perf_counter()
+    for start in range(0, len(stream), batch):
+        engine.process_batch(stream[start : start + batch])
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--transactions", type=int, default=50_000)
@@ -83,6 +108,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--url", help="an existing Redis (default: a throwaway redis-server)")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--baseline", action="store_true", help="also time the in-process state before each run"
+    )
     args = parser.parse_args()
     batches = args.batch or [256, 1024]
     stream = load(args.transactions)
@@ -98,6 +126,12 @@ def main() -> None:
         for batch in batches:
             rates, cpu_rates = [], []
             for index in range(args.runs):
+                if args.baseline:
+                    seconds, cpu = baseline(stream, batch)
+                    print(
+                        f"batch {batch} in-process reference: {len(stream) / seconds:,.0f} "
+                        f"events/s wall, {len(stream) / cpu:,.0f} per CPU second"
+                    )
                 done = run(url, stream, batch, args.workers)
                 rates.append(len(stream) / done.seconds)
                 cpu_rates.append(len(stream) / (done.cpu + done.server_cpu))

@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -126,6 +127,7 @@ class OnlineEngine:
         self.events = 0
         self.remote = not isinstance(self.store, InProcessState)
         self.shared = isinstance(self.store, RedisState)  # label bookkeeping in the store too
+        self.note: Any = None  # `shared` generates it on first use
         if isinstance(self.store, RedisState):
             self.store.bind(
                 self.groups,

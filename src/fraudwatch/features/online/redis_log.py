@@ -1,7 +1,7 @@
 """The append-only logs of the Redis backend: their wire format and their replay.
 
 A bucket's Redis value is a sequence of *chunks*, one per write: a 4-byte big-endian length, a
-msgpack `Chunk` (the writer's latest event time, (state key, entry) pairs in order, replaced
+msgpack `Chunk` (the writer's latest event time, (group, entity key, entry) in order, replaced
 transaction records) and an 8-byte random token. The last token names the log's current version:
 a reader that knows the log up to a token asks for what follows it (`redis_state`). Entries are
 msgpack arrays tagged by their first element (msgspec, decoded strictly; never pickle, since the
@@ -120,7 +120,7 @@ class Chunk(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     replaced transaction records."""
 
     time: int
-    keyed: list[tuple[tuple[int, str | list[str]], Entry]]  # (state key, entry), in order
+    keyed: list[tuple[int, str | list[str], Entry]]  # (group, entity key, entry), in order
     records: list[TxRecord]
 
 
@@ -152,7 +152,7 @@ _chunk = msgspec.msgpack.Decoder(Chunk, ext_hook=_ext_hook)
 _snap = msgspec.msgpack.Decoder(Snap, ext_hook=_ext_hook)
 
 
-Keyed = tuple[StateKey, msgspec.Raw]
+Keyed = tuple[int, EntityKey, msgspec.Raw]  # a state key's group and entity key, an entry
 
 
 def encode_chunk(time: int, keyed: list[Keyed], records: list[TxRecord]) -> bytes:

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,7 +64,7 @@ from fraudwatch.features.online.redis_log import (
     frame,
     read_chunks,
 )
-from fraudwatch.features.online.state import InProcessState, StateConflict, StateKey
+from fraudwatch.features.online.state import EntityKey, InProcessState, StateConflict, StateKey
 from fraudwatch.features.online.windows import KeyState
 
 __all__ = ["Batch", "Fetched", "RedisState", "decode_state", "encode_state", "horizon_ttl_s"]
@@ -244,10 +244,8 @@ class RedisState:
         self.records: dict[str, TxRecord] = {}
         self.record_times: deque[tuple[int, str]] = deque()  # for expiry, in arrival order
         self.seen: list[_Seen | None] = [None] * buckets
-        self.keys_in: list[set[StateKey]] = [set() for _ in range(buckets)]
-        self.records_in: list[set[str]] = [set() for _ in range(buckets)]
-        self.placed: dict[StateKey, int] = {}  # bucket of each key, memoised
-        self.keys_in_batch: list[StateKey] = []
+        self.placed: defaultdict[int, dict[EntityKey, int]] = defaultdict(dict)  # memoised
+        self.placed_count = 0  # bucket of each (group ->) entity key
         self.replayer = Replayer([], 0, 0)
         self.config = ""  # feature set version and lateness, once bound
         self.round_trips = 0
@@ -276,14 +274,18 @@ class RedisState:
         self.config = f"{version} lateness_us={lateness_us}"
 
     def bucket(self, key: StateKey) -> int:
-        found = self.placed.get(key)
+        group, entity = key
+        placed = self.placed[group]
+        found = placed.get(entity)
         if found is None:
-            group, entity = key
             name = entity if type(entity) is str else "\x1f".join(entity)
             found = zlib.crc32(f"{group}:{name}".encode()) % self.buckets
-            if len(self.placed) > 1_000_000:
-                self.placed.clear()
-            self.placed[key] = found
+            self.placed_count += 1
+            if self.placed_count > 2_000_000:
+                for memo in self.placed.values():
+                    memo.clear()
+                self.placed_count = 0
+            placed[entity] = found
         return found
 
     def record_bucket(self, transaction_id: str) -> int:
@@ -308,18 +310,23 @@ class RedisState:
             )
         newest = None if pair is None else (int(pair[:20]) - _OFFSET, int(pair[20:]) - _OFFSET)
         clock: Clock = (newest, _unstamp(max_time), _unstamp(max_label))
-        for index, value in enumerate(reply[1:]):
+        replies = reply[1:]
+        held = self.seen
+        self._drop(  # buckets gone, or rewritten by another worker: replayed from scratch
+            {
+                index
+                for index, value in enumerate(replies)
+                if held[index] is not None and (value is None or value[:1] == b"w")
+            }
+        )
+        for index, value in enumerate(replies):
             self._apply(index, value)
         learned, self.replayer.learned = self.replayer.learned, {}
         return Fetched(self.replica.states, self.records, clock, learned)
 
     def _apply(self, index: int, value: bytes | None) -> None:
         """Apply one bucket's fetch reply to the replica."""
-        if value is None:
-            if self.seen[index] is not None:
-                self._drop(index)
-            return
-        if not value:
+        if not value:  # nothing new, or nothing (dropped already)
             return
         raw = _raw(value)
         self.bytes_received += len(raw)
@@ -327,7 +334,6 @@ class RedisState:
         seen = self.seen[index]
         whole = raw[:1] == b"w" or seen is None
         if whole:
-            self._drop(index)
             seen = self.seen[index] = _Seen(len(data) - TOKEN, b"", 0)
         else:
             assert seen is not None
@@ -340,35 +346,36 @@ class RedisState:
 
     def _replay(self, index: int, chunk: Chunk) -> None:
         """Apply one chunk to the replica."""
-        states, keys, replay = self.replica.states, self.keys_in[index], self.replayer.replay
-        for (group, entity), entry in chunk.keyed:
+        states, replay = self.replica.states, self.replayer.replay
+        for group, entity, entry in chunk.keyed:
             key: StateKey = (group, entity if isinstance(entity, str) else tuple(entity))
             state = replay(key, states.get(key), entry)
             if state is not None:
                 states[key] = state
-                keys.add(key)
         for record in chunk.records:
-            self._put_record(index, record)
+            self._put_record(record)
 
-    def _put_record(self, index: int, record: TxRecord, *, learn: bool = True) -> None:
+    def _put_record(self, record: TxRecord, *, learn: bool = True) -> None:
         tx_id = record.transaction_id
         if tx_id not in self.records:
             self.record_times.append((record.time, tx_id))
         if learn and record.first is not None and record.ts is not None:  # late events' history
             self.replayer.learned[tx_id] = (record.ts, record.first)
         self.records[tx_id] = record
-        self.records_in[index].add(tx_id)
 
-    def _drop(self, index: int) -> None:
-        """Forget one bucket (its states and records) until it is fetched whole again."""
+    def _drop(self, indices: set[int]) -> None:
+        """Forget buckets (their states and records) until they are fetched whole again: one
+        pass over the replica."""
+        if not indices:
+            return
+        bucket, record_bucket = self.bucket, self.record_bucket
         states, records = self.replica.states, self.records
-        for key in self.keys_in[index]:
-            states.pop(key, None)
-        for tx_id in self.records_in[index]:
-            records.pop(tx_id, None)
-        self.keys_in[index] = set()
-        self.records_in[index] = set()
-        self.seen[index] = None
+        for key in [key for key in states if bucket(key) in indices]:
+            del states[key]
+        for tx_id in [tx_id for tx_id in records if record_bucket(tx_id) in indices]:
+            del records[tx_id]
+        for index in indices:
+            self.seen[index] = None
 
     def commit(self, batch: Batch) -> None:
         """One round trip: write the batch if no bucket changed since the fetch, else
@@ -383,14 +390,21 @@ class RedisState:
         now = batch.clock[1] or 0
         compact_after = self.span_us if self.compact_after_us is None else self.compact_after_us
         writes: dict[int, tuple[bytes, bytes, int]] = {}  # op, data, time of the first chunk
+        compacted = {
+            index
+            for index in touched
+            if (seen := self.seen[index]) is not None
+            and seen.at >= self.compact_bytes
+            and now - seen.since > compact_after
+        }
+        for index, data in self._snapshots(compacted, token, now, records).items():
+            writes[index] = (b"w", data, now)
         for index in touched:
             seen = self.seen[index]
             mine, theirs = keyed[index], records.get(index, [])
             if seen is None:
                 writes[index] = (b"w", frame(encode_chunk(now, mine, theirs), token), now)
-            elif seen.at >= self.compact_bytes and now - seen.since > compact_after:
-                writes[index] = (b"w", self._snapshot(index, token, now, mine, theirs), now)
-            else:
+            elif index not in compacted:
                 data = frame(encode_chunk(now, mine, theirs), token)
                 writes[index] = (b"a", data, seen.since)
         args: list[Any] = [self.ttl_s, *_stamps(batch.clock), self.config]
@@ -406,10 +420,9 @@ class RedisState:
         if failed:
             states = self.replica.states
             for index in touched:  # changed in place (or made) by the batch
-                for key, _ in keyed[index]:
-                    states.pop(key, None)
-            for index in touched:  # fetched whole again
-                self._drop(index)
+                for group, entity, _ in keyed[index]:
+                    states.pop((group, entity), None)
+            self._drop(set(touched))  # fetched whole again
             raise StateConflict(f"{self.names[int(failed)]} changed since it was fetched")
         for index, (op, data, since) in writes.items():
             seen = self.seen[index]
@@ -418,27 +431,35 @@ class RedisState:
                 seen.token = token
             else:
                 self.seen[index] = _Seen(len(data) - TOKEN, token, since)
-            self.keys_in[index].update(key for key, _ in keyed[index])  # all in the replica
-        for tx_id, record in batch.records.items():
-            self._put_record(record_buckets[tx_id], record, learn=False)
+        for record in batch.records.values():
+            self._put_record(record, learn=False)
 
-    def _snapshot(
-        self, index: int, token: bytes, now: int, mine: list[Keyed], changed: list[TxRecord]
-    ) -> bytes:
-        """Bucket `index` after the batch (its states changed in place, `mine` the keys the
-        batch wrote, `changed` its records) as one chunk of snapshots of live states and
-        records (compaction)."""
+    def _snapshots(
+        self, indices: set[int], token: bytes, now: int, changed: dict[int, list[TxRecord]]
+    ) -> dict[int, bytes]:
+        """Buckets `indices` after the batch (states changed in place, `changed` the records
+        per bucket) as one chunk each of snapshots of their live states and records: one pass
+        over the replica (compaction)."""
+        if not indices:
+            return {}
         states, records, cutoff = self.replica.states, self.records, now - self.span_us
-        live = {key for key in self.keys_in[index] if key in states}
-        live.update(key for key, _ in mine if key in states)
-        live = {key for key in live if states[key].newest >= cutoff}  # others are expired
-        self.keys_in[index] = live
-        alive = {t: records[t] for t in self.records_in[index] if t in records}
-        alive.update((r.transaction_id, r) for r in changed)
-        alive = {t: r for t, r in alive.items() if r.time >= cutoff}
+        bucket, record_bucket = self.bucket, self.record_bucket
+        keyed: dict[int, list[Keyed]] = {index: [] for index in indices}
+        alive: dict[int, dict[str, TxRecord]] = {index: {} for index in indices}
         memo: RowMemo = {}
-        keyed = [(key, msgspec.Raw(encode_state(key, states[key], memo))) for key in live]
-        return frame(encode_chunk(now, keyed, list(alive.values())), token)
+        for key, state in states.items():
+            if state.newest >= cutoff and (index := bucket(key)) in indices:  # else expired
+                entry = msgspec.Raw(encode_state(key, state, memo))
+                keyed[index].append((key[0], key[1], entry))
+        for tx_id, record in records.items():
+            if record.time >= cutoff and (index := record_bucket(tx_id)) in indices:
+                alive[index][tx_id] = record
+        for index in indices:
+            alive[index].update((r.transaction_id, r) for r in changed.get(index, ()))
+        return {
+            index: frame(encode_chunk(now, keyed[index], list(alive[index].values())), token)
+            for index in indices
+        }
 
     # --- the StateStore protocol ------------------------------------------------------------------
 
@@ -456,7 +477,8 @@ class RedisState:
         batch = self.batch()
         for key, state in states.items():
             self.replica.states[key] = state
-            batch.entries[self.bucket(key)].append((key, msgspec.Raw(encode_state(key, state))))
+            entry = msgspec.Raw(encode_state(key, state))
+            batch.entries[self.bucket(key)].append((key[0], key[1], entry))
         self.commit(batch)
 
     def batch(self) -> Batch:
@@ -498,8 +520,8 @@ class RedisState:
 
     def clear(self) -> int:
         """Delete every key of the namespace (tests, resets); returns how many."""
-        for index in range(self.buckets):
-            self._drop(index)
+        self.replica.states.clear()
+        self.seen = [None] * self.buckets
         self.records.clear()
         self.record_times.clear()
         names = list(self.client.scan_iter(match=f"{self.prefix}*", count=1000))

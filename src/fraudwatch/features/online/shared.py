@@ -17,7 +17,7 @@ from __future__ import annotations
 from array import array
 from bisect import insort
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -25,7 +25,7 @@ from fraudwatch.features.online.compiled import Values
 from fraudwatch.features.online.overlay import Bookmark, entity_key
 from fraudwatch.features.online.redis_log import TxRecord, encode_mark, encode_step
 from fraudwatch.features.online.redis_state import Batch, Fetched, RedisState
-from fraudwatch.features.online.state import InProcessState, StateConflict, StateKey
+from fraudwatch.features.online.state import EntityKey, InProcessState, StateConflict
 from fraudwatch.features.rows import LabelRow, StreamItem, TxRow
 
 if TYPE_CHECKING:
@@ -40,9 +40,8 @@ class SharedBatch:
 
     def __init__(self, engine: OnlineEngine, store: RedisState, items: Sequence[StreamItem]):
         self.engine, self.store, self.items = engine, store, items
-        self.label_matches = {c.group.index: c.matches for c in engine.label_groups}
-        keys_of = _keys_function(engine)
-        self.tx_keys = [keys_of(item) for item in items if type(item) is TxRow]
+        self.labels = bool(engine.label_groups)
+        self.note = _note_function(engine)
 
     def run(self) -> Rows:
         """The batch's rows (as `OnlineEngine._rows`), committed to the store."""
@@ -75,7 +74,7 @@ class SharedBatch:
             if tx_id not in fraud_since:
                 recent.append((ts, tx_id))
             fraud_since[tx_id] = known_at
-        if self.label_matches:
+        if self.labels:
             records = fetched.records
             for item in self.items:
                 record = records.get(item.transaction_id)
@@ -94,19 +93,17 @@ class SharedBatch:
 
     def _rows(self, batch: Batch, fetched: Fetched) -> Rows:
         engine = self.engine
-        states, entries = fetched.states, batch.entries
+        states, entries, records = fetched.states, batch.entries, batch.records
         placed, bucket = self.store.placed, self.store.bucket
-        fraud_since, label_matches = engine.fraud_since, self.label_matches
+        fraud_since, labels, note = engine.fraud_since, self.labels, self.note
         rows: Values = array("d")
         seqs: list[int] = []
         late: list[int] = []
-        keyed = iter(self.tx_keys)
         for item in self.items:
             if type(item) is LabelRow:
                 self._label(item, batch, fetched)
                 continue
             assert isinstance(item, TxRow)
-            keys = next(keyed)
             ordered = (item.ts, item.seq) >= engine.newest and item.ts >= engine.max_label_ts
             values = engine._transaction(item)
             if values is None:
@@ -116,16 +113,10 @@ class SharedBatch:
                 tx_id = item.transaction_id
                 fraud = fraud_since.get(tx_id)
                 entry = encode_step(STEP if ordered else LATE, fraud, item)
-                for key in keys:
-                    if key in states:
-                        index = placed.get(key)
-                        entries[bucket(key) if index is None else index].append((key, entry))
-                if label_matches:
-                    joined = [
-                        k for k in keys if k[0] in label_matches and label_matches[k[0]](item)
-                    ]
+                joined = note(item, entry, states, placed, bucket, entries)
+                if labels:
                     record = TxRecord(tx_id, item.ts, item.seq, joined, fraud, None)  # type: ignore[arg-type]
-                    batch.records[tx_id] = record
+                    records[tx_id] = record
             rows.extend(values)
             seqs.append(item.seq)
         return rows, seqs, late
@@ -135,7 +126,7 @@ class SharedBatch:
         engine = self.engine
         engine.max_time = max(engine.max_time, label.known_at)
         engine.max_label_ts = max(engine.max_label_ts, label.known_at)
-        if not label.is_fraud or not self.label_matches:
+        if not label.is_fraud or not self.labels:
             return
         tx_id, known_at = label.transaction_id, label.known_at
         record = batch.records.get(tx_id) or fetched.records.get(tx_id)
@@ -161,32 +152,49 @@ class SharedBatch:
             state = fetched.states.get(key)
             if state is not None:  # no state: the label reaches nothing (as in-process)
                 insort(state.frauds, (ts, seq))
-                batch.entries[self.store.bucket(key)].append((key, mark))
+                batch.entries[self.store.bucket(key)].append((key[0], key[1], mark))
 
 
 MAX_ATTEMPTS = 5  # of a batch against a shared store that keeps refusing its commit
-KeysOf = Callable[[TxRow], list[StateKey]]
-_KEYS_OF: dict[tuple[tuple[int, tuple[str, ...]], ...], KeysOf] = {}
+Note = Callable[..., list[tuple[int, EntityKey]]]
 
 
-def _keys_function(engine: OnlineEngine) -> KeysOf:
-    """`keys(row)`: the row's state key in every group where it has one (generated once per
-    layout of groups, like the engine's dispatch)."""
-    layout = tuple((c.group.index, c.group.key_fields) for c in engine.groups)
-    found = _KEYS_OF.get(layout)
-    if found is not None:
+def _note_function(engine: OnlineEngine) -> Note:
+    """`note(row, entry, states, placed, bucket, entries)`: append `(group, entity key,
+    entry)` to its bucket's list for every key of `row` whose state exists after the row
+    (always, for groups without a filter), and return the label-aware keys the row joined.
+    Generated once per engine (`engine.note`), unrolled over the groups like its dispatch."""
+    if engine.note is not None:
+        found: Note = engine.note
         return found
-    body = ["out = []"]
-    for index, fields in layout:
-        names = [f"k{index}_{j}" for j in range(len(fields))]
-        body += [f"{name} = row.{field}" for name, field in zip(names, fields, strict=True)]
+    namespace: dict[str, Any] = {}
+    body = ["joined = []"]
+    for c in engine.groups:
+        g = c.group
+        i = g.index
+        names = [f"k{i}_{j}" for j in range(len(g.key_fields))]
+        body += [f"{name} = row.{field}" for name, field in zip(names, g.key_fields, strict=True)]
         test = " and ".join(f"{name} is not None" for name in names)
-        key = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
-        body += [f"if {test}:", f"    out.append(({index}, {key}))"]
-    source = "\n".join(["def keys(row):", *("    " + line for line in body), "    return out"])
-    namespace: dict[str, KeysOf] = {}
-    exec(compile(source, "<fraudwatch keys>", "exec"), namespace)  # noqa: S102
-    found = _KEYS_OF[layout] = namespace["keys"]
+        entity = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
+        block = [f"e = {entity}"]
+        keyed = g.where is not None or g.labels
+        if keyed:
+            block.append(f"key = ({i}, e)")
+        inner = [f"b = placed[{i}].get(e)", "if b is None:", f"    b = bucket(({i}, e))"]
+        inner.append(f"entries[b].append(({i}, e, entry))")
+        if g.labels:
+            namespace[f"_match{i}"] = c.matches
+            inner += ["joined.append(key)"] if g.where is None else [f"if _match{i}(row):"]
+            inner += [] if g.where is None else ["    joined.append(key)"]
+        if g.where is not None:
+            block += ["if key in states:", *("    " + line for line in inner)]
+        else:
+            block += inner
+        body += [f"if {test}:", *("    " + line for line in block)]
+    lines = ["def note(row, entry, states, placed, bucket, entries):"]
+    lines += ["    " + line for line in [*body, "return joined"]]
+    exec(compile("\n".join(lines), "<fraudwatch note>", "exec"), namespace)  # noqa: S102
+    found = engine.note = namespace["note"]
     return found
 
 
