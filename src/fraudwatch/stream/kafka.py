@@ -235,8 +235,14 @@ class KafkaProducer:
 
 def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int], timeout_s: float = 10) -> None:
     """Create the topics that do not exist yet (`{name: partitions}`)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    existing = admin.list_topics(timeout=timeout_s).topics
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 0})
+    try:
+        existing = admin.list_topics(timeout=timeout_s).topics
+    except confluent_kafka.KafkaException as exc:
+        raise BusError(
+            f"cannot reach the Kafka broker at {bootstrap_servers} within {timeout_s:g} s: "
+            f"{exc.args[0].str() if exc.args else exc}"
+        ) from None
     wanted = [NewTopic(name, n, 1) for name, n in topics.items() if name not in existing]
     if not wanted:
         return
