@@ -285,3 +285,13 @@ def test_the_std_numerator_is_exact_and_rounded_like_cpython() -> None:
         as_int64 = [x - 2**64 if x >= 2**63 else x for x in (q_low, q_high)]
         want = math.sqrt(float(n * q - s * s) / float(n * (n - 1)))
         assert sigma(n, s, *as_int64) == want
+
+
+def test_the_kernel_cache_follows_every_source_of_the_package() -> None:
+    from fraudwatch.features.online.native import cache, kernel, windows
+
+    for function in (kernel.run_batch, windows.advance):
+        locator = function._cache._impl.locator
+        assert isinstance(locator, cache.SourceDigestLocator)
+        assert locator.get_cache_path().endswith(f"native-{cache.DIGEST}")
+    assert cache.DIGEST == cache._digest()  # any edit of a module gives another directory

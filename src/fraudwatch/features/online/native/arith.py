@@ -97,7 +97,7 @@ def speed_kmh(distance_km, seconds):
     return distance_km * 3600.0 / elapsed
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def mul_64(a, b):
     """The full product of two unsigned 64-bit words as (low, high)."""
     al, ah = a & M32, a >> np.uint64(32)
@@ -109,14 +109,14 @@ def mul_64(a, b):
     return low, high
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def square(v):
     """v² of an int64 (not -2**63) as (low, high)."""
     a = np.uint64(-v if v < 0 else v)
     return mul_64(a, a)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def add_square(acc, column, v, sign):
     """acc[column] (low word) and acc[column + 1] (high word) += sign * v², modulo 2**128."""
     low, high = square(v)

@@ -19,13 +19,13 @@ _MIX_B = np.uint64(0xC2B2AE3D27D4EB4F)
 USED = 11  # the index in the kernel's globals holding the number of rows in use
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _home(a, b, mask):
     h = np.uint64(a) * _MIX_A ^ np.uint64(b) * _MIX_B
     return np.int64(h ^ (h >> np.uint64(29))) & mask
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _find(table, a, b):
     """The row holding (a, b), or the empty row where it would go."""
     mask = table.shape[0] - 1
@@ -35,12 +35,12 @@ def _find(table, a, b):
     return i
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def count_of(table, a, b):
     return table[_find(table, a, b), 2]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def bump(table, a, b, delta, gl):
     """count(a, b) += delta (rows reaching 0 are removed); returns the new count."""
     i = _find(table, a, b)

@@ -70,7 +70,7 @@ DISTANCE_HOME = KIND["distance_from_home"]
 R_TS, R_FRAUD, R_SLOTS = 0, 1, 2  # label ring columns: ts, first fraud label time, event rows
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def matches(
     groups, windows, sums, cnts, queues, outs, fcodes, numeric, scale, evfields, g, vals, r
 ):
@@ -186,7 +186,7 @@ def outputs(
         out[r, column] = value
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def previous(ev, acc, ts, seq, horizon):
     """The key's newest event before (ts, seq) within the horizon, or NIL."""
     prev = acc[K_TAIL]
@@ -199,7 +199,7 @@ def previous(ev, acc, ts, seq, horizon):
     return prev
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def new_event(ev, free, gl, ring, kid, g, r, ts, seq, vals, t_ring, groups, evfields):
     top = free[0] - 1
     free[0] = top

@@ -69,14 +69,14 @@ P_SIZE = 12
 LAT, LON = 2, 3  # transaction value columns of the positions (`layout.NUMERIC`)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def after(ev, e, ts, seq):
     """Whether event `e` comes after the order key (ts, seq)."""
     t = ev[e, E_TS]
     return t > ts or (t == ts and ev[e, E_SEQ] > seq)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def add(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_limit, full):
     """Account event `e` in window `w` of the key whose row is `acc` (without `full`, leave
     the value counts and min/max queues alone: the late path's scratch windows)."""
@@ -112,7 +112,7 @@ def add(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_limit
             _push(ev, acc, queues, i, e)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _push(ev, acc, queues, i, e):
     """Monotone queue: drop the back while it is not better than `e`, then append `e`."""
     column = queues[i, Q_COL]
@@ -137,7 +137,7 @@ def _push(ev, acc, queues, i, e):
     acc[queues[i, Q_TAIL]] = e
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def remove(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_limit, full):
     """Take event `e` (the oldest inside) out of window `w`."""
     acc[windows[w, W_N]] -= 1
@@ -179,7 +179,7 @@ def remove(ev, acc, w, kid, e, windows, sums, cnts, queues, counts, gl, fraud_li
                     ev[following, link + 1] = NIL
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def advance(ev, acc, w, kid, ts, seq, windows, sums, cnts, queues, counts, gl):
     """Move window `w` to end at (ts - delay, seq): admit (delayed windows), then evict."""
     delay = windows[w, W_DELAY]
@@ -201,7 +201,7 @@ def advance(ev, acc, w, kid, ts, seq, windows, sums, cnts, queues, counts, gl):
     acc[windows[w, W_LO]] = lo
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def append(ev, acc, g, kid, e, groups, windows, sums, cnts, queues, counts, gl):
     """Link `e` (the key's newest event) at the tail and add it to the undelayed windows."""
     tail = acc[K_TAIL]
@@ -327,7 +327,7 @@ def refill(
         )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def release(ev, free, e):
     """Return event row `e` to the group's free stack (`free[0]` rows are free)."""
     ev[e, E_RING] = -1
@@ -336,7 +336,7 @@ def release(ev, free, e):
     free[0] += 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def trim(ev, acc, free, gl, retention):
     """Forget the key's events older than its newest - retention - lateness (outside every
     window), keeping the newest of them: the previous event of a late arrival."""
