@@ -294,4 +294,4 @@ def test_the_kernel_cache_follows_every_source_of_the_package() -> None:
         locator = function._cache._impl.locator
         assert isinstance(locator, cache.SourceDigestLocator)
         assert locator.get_cache_path().endswith(f"native-{cache.DIGEST}")
-    assert cache.DIGEST == cache._digest()  # any edit of a module gives another directory
+    assert cache._digest() == cache.DIGEST  # any edit of a module gives another directory
