@@ -80,6 +80,21 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _key(tx: Transaction | None, decision: Decision) -> str:
+    """The case a decision belongs to: its card's, else its customer's, else its own."""
+    if tx is not None and tx.card is not None and tx.card.token:
+        return f"card:{tx.card.token}"
+    if tx is not None and tx.customer_id:
+        return f"customer:{tx.customer_id}"
+    return f"transaction:{decision.transaction_id}"
+
+
+def _amount(tx: Transaction | None) -> Decimal:
+    if tx is None:
+        return Decimal(0)
+    return Decimal(to_reporting_micro(tx.amount, tx.currency)) / 1_000_000
+
+
 class CaseService:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -92,91 +107,104 @@ class CaseService:
         flagged = [(tx, d) for tx, d in pairs if d.outcome is not Outcome.APPROVE]
         if not flagged:
             return 0
-        added = 0
+        groups: dict[str, list[tuple[Transaction | None, Decision, Decimal]]] = {}
+        for tx, decision in flagged:
+            groups.setdefault(_key(tx, decision), []).append((tx, decision, _amount(tx)))
+        c = t.cases.c
         with writing(self._engine) as conn:
+            ids = [d.transaction_id for _, d in flagged]
             known = set(
                 conn.execute(
                     select(t.case_decisions.c.transaction_id).where(
-                        t.case_decisions.c.transaction_id.in_(
-                            [d.transaction_id for _, d in flagged]
-                        )
+                        t.case_decisions.c.transaction_id.in_(ids)
                     )
                 ).scalars()
             )
-            for tx, decision in flagged:
-                if decision.transaction_id in known:
+            open_cases = {
+                row.case_key: row
+                for row in conn.execute(
+                    select(t.cases).where(
+                        c.case_key.in_(list(groups)), c.status != Status.RESOLVED.value
+                    )
+                )
+            }
+            members: list[dict[str, Any]] = []
+            now = _now()
+            for key, items in groups.items():
+                fresh = [item for item in items if item[1].transaction_id not in known]
+                if not fresh:
                     continue
-                known.add(decision.transaction_id)
-                self._join(conn, tx, decision)
-                added += 1
-        return added
+                case_id = self._apply(conn, key, fresh, open_cases.get(key), now)
+                members += [
+                    {
+                        "case_id": case_id,
+                        "transaction_id": d.transaction_id,
+                        "outcome": d.outcome.value,
+                        "risk_score": d.risk_score,
+                        "event_time": d.event_time,
+                        "added_at": now,
+                    }
+                    for _, d, _ in fresh
+                ]
+            if members:
+                conn.execute(insert(t.case_decisions), members)
+        return len(members)
 
-    def _join(self, conn: Connection, tx: Transaction | None, decision: Decision) -> None:
-        card = tx.card.token if tx is not None and tx.card is not None else None
-        customer = tx.customer_id if tx is not None else None
-        key = f"card:{card}" if card else f"customer:{customer}" if customer else None
-        key = key or f"transaction:{decision.transaction_id}"
-        amount = (
-            Decimal(0)
-            if tx is None
-            else Decimal(to_reporting_micro(tx.amount, tx.currency)) / 1_000_000
-        )
-        now = _now()
+    def _apply(
+        self,
+        conn: Connection,
+        key: str,
+        items: list[tuple[Transaction | None, Decision, Decimal]],
+        case: Any,
+        now: datetime,
+    ) -> int:
+        """Open the key's case or update its aggregates with `items`; returns the case id."""
         c = t.cases.c
-        case = conn.execute(
-            select(t.cases).where(c.case_key == key, c.status != Status.RESOLVED.value)
-        ).first()
-        outcome = decision.outcome.value
+        queue = max((d.outcome.value for _, d, _ in items), key=QUEUE_RANK.__getitem__)
+        max_risk = max(d.risk_score for _, d, _ in items)
+        total = sum((amount for _, _, amount in items), Decimal(0))
         if case is None:
-            level = priority(decision.risk_score, outcome, amount)
-            case_id = conn.execute(
+            tx = items[0][0]
+            level = priority(max_risk, queue, total)
+            opened: int = conn.execute(
                 insert(t.cases)
                 .values(
                     case_key=key,
                     status=Status.OPEN.value,
                     priority=level,
-                    queue=outcome,
-                    max_risk=decision.risk_score,
-                    total_amount=amount,
+                    queue=queue,
+                    max_risk=max_risk,
+                    total_amount=total,
                     currency="EUR",
-                    decisions=1,
-                    card_token=card,
-                    customer_id=customer,
+                    decisions=len(items),
+                    card_token=tx.card.token if tx is not None and tx.card is not None else None,
+                    customer_id=tx.customer_id if tx is not None else None,
                     opened_at=now,
                     updated_at=now,
                     due_at=now + SLA[level],
                 )
                 .returning(c.id)
             ).scalar_one()
-        else:
-            case_id = case.id
-            queue = outcome if QUEUE_RANK[outcome] > QUEUE_RANK[case.queue] else case.queue
-            max_risk = max(case.max_risk, decision.risk_score)
-            total = Decimal(case.total_amount) + amount
-            level = min(case.priority, priority(max_risk, queue, total))
-            conn.execute(
-                update(t.cases)
-                .where(c.id == case_id)
-                .values(
-                    queue=queue,
-                    max_risk=max_risk,
-                    total_amount=total,
-                    priority=level,
-                    decisions=case.decisions + 1,
-                    updated_at=now,
-                    due_at=min(case.due_at, case.opened_at + SLA[level]),
-                )
-            )
+            return opened
+        if QUEUE_RANK[case.queue] > QUEUE_RANK[queue]:
+            queue = case.queue
+        max_risk = max(case.max_risk, max_risk)
+        total += Decimal(case.total_amount)
+        level = min(case.priority, priority(max_risk, queue, total))
         conn.execute(
-            insert(t.case_decisions).values(
-                case_id=case_id,
-                transaction_id=decision.transaction_id,
-                outcome=outcome,
-                risk_score=decision.risk_score,
-                event_time=decision.event_time,
-                added_at=now,
+            update(t.cases)
+            .where(c.id == case.id)
+            .values(
+                queue=queue,
+                max_risk=max_risk,
+                total_amount=total,
+                priority=level,
+                decisions=case.decisions + len(items),
+                updated_at=now,
+                due_at=min(case.due_at, case.opened_at + SLA[level]),
             )
         )
+        return int(case.id)
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from fraudwatch.cli.common import JsonOption, container
 from fraudwatch.cli.data import print_summary
 from fraudwatch.cli.ingest import run_ingest
 from fraudwatch.cli.output import console, emit_json, progress_bar, table
+from fraudwatch.control.repository import Role
 from fraudwatch.events.ingest import IngestReport
 from fraudwatch.simulate import OutputFile, SimulationConfig, simulate
 
@@ -31,9 +33,18 @@ def demo_command(
         int, typer.Option(min=1_000, help="Transactions to simulate.")
     ] = 300_000,
     seed: Annotated[int, typer.Option(help="Simulation seed.")] = 7,
+    live: Annotated[
+        bool, typer.Option(help="Train, serve the API and stream a live day at it.")
+    ] = True,
+    serve: Annotated[
+        bool, typer.Option(help="Keep the API running at the end, until Ctrl-C.")
+    ] = True,
+    port: Annotated[int, typer.Option(help="Port of the demo API.")] = 8000,
     json_output: JsonOption = False,
 ) -> None:
-    """Simulate a multi-bank stream, ingest every bank's native file, print a summary."""
+    """Simulate a multi-bank history and ingest every bank's native file; then train a model on
+    it, start the scoring API, stream the next day at it and print what happened — fraud
+    caught and missed, latency, cases, alerts; the API keeps serving until Ctrl-C."""
     started = time.perf_counter()
     with container() as app:
         folder = app.settings.home / "demo" / f"seed{seed}-n{transactions}"
@@ -66,18 +77,89 @@ def demo_command(
         replay = _ingest(app, replay_file, not json_output)
         summary = msgspec.to_builtins(app.store.summary())
         database = app.settings.resolved_database_url
+        live_result = (
+            _live(app, folder, transactions, seed, port, serve and not json_output, say)
+            if live
+            else None
+        )
     result = {
         "simulation": simulation.to_dict(),
         "ingested": [report.as_dict() for report in reports],
         "replay": replay.as_dict(),
         "store": summary,
         "database": database,
+        "live": live_result,
         "seconds": round(time.perf_counter() - started, 1),
     }
     if json_output:
         emit_json(result)
         return
     _print(result, reports, replay)
+
+
+def _live(
+    app: Container,
+    folder: Path,
+    transactions: int,
+    seed: int,
+    port: int,
+    keep_serving: bool,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """Steps 5-8: train, serve, stream the next day, report (and keep serving)."""
+    from fraudwatch.cases.service import CaseService
+    from fraudwatch.cli import demo_live
+
+    say("[bold]5. training[/bold] a model on the stored history (LightGBM + Isolation Forest)")
+    model = demo_live.train_champion(app)
+    say(f"   model version {model['version']} is champion: test ROC AUC {model['roc_auc']:.3f}")
+    receiver = demo_live.Receiver()
+    alerts_url = receiver.start()
+    config = SimulationConfig(transactions=transactions, seed=seed)
+    live_start = config.start + timedelta(days=config.days)
+    count = max(500, transactions // config.days)
+    path = demo_live.live_day(folder, seed, config.customer_count(), live_start, count)
+    live_txs, fraud = demo_live.read_live(path)
+    url = f"http://127.0.0.1:{port}"
+    say(f"[bold]6. serving[/bold] the scoring API on {url} (OpenAPI: {url}/docs)")
+    with demo_live.serve(app, port, alerts_url) as key:
+        say(f"[bold]7. streaming[/bold] the next day: {len(live_txs):,} transactions, "
+            f"{demo_live.CLIENTS} concurrent clients")  # fmt: skip
+        report = demo_live.stream(url, key, live_txs, fraud)
+        report["stored"] = demo_live.wait_stored(app, [tx["transaction_id"] for tx in live_txs])
+        time.sleep(2)  # the dispatcher's next round
+        report["cases"] = CaseService(app.store.engine).counts()
+        report["alerts_delivered"] = len(receiver.alerts)
+        report["audit_intact"] = app.control.verify_audit().ok
+        report["model"] = model
+        report["api"] = url
+        say(_live_summary(report))
+        if keep_serving:
+            _, admin = app.control.create_api_key(role=Role.ADMIN, name="demo admin", by="demo")
+            say(f"\nThe API keeps serving on {url} (OpenAPI {url}/docs). Admin key:\n  {admin}\n"
+                "Try: curl -H \"Authorization: Bearer $KEY\" " + url + "/v1/cases   "
+                "— Ctrl-C to stop.")  # fmt: skip
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                say("stopped")
+    return report
+
+
+def _live_summary(r: dict[str, Any]) -> str:
+    lat = r["latency_ms"]
+    return (
+        f"[bold]8. live day[/bold]: {r['transactions']:,} transactions in {r['seconds']} s "
+        f"({r['per_second']:,}/s from {16} clients), latency p50 {lat['p50']} ms, "
+        f"p95 {lat['p95']} ms, p99 {lat['p99']} ms\n"
+        f"   outcomes: {r['outcomes']}\n"
+        f"   fraud: {r['fraud']} — caught {r['fraud_caught']} (blocked {r['fraud_blocked']}), "
+        f"missed {r['fraud_missed']}; genuine flagged {r['genuine_flagged']} "
+        f"({r['false_positive_rate']:.2%})\n"
+        f"   cases: {r['cases']}; alerts delivered to the local webhook: {r['alerts_delivered']}; "
+        f"audit chain intact: {r['audit_intact']}"
+    )
 
 
 def _say(text: str) -> None:
