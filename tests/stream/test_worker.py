@@ -296,3 +296,35 @@ def test_bounded_runs_stop_after_max_messages(
     assert stats.consumed == 15
     assert sum(broker.committed(GROUP).values()) == 15
     assert isinstance(broker.messages("tx")[0], Message)
+
+
+class FlakyDeadLetterStore:
+    """The real store, whose writes of dead letters fail the first `failures` times."""
+
+    def __init__(self, store: Any, failures: int) -> None:
+        self._store = store
+        self.failures = failures
+
+    def write(self, batch: WriteBatch) -> None:
+        if batch.dead_letters and self.failures > 0:
+            self.failures -= 1
+            raise OSError("database restarting")
+        self._store.write(batch)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_a_failing_dead_letter_write_is_retried_not_skipped(
+    broker: MemoryBroker, service: ScoringService
+) -> None:
+    flaky = FlakyDeadLetterStore(service.store, failures=2)
+    service.store = flaky  # type: ignore[assignment]
+    broker.append("tx", b"k", b"{not json")
+    publish(broker, transactions(2))
+
+    stats = make_worker(service, broker).run(idle_exit_s=0.1)
+
+    assert flaky.failures == 0 and stats.dead_lettered == 1
+    assert [d.reason for d in flaky.iter_dead_letters()] == ["unparseable"]
+    assert broker.committed(GROUP) == end_offsets(broker)

@@ -249,15 +249,28 @@ class StreamWorker:
             service.logins.assess(login)
         decisions = self._score(decoded.transactions) if decoded.transactions else []
         if decoded.labels:
-            service.label(decoded.labels)
+            self._until_stored(lambda: service.label(decoded.labels))
         if decoded.logins or decoded.dead:
-            service.store.write(
-                WriteBatch(
-                    logins=[(login, content_hash(login)) for login in _unique(decoded.logins)],
-                    dead_letters=[letter for _, letter in decoded.dead],
-                )
+            batch = WriteBatch(
+                logins=[(login, content_hash(login)) for login in _unique(decoded.logins)],
+                dead_letters=[letter for _, letter in decoded.dead],
             )
+            self._until_stored(lambda: service.store.write(batch))
         return decisions
+
+    def _until_stored(self, write: Callable[[], object]) -> None:
+        """Retry a (idempotent) store write with backoff: a database outage stalls the worker,
+        it does not crash it or skip the batch."""
+        delay = 0.1
+        while True:
+            try:
+                write()
+                return
+            except Exception:
+                log.exception("a store write failed; retrying in %.1f s", delay)
+                if self._stop.wait(delay):
+                    raise Stopped("the store is unavailable; nothing committed") from None
+                delay = min(delay * 2, 5.0)
 
     def _score(self, transactions: list[Transaction]) -> list[Decision]:
         """`service.score`, except that a transaction with a stored decision (decided by a
