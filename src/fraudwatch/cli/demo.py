@@ -120,6 +120,9 @@ def _live(
     count = max(500, transactions // config.days)
     path = demo_live.live_day(folder, seed, config.customer_count(), live_start, count)
     live_txs, fraud = demo_live.read_live(path)
+    reported = demo_live.report_stolen(app, live_txs, fraud)
+    say(f"   an analyst blocks a card its holder reported stolen (…{reported}): the starter "
+        "rule `blocked_card` will block it")  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     say(f"[bold]6. serving[/bold] the scoring API on {url} (OpenAPI: {url}/docs)")
     with demo_live.serve(app, port, alerts_url) as key:

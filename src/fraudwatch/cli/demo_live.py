@@ -129,6 +129,20 @@ def serve(app: Container, port: int, alerts_url: str) -> Iterator[str]:
         log.close()
 
 
+def report_stolen(app: Container, transactions: list[dict[str, Any]], fraud: set[str]) -> str:
+    """Put the card of the day's first fraud on the block list (as an analyst would after the
+    cardholder's call); returns its last four digits."""
+    stolen = next((tx for tx in transactions if tx["transaction_id"] in fraud), transactions[0])
+    card = stolen.get("card") or {}
+    number = card.get("number")
+    token = app.tokenizer.card_from_number(number).token if number else card.get("token")
+    if token:
+        app.control.add_to_list(
+            "blocked_cards", [token], by="demo analyst", note="reported stolen by the cardholder"
+        )
+    return str(number or token or "")[-4:]
+
+
 def wait_stored(app: Container, ids: list[str], timeout_s: float = 60) -> int:
     """Wait until the server has stored a decision for every id (it writes in batches)."""
     deadline = time.monotonic() + timeout_s
