@@ -14,7 +14,7 @@ import pytest
 from fraudwatch.control import ControlPlane
 from fraudwatch.decisions.model import Outcome
 from fraudwatch.decisions.policy import Thresholds
-from fraudwatch.events.model import Card, Device, Login, Transaction
+from fraudwatch.events.model import Card, Device, Label, Login, Transaction
 from fraudwatch.features.defaults import default_feature_set
 from fraudwatch.features.enrich.ip import default_locator
 from fraudwatch.features.online import OnlineEngine
@@ -168,3 +168,21 @@ def test_the_writer_stores_transactions_and_decisions(
         assert store.get_decision(tx.transaction_id) == decision
         assert store.get_transaction(tx.transaction_id) is not None
     assert store.summary().transactions == 20
+
+
+def test_labels_dated_ahead_wait_for_their_time(control: ControlPlane) -> None:
+    """A label known only later must not make earlier transactions look late, and counts from
+    its time on (a fraud label on a merchant's transaction raises its fraud count then)."""
+    _publish(control, Rule("risky_merchant", "fraud_count_7d_by_merchant >= 1", Action.REVIEW, 0))
+    pipeline = _pipeline(control)
+    first = pipeline.score([_tx(1, minutes=0)])[0]
+    assert first.outcome is Outcome.APPROVE
+    label = Label(
+        transaction_id="tx-1", is_fraud=True, event_time=T0, known_at=T0 + timedelta(hours=2)
+    )
+    pipeline.label([label])
+    assert pipeline.labels_waiting == 1
+    before = pipeline.score([_tx(2, minutes=60)])[0]  # not late, and not yet counting
+    assert before.outcome is Outcome.APPROVE and not before.late
+    after = pipeline.score([_tx(3, minutes=180)])[0]
+    assert after.outcome is Outcome.REVIEW and pipeline.labels_waiting == 0

@@ -11,6 +11,7 @@ approved, never on the approve path. Each decision records the versions and each
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +28,7 @@ from fraudwatch.events.model import Label, Transaction
 from fraudwatch.features.definitions import FeatureSet
 from fraudwatch.features.enrich.ip import IpLocator
 from fraudwatch.features.online.engine import BatchResult
-from fraudwatch.features.rows import StreamItem, TxRow, label_row, tx_row
+from fraudwatch.features.rows import LabelRow, StreamItem, TxRow, label_row, merge_stream, tx_row
 from fraudwatch.rules.engine import RuleHits
 from fraudwatch.rules.language import Type
 from fraudwatch.scoring.logins import LoginRisk
@@ -97,6 +98,9 @@ class DecisionPipeline:
         self._names = engine.feature_set.names
         self._feature_index = {name: i for i, name in enumerate(self._names)}
         self._seq = 0
+        self._clock = -(2**62)  # the newest transaction time the features have seen (µs)
+        self._future: list[tuple[int, int, LabelRow]] = []  # labels known later: a heap
+        self._labels_held = 0
         self._lock = threading.Lock()  # the engine's state is updated by one batch at a time
 
     @property
@@ -114,7 +118,8 @@ class DecisionPipeline:
                 tx_row(transactions[i], self._seq + k, self.locator) for k, i in enumerate(order)
             ]
             self._seq += len(rows)
-            batch = self.engine.process_batch(rows)
+            batch = self.engine.process_batch(self._with_due_labels(rows))
+            self._clock = max(self._clock, rows[-1].ts)  # rows are in time order
         features = batch.matrix
         late = set(batch.late)
         stages.mark("features")
@@ -160,23 +165,57 @@ class DecisionPipeline:
         self, stream: Sequence[StreamItem], progress: Callable[[int], None] | None = None
     ) -> int:
         """Feed past history (in stream order) to the features without deciding; returns the
-        transactions replayed. Later transactions are numbered after them."""
-        transactions = 0
+        transactions replayed. Labels known only after the newest replayed transaction are held
+        back until scoring reaches their time (see `label`). Later transactions are numbered
+        after the replayed ones."""
+        newest = max((i.ts for i in stream if isinstance(i, TxRow)), default=self._clock)
+        now = [i for i in stream if isinstance(i, TxRow) or i.known_at <= newest]
         with self._lock:
-            for offset in range(0, len(stream), REPLAY_CHUNK):
-                chunk = stream[offset : offset + REPLAY_CHUNK]
+            for item in stream:
+                if isinstance(item, LabelRow) and item.known_at > newest:
+                    self._hold(item)
+            transactions = 0
+            for offset in range(0, len(now), REPLAY_CHUNK):
+                chunk = now[offset : offset + REPLAY_CHUNK]
                 self.engine.process_batch(chunk)
                 transactions += sum(1 for item in chunk if isinstance(item, TxRow))
                 if progress is not None:
                     progress(offset + len(chunk))
             self._seq = max(self._seq, transactions)
+            self._clock = max(self._clock, newest)
         return transactions
 
     def label(self, labels: Sequence[Label]) -> None:
-        """Apply labels to the label-aware features (in the order they became known)."""
+        """Apply labels to the label-aware features. A label becomes part of the features at
+        its `known_at`: one already known by the newest transaction applies now, a later one
+        waits until scoring reaches its time (so a label dated ahead can never make the
+        transactions before it look late)."""
         rows = sorted((label_row(label) for label in labels), key=lambda r: r.known_at)
         with self._lock:
-            self.engine.process_batch(rows)
+            due = [row for row in rows if row.known_at <= self._clock]
+            for row in rows:
+                if row.known_at > self._clock:
+                    self._hold(row)
+            if due:
+                self.engine.process_batch(due)
+
+    @property
+    def labels_waiting(self) -> int:
+        return len(self._future)
+
+    def _hold(self, row: LabelRow) -> None:
+        self._labels_held += 1
+        heapq.heappush(self._future, (row.known_at, self._labels_held, row))
+
+    def _with_due_labels(self, rows: list[TxRow]) -> list[StreamItem]:
+        """The batch with the held labels that became known by its last transaction, merged
+        in stream order (a label before the transactions at or after its time)."""
+        if not self._future or self._future[0][0] > rows[-1].ts:
+            return list(rows)
+        due: list[LabelRow] = []
+        while self._future and self._future[0][0] <= rows[-1].ts:
+            due.append(heapq.heappop(self._future)[2])
+        return merge_stream(rows, due)
 
     # -- stages ------------------------------------------------------------------------------
 
