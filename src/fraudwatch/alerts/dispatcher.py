@@ -28,6 +28,7 @@ from fraudwatch.alerts.model import Alert, payload
 from fraudwatch.decisions.model import Decision
 from fraudwatch.events.model import Transaction
 from fraudwatch.storage import tables as t
+from fraudwatch.storage.writing import writing
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
@@ -103,7 +104,7 @@ class AlertDispatcher:
         due = ((o.status == "pending") & (o.next_attempt_at <= now)) | (
             (o.status == "sending") & (o.next_attempt_at <= now)
         )  # an expired lease
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             query = select(t.alert_outbox).where(due).order_by(o.id).limit(self._batch)
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
@@ -154,7 +155,7 @@ class AlertDispatcher:
         else:
             values |= {"status": "failed", "last_error": detail}
             self.stats.failed += 1
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(
                 insert(t.alert_deliveries).values(
                     outbox_id=row.id,

@@ -197,9 +197,15 @@ async def _post_all(
             while not queue.empty():
                 tx = queue.get_nowait()
                 started = time.perf_counter()
-                response = await client.post(
-                    f"{url}/v1/transactions/score", json=tx, headers=headers
-                )
+                for attempt in range(3):  # scoring is idempotent: retrying is safe
+                    try:
+                        response = await client.post(
+                            f"{url}/v1/transactions/score", json=tx, headers=headers
+                        )
+                        break
+                    except httpx.TransportError:
+                        if attempt == 2:
+                            raise
                 elapsed = (time.perf_counter() - started) * 1000
                 outcome = (
                     response.json().get("outcome", "error")
