@@ -205,7 +205,8 @@ def test_snapshot_and_restore_continue_identically(tmp_path: Path) -> None:
         NativeEngine.restore(tmp_path / "python.snap", DEFAULT)
 
 
-def test_expiry_bounds_the_state() -> None:
+def test_expiry_bounds_the_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("fraudwatch.features.online.native.state.CODES_SLACK", 0)
     fs = FeatureSet(
         "bounded",
         (
@@ -232,6 +233,8 @@ def test_expiry_bounds_the_state() -> None:
     assert stats["events_held"] <= 2 * bound
     assert stats["transactions_held"] <= bound
     assert engine.state.keys[0].size <= bound  # ids are recycled, not only forgotten
+    assert len(engine.state.codes.codes) <= 2 * bound + 1  # so are category codes
+    assert engine.state.codes.next <= 2 * bound + 1
 
 
 def test_native_matches_the_offline_engine(simulated: list[StreamItem]) -> None:

@@ -1,10 +1,10 @@
-"""Where numba caches the kernel: one directory per digest of this package's sources.
+"""Where numba caches the kernel: one directory per digest of the modules compiled into it.
 
 numba invalidates a cached function when its own file changes, not when a function it inlines
 or calls from another file does: after an edit of `windows.py`, a cached `kernel.run_batch`
 would still run the old window code. Here every jitted function of the package is cached under
-`__pycache__/native-<digest of all its .py files>` (or `$NUMBA_CACHE_DIR/native-<digest>`), so
-any change to any of them starts from an empty cache. The package's `__init__` imports this
+`__pycache__/native-<digest of the jitted modules>` (or `$NUMBA_CACHE_DIR/native-<digest>`),
+so any change to any of them starts from an empty cache. The package's `__init__` imports this
 first, before any module of it jits.
 """
 
@@ -18,11 +18,13 @@ from numba.core import config
 from numba.core.caching import CacheImpl, _CacheLocator
 
 PACKAGE = Path(__file__).resolve().parent
+#: the modules whose code or constants are compiled into the kernel (not the Python glue)
+JITTED = ("arith", "cache", "counts", "kernel", "late", "layout", "outputs", "windows")
 
 
 def _digest() -> str:
     sha = hashlib.sha256()
-    for source in sorted(PACKAGE.glob("*.py")):
+    for source in sorted(PACKAGE / f"{name}.py" for name in JITTED):
         sha.update(source.name.encode())
         sha.update(source.read_bytes())
     return sha.hexdigest()[:16]

@@ -22,10 +22,14 @@ Ints = npt.NDArray[np.int64]
 
 
 class Codes:
-    """str -> int code, shared by every categorical field (None -> NULL)."""
+    """str -> int code, shared by every categorical field (None -> NULL). `keep` forgets the
+    values no state refers to any more and hands their codes out again."""
 
     def __init__(self) -> None:
         self.codes: dict[str | None, int] = {None: NULL}
+        self.free: list[int] = []  # codes of forgotten values
+        self.next = 0  # codes below are in use or free
+        self.kept = 0  # values kept by the last `keep`
 
     def of(self, values: Sequence[str | None]) -> list[int]:
         codes = self.codes
@@ -33,12 +37,24 @@ class Codes:
         if None in out:
             for at, code in enumerate(out):
                 if code is None:
-                    out[at] = codes.setdefault(values[at], len(codes) - 1)
+                    out[at] = self.one(values[at])
         return out  # type: ignore[return-value]
 
     def one(self, value: str | None) -> int:
         code = self.codes.get(value)
-        return self.codes.setdefault(value, len(self.codes) - 1) if code is None else code
+        if code is None:
+            if self.free:
+                code = self.free.pop()
+            else:
+                code, self.next = self.next, self.next + 1
+            self.codes[value] = code
+        return code
+
+    def keep(self, live: set[int]) -> None:
+        """Forget every value whose code is not in `live` (NULL stays)."""
+        self.codes = {v: c for v, c in self.codes.items() if c in live or v is None}
+        self.free = sorted(set(range(self.next)) - live, reverse=True)
+        self.kept = len(self.codes)
 
 
 class KeyIds:
@@ -96,6 +112,19 @@ class KeyIds:
             self.names.append(key)
         self.ids[key] = kid
         return kid
+
+    def codes(self) -> set[int]:
+        """The category codes the live keys are made of."""
+        out: set[int] = set()
+        for key in self.ids:
+            if isinstance(key, tuple):
+                out.update(key)
+            elif len(self.fields) == 2 and key != NULL:
+                assert isinstance(key, int)
+                out.update((key >> 32, key & 0xFFFFFFFF))
+            elif isinstance(key, int):
+                out.add(key)
+        return out
 
     def drop(self, kid: int) -> None:
         del self.ids[self.names[kid]]

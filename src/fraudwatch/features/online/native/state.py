@@ -28,6 +28,8 @@ from fraudwatch.features.online.native import counts, kernel
 from fraudwatch.features.online.native.columns import Codes, KeyIds
 from fraudwatch.features.online.native.layout import (
     G_EV_WIDTH,
+    G_EVF_END,
+    G_EVF_START,
     G_STRIDE,
     K_FIRST,
     K_HEADER,
@@ -45,8 +47,10 @@ from fraudwatch.features.online.native.layout import (
 )
 from fraudwatch.features.online.native.outputs import R_FRAUD, R_SLOTS, R_TS
 from fraudwatch.features.online.native.windows import (
+    E_VALS,
     INF,
     NIL,
+    NULL,
     P_COUNTS,
     P_HORIZON,
     P_LATENESS,
@@ -64,6 +68,7 @@ Ints = npt.NDArray[np.int64]
 SNAPSHOT_FORMAT = 1
 KERNEL_SWEEP = cast(Callable[..., Ints], kernel.sweep)
 EARLIEST = -(2**62)
+CODES_SLACK = 65_536  # category values beyond twice the live ones before a clean-up
 
 
 @dataclass
@@ -305,6 +310,24 @@ class NativeState:
         for g, kid in dropped.tolist():
             self.keys[g].drop(kid)
         self.labels.expire(cutoff)
+        if len(self.codes.codes) > 2 * self.codes.kept + CODES_SLACK:
+            self._forget_codes()
+
+    def _forget_codes(self) -> None:
+        """Drop the category values no event, key or filter refers to (the code dict would
+        otherwise keep every card, device and IP ever seen)."""
+        live = {int(c) for c in self.tables[6]}  # filter values
+        numeric = self.layout.numeric
+        for g, rows in enumerate(self.ev_arrays):
+            start, end = self.layout.groups[g, G_EVF_START], self.layout.groups[g, G_EVF_END]
+            columns = [E_VALS + k - start for k in range(start, end)
+                       if not numeric[self.layout.ev_fields[k]]]  # fmt: skip
+            if columns and len(rows):
+                live.update(np.unique(rows[:, columns]).tolist())
+        for key_ids in self.keys:
+            live |= key_ids.codes()
+        live.discard(NULL)
+        self.codes.keep(live)
 
 
 def _templates(layout: Layout) -> Ints:
