@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     alert_routes: list[Route] = Field(
         default_factory=list, description="Which decisions alert which channels."
     )
+    step_up_channels: dict[Literal["sms", "email"], str] = Field(
+        default_factory=dict,
+        description="Alert channels (by name) that send step-up codes: sms -> a twilio channel, "
+        "email -> an email channel.",
+    )
 
     @model_validator(mode="after")
     def _distributed_needs_secrets(self) -> Settings:

@@ -46,6 +46,8 @@ MATRIX: dict[tuple[str, str], set[Role]] = {
     ("POST", "/v1/users"): {A},
     ("GET", "/v1/users"): {A},
     ("POST", "/v1/users/{username}/disable"): {A},
+    ("POST", "/v1/step-up/{transaction_id}"): {S, A},
+    ("POST", "/v1/step-up/{transaction_id}/verify"): {S, A},
 }
 PUBLIC = {
     ("POST", "/v1/auth/login"),

@@ -20,11 +20,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fraudwatch import __version__
-from fraudwatch.api import admin, cases, scoring, users
+from fraudwatch.api import admin, cases, scoring, step_up, users
 from fraudwatch.api.auth import Authenticator
 from fraudwatch.api.fastpath import BATCH, SINGLE, FastScoring
 from fraudwatch.api.metrics import Metrics
 from fraudwatch.decisions.model import Decision
+from fraudwatch.decisions.step_up import Method, StepUp
 from fraudwatch.errors import FraudwatchError
 from fraudwatch.events.model import Login, Transaction
 from fraudwatch.rules.model import RuleSetError
@@ -63,10 +64,12 @@ def create_app(service: ScoringService, *, poll_s: float | None = None) -> FastA
     app.state.metrics = Metrics()
     app.state.authenticate = Authenticator(service.control)
     app.state.users = UserService(service.store.engine, service.app.keyring)
+    app.state.step_up = _step_up(service)
     app.include_router(scoring.router)
     app.include_router(admin.router)
     app.include_router(cases.router)
     app.include_router(users.router)
+    app.include_router(step_up.router)
     app.add_middleware(
         FastScoring,
         service=service,
@@ -78,6 +81,17 @@ def create_app(service: ScoringService, *, poll_s: float | None = None) -> FastA
     _operations(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _step_up(service: ScoringService) -> StepUp:
+    settings = service.app.settings
+    channels = {
+        Method(method): settings.alert_channels[name]
+        for method, name in settings.step_up_channels.items()
+        if name in settings.alert_channels
+    }
+    key = service.app.tokenizer.token("fraudwatch step-up codes").encode()
+    return StepUp(service.store.engine, key, channels)
 
 
 def _errors(app: FastAPI) -> None:

@@ -90,4 +90,3 @@ def list_users(request: Request, _: Admin) -> list[dict[str, Any]]:
 def disable_user(username: str, request: Request, key: Admin) -> dict[str, str]:
     _users(request).disable(username, by=key.actor)
     return {"disabled": username}
-

@@ -425,6 +425,22 @@ sessions = Table(
 )
 Index("ix_sessions_user", sessions.c.username)
 
+# -- step-up challenges (revision 0006) -------------------------------------------------------
+
+challenges = Table(
+    "challenges",
+    metadata,
+    Column("transaction_id", Text, nullable=False),
+    Column("method", Text, nullable=False),  # sms, email
+    Column("code_hash", Text, nullable=False),  # HMAC of the one-time code
+    Column("attempts", Integer, nullable=False),
+    Column("status", Text, nullable=False),  # pending, passed, failed, expired
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("resolved_at", UtcDateTime()),
+    PrimaryKeyConstraint("transaction_id", name="pk_challenges"),
+)
+
 # Partitioned by month on PostgreSQL: table -> partition key column.
 PARTITIONED: dict[str, str] = {
     "transactions": "event_time",
