@@ -118,6 +118,8 @@ def test_the_right_code_by_sms_approves(
     assert right["status"] == "passed" and right["final_outcome"] == "approve"
     again = api.post("/v1/step-up/tx-1/verify", json={"code": code}, headers=headers).json()
     assert again["final_outcome"] == "approve"  # settled
+    stored = api.get("/v1/decisions/tx-1", headers=headers).json()
+    assert (stored["outcome"], stored["final_outcome"]) == ("step_up", "approve")
 
 
 def test_five_wrong_codes_by_email_block(

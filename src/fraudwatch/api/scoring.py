@@ -16,7 +16,7 @@ import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from fraudwatch.api.auth import LABEL, READ, SCORE, require
-from fraudwatch.decisions.model import Decision
+from fraudwatch.decisions.model import Decision, Outcome
 from fraudwatch.errors import RecordError
 from fraudwatch.events.model import Label, Login, Transaction
 from fraudwatch.scoring.service import ScoringService
@@ -148,4 +148,8 @@ async def get_decision(transaction_id: str, request: Request) -> Response:
     decision = _service(request).decision(transaction_id)
     if decision is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no decision for {transaction_id!r}")
-    return _reply(decision)
+    body = msgspec.to_builtins(decision)
+    if decision.outcome is Outcome.STEP_UP:  # the customer's answer settles it
+        final = request.app.state.step_up.final_outcome(transaction_id)
+        body["final_outcome"] = None if final is None else final.value
+    return _reply(body)
