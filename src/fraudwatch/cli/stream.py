@@ -40,7 +40,15 @@ def worker_command(
     dead_letter_topic: Annotated[str, typer.Option(help="Where poison messages go.")] = (
         "fraudwatch.dead-letters"
     ),
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Largest batch.")] = 1000,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=100_000,
+            help="Largest batch (a batch is what is queued: large only under a backlog, where "
+            "large batches are cheaper per transaction).",
+        ),
+    ] = 5000,
     max_messages: Annotated[
         int | None, typer.Option(min=1, help="Stop after this many messages.")
     ] = None,
