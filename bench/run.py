@@ -17,6 +17,8 @@ BENCHMARKS = [
     ("storage writes", ["bench_storage.py", "--rows", "100000", "--runs", "3", "--batch", "20000"]),
     ("detection models", ["bench_models.py", "--transactions", "200000", "--runs", "3"]),
     ("rules", ["bench_rules.py", "--transactions", "20000", "--runs", "5"]),
+    ("HTTP scoring API", ["bench_api.py", "--seconds", "15", "--runs", "3"]),
+    ("kafka path end to end", ["bench_kafka.py", "--transactions", "200000", "--runs", "3"]),
 ]
 
 
