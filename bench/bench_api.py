@@ -100,6 +100,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--batch-connections", type=int, default=4)
     parser.add_argument("--model-home", type=Path, help="a FRAUDWATCH_HOME with a trained model")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -127,12 +128,14 @@ def main() -> None:
         ready = httpx.get(f"{url}/readyz").json()
         print(f"fraudwatch serve: mode {ready['mode']}, rules {ready['rules_version']}, "
               f"default features, SQLite persistence on; wrk 1 thread, {args.connections} "
-              f"connections, {args.seconds} s per run, {args.runs} runs")  # fmt: skip
+              f"connections (batches: {args.batch_connections}), {args.seconds} s per run, "
+              f"{args.runs} runs")  # fmt: skip
         _load(url, key, 1, 3, args.connections)  # warm-up: JIT, caches
         for label, batch in (("single", 1), (f"batch of {args.batch}", args.batch)):
             rates, p50s, p95s, p99s = [], [], [], []
             for run in range(args.runs):
-                r = _load(url, key, batch, args.seconds, args.connections)
+                connections = args.connections if batch == 1 else args.batch_connections
+                r = _load(url, key, batch, args.seconds, connections)
                 rate = r["requests"] * batch / r["seconds"]
                 rates.append(rate)
                 p50s.append(r["p50"])
@@ -147,7 +150,10 @@ def main() -> None:
                   f"p99 {median(p99s):.1f} ms")  # fmt: skip
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=60)  # it stores what it still holds first
+        except subprocess.TimeoutExpired:
+            server.kill()
         log.close()
         shutil.rmtree(home, ignore_errors=True)
 
