@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from fraudwatch.devtools.process import free_port
 
 LUA = r"""
 math.randomseed(os.time() + math.floor(os.clock() * 1000000))
@@ -68,12 +69,6 @@ end
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _fraudwatch(env: dict[str, str], *args: str) -> str:
     command = [sys.executable, "-m", "fraudwatch.cli.main", *args]
     return subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
@@ -111,7 +106,7 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDWATCH_")}
     env.update(FRAUDWATCH_HOME=str(home), FRAUDWATCH_WARMUP_DAYS="0")
     key = json.loads(_fraudwatch(env, "apikey", "create", "--role", "service", "--json"))["key"]
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (home / "server.log").open("w")
     server = subprocess.Popen(

@@ -4,20 +4,14 @@ opens a case and delivers an alert to the local webhook, and the audit chain hol
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
+from fraudwatch.devtools.process import free_port
 from tests.test_cli_end_to_end import as_json, fraudwatch
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_the_demo_runs_the_whole_loop(tmp_path: Path) -> None:
-    args = ("demo", "--transactions", "6000", "--no-serve", "--port", str(_free_port()), "--json")
+    args = ("demo", "--transactions", "6000", "--no-serve", "--port", str(free_port()), "--json")
     report = as_json(fraudwatch(tmp_path / "home", *args))
     live = report["live"]
     assert live["transactions"] >= 500 and live["stored"] == live["transactions"]

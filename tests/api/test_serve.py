@@ -5,7 +5,6 @@ without a restart."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,11 @@ from pathlib import Path
 import httpx
 
 from fraudwatch.bootstrap import bootstrap
+from fraudwatch.devtools.process import free_port
 from fraudwatch.features.defaults import default_feature_set
 from fraudwatch.rules import Action, Rule, RuleSet, vocabulary
 from fraudwatch.settings import load_settings
 from tests.test_cli_end_to_end import as_json, fraudwatch
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_ready(url: str, process: subprocess.Popen[str]) -> None:
@@ -45,7 +39,7 @@ def _wait_ready(url: str, process: subprocess.Popen[str]) -> None:
 def test_a_rule_published_elsewhere_reaches_the_running_server(tmp_path: Path) -> None:
     home = tmp_path / "home"
     key = as_json(fraudwatch(home, "apikey", "create", "--role", "service", "--json"))["key"]
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDWATCH_")}
     env.update(FRAUDWATCH_HOME=str(home), FRAUDWATCH_RULES_POLL_S="0.2")
     log = (tmp_path / "server.log").open("w")  # a file: a full pipe would stall the server

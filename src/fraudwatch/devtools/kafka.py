@@ -16,10 +16,10 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from fraudwatch.devtools.process import launch, stop, tail
 from fraudwatch.errors import FraudwatchError
 
 logger = logging.getLogger(__name__)
@@ -47,20 +47,6 @@ def find_tansu() -> Path:
     if not binary.is_file():
         raise KafkaUnavailable(f"the Tansu binary {binary} does not exist")
     return binary
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no broker log)"
 
 
 def _answers(bootstrap: str) -> bool:
@@ -97,44 +83,6 @@ def _port_open(port: int) -> bool:
         return False
 
 
-def _start(
-    binary: Path, root: Path, extra_args: Sequence[str], timeout: float
-) -> tuple[subprocess.Popen[bytes], int]:
-    """Start the broker on a free port, retrying when another process takes the port first."""
-    log = root / "tansu.log"
-    for _attempt in range(3):
-        port = _free_port()
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                _command(binary, port, extra_args),
-                cwd=root,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while process.poll() is None and time.monotonic() < deadline:
-            if _port_open(port) and _answers(f"127.0.0.1:{port}"):
-                return process, port
-            time.sleep(0.05)
-        _stop(process)
-        if time.monotonic() >= deadline:
-            break
-    raise KafkaUnavailable(f"Tansu ({binary}) did not start:\n{_tail(log)}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        logger.warning("Tansu %d ignored SIGTERM; killing it", process.pid)
-        process.kill()
-        process.wait(timeout=10)
-
-
 @contextlib.contextmanager
 def throwaway_tansu(
     *, extra_args: Sequence[str] = (), startup_timeout: float = 20.0
@@ -148,12 +96,21 @@ def throwaway_tansu(
     root = Path(tempfile.mkdtemp(prefix="fraudwatch-tansu-"))
     process: subprocess.Popen[bytes] | None = None
     try:
-        process, port = _start(binary, root, extra_args, startup_timeout)
+        started = launch(
+            lambda port: _command(binary, port, extra_args),
+            lambda port: _port_open(port) and _answers(f"127.0.0.1:{port}"),
+            timeout=startup_timeout,
+            output=root / "tansu.log",
+            cwd=root,
+        )
+        if started is None:
+            raise KafkaUnavailable(f"Tansu ({binary}) did not start:\n{tail(root / 'tansu.log')}")
+        process, port = started
         logger.info("throwaway Tansu (%s) on 127.0.0.1:%d", binary, port)
         yield f"127.0.0.1:{port}"
     finally:
         if process is not None:
-            _stop(process)
+            stop(process, "Tansu")
         shutil.rmtree(root, ignore_errors=True)
 
 

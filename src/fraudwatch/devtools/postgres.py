@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from fraudwatch.devtools.process import free_port, tail
 from fraudwatch.errors import FraudwatchError
 
 logger = logging.getLogger(__name__)
@@ -100,13 +101,6 @@ def _run(command: list[str], *, timeout: float) -> subprocess.CompletedProcess[s
     )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _prepare_root() -> Path:
     root = Path(tempfile.mkdtemp(prefix="fraudwatch-pg-"))
     if os.geteuid() == 0:
@@ -138,18 +132,11 @@ def _server_options(port: int, socket_dir: Path, shared_buffers: str) -> str:
     return " ".join(f"-c {key}={shlex.quote(value)}" for key, value in settings.items())
 
 
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no server log)"
-
-
 def _start(bindir: Path, data: Path, log: Path, shared_buffers: str, timeout: float) -> int:
     """Start the server on a free port (retrying if another process takes it first)."""
     last_error = ""
     for _attempt in range(3):
-        port = _free_port()
+        port = free_port()
         options = _server_options(port, data.parent, shared_buffers)
         started = _run(
             [
@@ -170,7 +157,7 @@ def _start(bindir: Path, data: Path, log: Path, shared_buffers: str, timeout: fl
         if started.returncode == 0:
             return port
         last_error = (started.stderr or started.stdout).strip()
-    raise PostgresUnavailable(f"PostgreSQL did not start: {last_error}\n{_tail(log)}")
+    raise PostgresUnavailable(f"PostgreSQL did not start: {last_error}\n{tail(log)}")
 
 
 def _stop(bindir: Path, data: Path) -> None:

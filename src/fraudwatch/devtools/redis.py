@@ -17,10 +17,10 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from fraudwatch.devtools.process import launch, stop, tail
 from fraudwatch.errors import FraudwatchError
 
 logger = logging.getLogger(__name__)
@@ -50,20 +50,6 @@ def find_redis_server() -> Path:
         "redis-server not found: install the Redis server package (e.g. "
         "`apt-get install redis-server`) or set FRAUDWATCH_TEST_REDIS_URL to an existing server"
     )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no server log)"
 
 
 def _answers_ping(port: int) -> bool:
@@ -97,42 +83,6 @@ def _command(binary: Path, port: int, root: Path, extra_args: Sequence[str]) -> 
     ]
 
 
-def _start(
-    binary: Path, root: Path, extra_args: Sequence[str], timeout: float
-) -> tuple[subprocess.Popen[bytes], int]:
-    """Start the server on a free port, retrying when another process takes the port first."""
-    log = root / "redis.log"
-    for _attempt in range(3):
-        port = _free_port()
-        process = subprocess.Popen(
-            _command(binary, port, root, extra_args),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
-        while process.poll() is None and time.monotonic() < deadline:
-            if _answers_ping(port):
-                return process, port
-            time.sleep(0.02)
-        _stop(process)
-        if time.monotonic() >= deadline:
-            break
-    raise RedisUnavailable(f"redis-server ({binary}) did not start:\n{_tail(log)}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        logger.warning("redis-server %d ignored SIGTERM; killing it", process.pid)
-        process.kill()
-        process.wait(timeout=10)
-
-
 @contextlib.contextmanager
 def throwaway_redis(
     *, extra_args: Sequence[str] = (), startup_timeout: float = 20.0
@@ -147,12 +97,22 @@ def throwaway_redis(
     root = Path(tempfile.mkdtemp(prefix="fraudwatch-redis-"))
     process: subprocess.Popen[bytes] | None = None
     try:
-        process, port = _start(binary, root, extra_args, startup_timeout)
+        started = launch(
+            lambda port: _command(binary, port, root, extra_args),
+            _answers_ping,
+            timeout=startup_timeout,
+            poll_s=0.02,
+        )
+        if started is None:
+            raise RedisUnavailable(
+                f"redis-server ({binary}) did not start:\n{tail(root / 'redis.log')}"
+            )
+        process, port = started
         logger.info("throwaway Redis (%s) on 127.0.0.1:%d", binary, port)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         if process is not None:
-            _stop(process)
+            stop(process, "redis-server")
         shutil.rmtree(root, ignore_errors=True)
 
 
