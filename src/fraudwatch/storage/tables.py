@@ -441,6 +441,21 @@ challenges = Table(
     PrimaryKeyConstraint("transaction_id", name="pk_challenges"),
 )
 
+# -- the features of flagged decisions (revision 0007) ----------------------------------------
+
+decision_features = Table(  # written with review / step_up / block decisions, for case pages
+    "decision_features",
+    metadata,
+    Column("transaction_id", Text, nullable=False),
+    Column("event_time", UtcDateTime(), nullable=False),
+    Column("features", json_type(), nullable=False),  # feature name -> value (null: missing)
+    PrimaryKeyConstraint("transaction_id", "event_time", name="pk_decision_features"),
+)
+
+# -- investigations (revision 0008): the investigations work appends its tables here ----------
+
+# -- dashboard (revision 0009): the dashboard work appends its tables here --------------------
+
 # Partitioned by month on PostgreSQL: table -> partition key column.
 PARTITIONED: dict[str, str] = {
     "transactions": "event_time",
