@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     )
     max_batch: int = Field(default=10_000, ge=1, le=100_000, description="Largest scoring batch.")
 
+    # -- dashboard ----------------------------------------------------------------------------
+    dashboard_dir: Path | None = Field(
+        default=None,
+        description="The built dashboard (index.html, assets/) served at /; default: the "
+        "repository's dashboard/dist.",
+    )
+
     # -- alerts -------------------------------------------------------------------------------
     alert_channels: dict[str, ChannelConfig] = Field(
         default_factory=dict, description="Alert channels by name (Slack, email, SMS, webhook)."

@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fraudwatch import __version__
-from fraudwatch.api import admin, cases, scoring, step_up, users
+from fraudwatch.api import admin, cases, dashboard, scoring, step_up, users
 from fraudwatch.api.auth import Authenticator
 from fraudwatch.api.fastpath import BATCH, SINGLE, FastScoring
 from fraudwatch.api.metrics import Metrics
@@ -38,6 +38,7 @@ STATUS = {
     "invalid_rule_set": 422,
     "invalid_change": 409,
     "unauthorized": 401,
+    "forbidden": 403,
     "bad_card_number": 422,
 }
 
@@ -80,6 +81,8 @@ def create_app(service: ScoringService, *, poll_s: float | None = None) -> FastA
     _errors(app)
     _operations(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    settings = service.app.settings  # the dashboard's files: last, it answers every other GET
+    dashboard.serve_dashboard(app, settings.dashboard_dir or dashboard.default_dashboard_dir())
     return app
 
 

@@ -15,6 +15,7 @@ from fraudwatch.cli import (
     features,
     ingest,
     models,
+    openapi,
     rules,
     serve,
     simulate,
@@ -52,6 +53,7 @@ app.command("train")(models.train_command)
 app.command("evaluate")(models.evaluate_command)
 app.command("backtest")(models.backtest_command)
 app.add_typer(models.models_app, name="models")
+app.command("openapi")(openapi.openapi_command)
 
 
 def _version(value: bool) -> None:
