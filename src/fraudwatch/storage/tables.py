@@ -456,6 +456,68 @@ decision_features = Table(  # written with review / step_up / block decisions, f
 
 # -- dashboard (revision 0009): the dashboard work appends its tables here --------------------
 
+# The live feed and the projector tail decisions in the order they were decided.
+Index("ix_decisions_decided_at", decisions.c.decided_at, decisions.c.transaction_id)
+
+
+def _rollup(name: str, *columns: Column[object], key: tuple[str, ...]) -> Table:
+    """An hourly rollup of the decisions (the dashboard's aggregates), kept by its projector."""
+    return Table(
+        name,
+        metadata,
+        Column("hour", UtcDateTime(), nullable=False),
+        *columns,
+        PrimaryKeyConstraint(*key, name=f"pk_{name}"),
+        sqlite_with_rowid=False,
+    )
+
+
+dash_rollup = _rollup(  # per hour x dimension value x outcome
+    "dash_rollup",
+    Column("dimension", Text, nullable=False),  # all, merchant_country, billing_country, ...
+    Column("key", Text, nullable=False),  # the dimension's value ('' when unknown)
+    Column("outcome", Text, nullable=False),
+    Column("decisions", BigInteger, nullable=False),
+    Column("amount", Float, nullable=False),
+    Column("labelled", BigInteger, nullable=False),
+    Column("fraud", BigInteger, nullable=False),
+    Column("fraud_amount", Float, nullable=False),
+    key=("dimension", "hour", "key", "outcome"),
+)
+dash_scores = _rollup(  # risk score histogram (bins of 0.01) per hour x model version
+    "dash_scores",
+    Column("model_version", Text, nullable=False),
+    Column("bin", Integer, nullable=False),
+    Column("fraud", BigInteger, nullable=False),
+    Column("genuine", BigInteger, nullable=False),  # labelled legitimate
+    Column("unlabelled", BigInteger, nullable=False),
+    key=("hour", "model_version", "bin"),
+)
+dash_rules = _rollup(  # rule hits per hour
+    "dash_rules",
+    Column("rule", Text, nullable=False),
+    Column("hits", BigInteger, nullable=False),
+    Column("shadow_hits", BigInteger, nullable=False),
+    Column("fraud_hits", BigInteger, nullable=False),
+    key=("hour", "rule"),
+)
+dash_latency = _rollup(  # total decision latency histogram (log buckets of 5 %) per hour
+    "dash_latency",
+    Column("bucket", Integer, nullable=False),
+    Column("decisions", BigInteger, nullable=False),
+    key=("hour", "bucket"),
+)
+dash_facts = Table(  # one row per projected decision: never counted twice; its label as counted
+    "dash_facts",
+    metadata,
+    Column("transaction_id", Text, nullable=False),
+    Column("event_time", UtcDateTime(), nullable=False),
+    Column("is_fraud", Boolean),  # null: unlabelled
+    Column("fraud_type", Text),
+    PrimaryKeyConstraint("transaction_id", name="pk_dash_facts"),
+    sqlite_with_rowid=False,
+)
+
 # Partitioned by month on PostgreSQL: table -> partition key column.
 PARTITIONED: dict[str, str] = {
     "transactions": "event_time",
