@@ -48,6 +48,7 @@ MATRIX: dict[tuple[str, str], set[Role]] = {
     ("POST", "/v1/users/{username}/disable"): {A},
     ("POST", "/v1/step-up/{transaction_id}"): {S, A},
     ("POST", "/v1/step-up/{transaction_id}/verify"): {S, A},
+    ("GET", "/v1/auth/me"): EVERYONE,
 }
 PUBLIC = {
     ("POST", "/v1/auth/login"),

@@ -1,5 +1,6 @@
 """Who may call: bearer API keys (services) and user sessions (people), with roles, checked on
-every endpoint.
+every endpoint against the permission table of `fraudwatch.security.access` (the services that
+change state check the same table again).
 
 A key is sent as `Authorization: Bearer fwk_<id>_<secret>`, a session as `Bearer fws_...`.
 Verified keys are cached for a few seconds (a SHA-256 per request is cheap, a database round
@@ -17,15 +18,17 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
 
-from fraudwatch.control.repository import ApiKey, ControlPlane, Role
+from fraudwatch.control.repository import ApiKey, ControlPlane
+from fraudwatch.security.access import Actor, Permission, Role, roles_for
 from fraudwatch.users.service import SESSION_PREFIX, UserService
 
-#: roles allowed per permission
-SCORE = (Role.SERVICE, Role.ADMIN)
-LABEL = (Role.SERVICE, Role.ANALYST, Role.ADMIN)
-READ = (Role.VIEWER, Role.ANALYST, Role.SERVICE, Role.ADMIN)
-EDIT_RULES = (Role.ANALYST, Role.ADMIN)
-ADMIN = (Role.ADMIN,)
+#: roles allowed per kind of endpoint, from the one permission table
+SCORE = roles_for(Permission.SCORE)
+LABEL = roles_for(Permission.LABEL)
+READ = roles_for(Permission.READ)
+EDIT_RULES = roles_for(Permission.RULES_EDIT)
+ADMIN = roles_for(Permission.USERS_ADMIN)
+ANYONE = tuple(Role)
 
 
 class Authenticator:
@@ -77,11 +80,11 @@ class Principal:
     ident: str  # the key id or the username
 
     @property
-    def actor(self) -> str:
-        """How the audit log names it."""
+    def actor(self) -> Actor:
+        """How the audit log names it, with the role the services check."""
         if self.kind == "user":
-            return f"{self.name} ({self.role.value})"
-        return f"{self.name} (key {self.ident}, {self.role.value})"
+            return Actor(f"{self.name} ({self.role.value})", self.role)
+        return Actor(f"{self.name} (key {self.ident}, {self.role.value})", self.role)
 
 
 class Denied(Exception):
@@ -117,6 +120,11 @@ def identify(
         allowed = ", ".join(r.value for r in roles)
         raise Denied(403, f"role {principal.role.value!r} may not do this ({allowed})")
     return principal
+
+
+def allow(permission: Permission) -> Callable[[Request], Principal]:
+    """A dependency: the caller, whose role must hold `permission`."""
+    return require(*roles_for(permission))
 
 
 def require(*roles: Role) -> Callable[[Request], Principal]:

@@ -13,13 +13,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from fraudwatch.api.admin import actor
-from fraudwatch.api.auth import EDIT_RULES, READ, Principal, require
+from fraudwatch.api.auth import Principal, allow
 from fraudwatch.cases.service import CaseFilter, Disposition, Status
 from fraudwatch.scoring.service import ScoringService
+from fraudwatch.security.access import Permission
 
 router = APIRouter(prefix="/v1", tags=["cases"])
-Reader = Annotated[Principal, Depends(require(*READ))]
-Investigator = Annotated[Principal, Depends(require(*EDIT_RULES))]  # analysts and admins
+Reader = Annotated[Principal, Depends(allow(Permission.CASES_READ))]
+Investigator = Annotated[Principal, Depends(allow(Permission.CASES_ACT))]
 _json = msgspec.json.Encoder()
 
 

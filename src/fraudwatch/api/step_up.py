@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from fraudwatch.api.auth import SCORE, Principal, require
+from fraudwatch.api.auth import Principal, allow
 from fraudwatch.decisions.model import Decision
 from fraudwatch.decisions.step_up import Method, StepUp
 from fraudwatch.scoring.service import ScoringService
+from fraudwatch.security.access import Permission
 
 router = APIRouter(prefix="/v1", tags=["step-up"])
-Service = Annotated[Principal, Depends(require(*SCORE))]
+Service = Annotated[Principal, Depends(allow(Permission.SCORE))]
 
 
 class ChallengeIn(BaseModel):

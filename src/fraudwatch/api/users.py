@@ -7,11 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from fraudwatch.api.auth import ADMIN, Principal, require
+from fraudwatch.api.auth import ANYONE, Principal, allow, require
+from fraudwatch.security.access import Permission, permissions
 from fraudwatch.users.service import UserRole, UserService
 
 router = APIRouter(prefix="/v1", tags=["users"])
-Admin = Annotated[Principal, Depends(require(*ADMIN))]
+Admin = Annotated[Principal, Depends(allow(Permission.USERS_ADMIN))]
+Anyone = Annotated[Principal, Depends(require(*ANYONE))]
 
 
 class LoginIn(BaseModel):
@@ -67,6 +69,16 @@ def totp_setup(request: Request) -> dict[str, str]:
 def totp_confirm(body: CodeIn, request: Request) -> dict[str, Any]:
     codes = _users(request).confirm_totp(_token(request), body.code)
     return {"recovery_codes": codes, "note": "store them now: they are not shown again"}
+
+
+@router.get("/auth/me", summary="Who is calling, and what their role may do")
+def me(principal: Anyone) -> dict[str, Any]:
+    return {
+        "username": principal.name,
+        "kind": principal.kind,
+        "role": principal.role.value,
+        "permissions": permissions(principal.role),
+    }
 
 
 @router.post("/auth/logout", summary="End the session")

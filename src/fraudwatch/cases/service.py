@@ -25,6 +25,7 @@ from fraudwatch.decisions.model import Decision, Outcome
 from fraudwatch.errors import FraudwatchError, NotFoundError
 from fraudwatch.events.model import Label, LabelSource, Transaction
 from fraudwatch.features.enrich.fx import to_reporting_micro
+from fraudwatch.security.access import Permission, check
 from fraudwatch.storage import tables as t
 from fraudwatch.storage.writing import writing
 
@@ -295,6 +296,7 @@ class CaseService:
         self, case_ids: Sequence[int], assignees: Sequence[str], *, by: str
     ) -> dict[int, str]:
         """Assign each case; several assignees share them round-robin, in the order given."""
+        check(by, Permission.CASES_ACT)
         if not assignees:
             raise CaseError("name at least one assignee")
         done: dict[int, str] = {}
@@ -327,6 +329,7 @@ class CaseService:
     ) -> list[Label]:
         """Move cases along the workflow; resolving needs a disposition and returns the labels
         of their transactions (known now) for the caller to store and apply."""
+        check(by, Permission.CASES_ACT)
         if to is Status.RESOLVED and disposition is None:
             raise CaseError(
                 "resolving a case needs a disposition: fraud, legitimate or friendly_fraud"
@@ -391,6 +394,7 @@ class CaseService:
         ]
 
     def note(self, case_id: int, text: str, *, by: str) -> None:
+        check(by, Permission.CASES_ACT)
         if not text.strip():
             raise CaseError("a note needs text")
         with writing(self._engine) as conn:

@@ -3,7 +3,8 @@
 Every change a user makes happens in one database transaction together with its audit entry and
 a bump of the changed area's revision (`control_revisions`: rules, lists, api_keys), so the log
 never misses a change and running scorers, which poll the revisions every second or so, reload
-exactly what changed, without a restart.
+exactly what changed, without a restart. Each change first checks that the acting role holds
+its permission (`fraudwatch.security.access`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
@@ -23,19 +23,15 @@ from fraudwatch.control import audit
 from fraudwatch.errors import FraudwatchError, NotFoundError
 from fraudwatch.rules.language import Vocabulary
 from fraudwatch.rules.model import Rule, RuleSet, RuleSetError, Status
+from fraudwatch.security.access import Permission, Role, check
 from fraudwatch.security.crypto import KeyRing
 from fraudwatch.security.tokens import CardTokenizer
 from fraudwatch.storage import tables as t
 from fraudwatch.storage.writing import writing
 
+__all__ = ["ApiKey", "AuditEntry", "ControlError", "ControlPlane", "Role"]  # Role: from access
+
 KEY_PREFIX = "fwk"
-
-
-class Role(StrEnum):
-    ADMIN = "admin"  # everything, including API keys
-    ANALYST = "analyst"  # rules, lists, cases, labels
-    VIEWER = "viewer"  # read only
-    SERVICE = "service"  # scoring, labels and logins from a client system
 
 
 @dataclass(frozen=True)
@@ -125,6 +121,8 @@ class ControlPlane:
             ).scalar()
 
     def set_setting(self, key: str, value: Any, *, by: str, area: str = "policy") -> None:
+        """Change a setting every scorer reads (e.g. the thresholds): an admin's decision."""
+        check(by, Permission.POLICY_EDIT)
         now = _now()
         with writing(self._engine) as conn:
             done = conn.execute(
@@ -156,6 +154,7 @@ class ControlPlane:
 
     def save_draft(self, draft: RuleSet, *, by: str) -> RuleSet:
         """Create or replace a draft version; a published version never changes."""
+        check(by, Permission.RULES_EDIT)
         if draft.status is not Status.DRAFT:
             raise ControlError("only drafts can be saved; publish them to freeze them")
         with writing(self._engine) as conn:
@@ -204,6 +203,7 @@ class ControlPlane:
         self, version: int, vocabulary: Vocabulary, *, by: str, activate: bool = True
     ) -> RuleSet:
         """Validate and freeze a draft; by default it also becomes the active version."""
+        check(by, Permission.RULES_PUBLISH)
         published = self.rule_set(version).publish(vocabulary, by=by)
         with writing(self._engine) as conn:
             done = conn.execute(
@@ -232,6 +232,7 @@ class ControlPlane:
 
     def activate(self, version: int, *, by: str) -> None:
         """Make a published version the one every scorer runs (a rollback is the same call)."""
+        check(by, Permission.RULES_PUBLISH)
         if self.rule_set(version).status is not Status.PUBLISHED:
             raise RuleSetError(f"version {version} is a draft: publish it first")
         with writing(self._engine) as conn:
@@ -263,6 +264,7 @@ class ControlPlane:
         self, name: str, values: Iterable[str], *, by: str, note: str | None = None
     ) -> int:
         """Add values (already normalised by the caller); returns how many were new."""
+        check(by, Permission.LISTS_EDIT)
         added = 0
         with writing(self._engine) as conn:
             for value in dict.fromkeys(values):
@@ -290,6 +292,7 @@ class ControlPlane:
         return added
 
     def remove_from_list(self, name: str, values: Iterable[str], *, by: str) -> int:
+        check(by, Permission.LISTS_EDIT)
         keys = [self._value_key(name, value) for value in dict.fromkeys(values)]
         with writing(self._engine) as conn:
             removed = conn.execute(
@@ -317,6 +320,7 @@ class ControlPlane:
 
     def create_api_key(self, *, role: Role, name: str, by: str) -> tuple[ApiKey, str]:
         """A new key and its secret token (`fwk_<id>_<secret>`), shown once, stored hashed."""
+        check(by, Permission.USERS_ADMIN)
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         key = ApiKey(key_id, name, role, _now(), by)
@@ -343,6 +347,7 @@ class ControlPlane:
         return key, f"{KEY_PREFIX}_{key_id}_{secret}"
 
     def revoke_api_key(self, key_id: str, *, by: str) -> None:
+        check(by, Permission.USERS_ADMIN)
         with writing(self._engine) as conn:
             done = conn.execute(
                 update(t.api_keys)

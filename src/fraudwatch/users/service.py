@@ -24,6 +24,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from fraudwatch.control import audit
 from fraudwatch.errors import FraudwatchError, NotFoundError
+from fraudwatch.security.access import Permission, check
 from fraudwatch.security.crypto import KeyRing
 from fraudwatch.storage import tables as t
 from fraudwatch.storage.writing import writing
@@ -94,6 +95,7 @@ class UserService:
     # -- administration -------------------------------------------------------------------
 
     def create(self, username: str, role: UserRole, password: str, *, by: str) -> None:
+        check(by, Permission.USERS_ADMIN)
         if len(password) < 12:
             raise UserError("the password must have at least 12 characters")
         if (
@@ -147,6 +149,7 @@ class UserService:
             ]
 
     def disable(self, username: str, *, by: str) -> None:
+        check(by, Permission.USERS_ADMIN)
         with writing(self._engine) as conn:
             done = conn.execute(
                 update(t.users).where(t.users.c.username == username).values(disabled=True)
