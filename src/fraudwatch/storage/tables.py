@@ -454,6 +454,44 @@ decision_features = Table(  # written with review / step_up / block decisions, f
 
 # -- investigations (revision 0008): the investigations work appends its tables here ----------
 
+# The case queue in its order (priority, then age) whatever the filter: every page is an index
+# range scan, so deep pages cost what the first one does with a million decisions stored.
+Index("ix_cases_order", cases.c.priority, cases.c.opened_at, cases.c.id)
+for _column in ("status", "queue", "assignee"):
+    Index(
+        f"ix_cases_{_column}_order",
+        cases.c[_column],
+        cases.c.priority,
+        cases.c.opened_at,
+        cases.c.id,
+    )
+Index("ix_cases_due", cases.c.due_at, cases.c.status)  # SLA breaches
+
+passkeys = Table(  # WebAuthn credentials: of users (second factor) and customers (step-up)
+    "passkeys",
+    metadata,
+    Column("credential_id", Text, nullable=False),  # base64url, as the authenticator names it
+    Column("owner", Text, nullable=False),  # user:<username> or customer:<customer id>
+    Column("public_key", LargeBinary, nullable=False),  # COSE_Key bytes
+    Column("sign_count", BigInteger, nullable=False),  # never goes back (a cloned key would)
+    Column("transports", json_type()),  # usb, nfc, ble, internal, hybrid
+    Column("aaguid", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_used_at", UtcDateTime()),
+    PrimaryKeyConstraint("credential_id", name="pk_passkeys"),
+)
+Index("ix_passkeys_owner", passkeys.c.owner)
+
+webauthn_challenges = Table(  # one outstanding challenge per subject and purpose, used once
+    "webauthn_challenges",
+    metadata,
+    Column("subject", Text, nullable=False),  # session:<token hash> or step_up:<transaction id>
+    Column("purpose", Text, nullable=False),  # register, login, step_up
+    Column("challenge", LargeBinary, nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("subject", "purpose", name="pk_webauthn_challenges"),
+)
+
 # -- dashboard (revision 0009): the dashboard work appends its tables here --------------------
 
 # The live feed and the projector tail decisions in the order they were decided.
