@@ -49,13 +49,23 @@ class LabelledHistory:
 
 
 def load_labelled_history(
-    format: str, location: str, ctx: IngestContext, locator: IpLocator
+    format: str,
+    location: str,
+    ctx: IngestContext,
+    locator: IpLocator,
+    *,
+    columnar: bool = True,
 ) -> LabelledHistory:
     """Read any ingest format into feature rows (as `features.history.load_history` does),
-    keeping the fraud scenario of each fraud label for per-scenario recall."""
+    keeping the fraud scenario of each fraud label for per-scenario recall. Canonical Parquet
+    is read by column (`columnar_history`, the same rows) unless `columnar` is False."""
     was_enabled = gc.isenabled()
     gc.disable()  # millions of long-lived rows: the cyclic collector would only rescan them
     try:
+        if columnar and format == "parquet":
+            from fraudwatch.models.columnar_history import load_parquet_history
+
+            return load_parquet_history(parquet_files(location), ctx, locator)
         out = LabelledHistory(History())
         seen: set[str] = set()
         for part in _without_logins(format, location):
@@ -64,7 +74,7 @@ def load_labelled_history(
                 if record.error is not None:
                     out.history.refused[record.error.reason] += 1
                     continue
-                _add(out, record.events, seen, locator)
+                add_events(out, record.events, seen, locator)
         return out
     finally:
         if was_enabled:
@@ -84,7 +94,16 @@ def _without_logins(format: str, location: str) -> list[str]:
     return kept or [location]
 
 
-def _add(
+def parquet_files(location: str) -> list[Path]:
+    """The files `_without_logins` reads, as the columnar reader takes them."""
+    path = Path(location)
+    if path.is_dir() and not any(path.glob("*.parquet")):
+        raise FraudwatchError(f"{location}: no .parquet files in this directory")
+    kept = [Path(part) for part in _without_logins("parquet", location)]
+    return sorted(path.glob("*.parquet")) if kept == [path] and path.is_dir() else kept
+
+
+def add_events(
     out: LabelledHistory, events: Iterable[object], seen: set[str], locator: IpLocator
 ) -> None:
     history = out.history
