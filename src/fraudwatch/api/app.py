@@ -40,6 +40,7 @@ STATUS = {
     "unauthorized": 401,
     "forbidden": 403,
     "bad_card_number": 422,
+    "invalid_query": 422,
 }
 
 
@@ -52,7 +53,9 @@ def create_app(service: ScoringService, *, poll_s: float | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start(poll_s if poll_s is not None else service.app.settings.rules_poll_s)
+        projector.start()
         yield
+        projector.stop()
         service.close()
 
     app = FastAPI(
@@ -71,6 +74,7 @@ def create_app(service: ScoringService, *, poll_s: float | None = None) -> FastA
     app.include_router(cases.router)
     app.include_router(users.router)
     app.include_router(step_up.router)
+    projector = dashboard.install(app, service.store.engine)
     app.add_middleware(
         FastScoring,
         service=service,
