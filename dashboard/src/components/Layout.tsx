@@ -1,0 +1,84 @@
+import { useEffect, useState } from "react";
+import { NavLink, Outlet, useNavigate } from "react-router-dom";
+import { useSession } from "../auth/session";
+
+const NAV = [
+  { to: "/live", label: "Live", key: "l" },
+  { to: "/cases", label: "Cases", key: "c" },
+  { to: "/analytics", label: "Analytics", key: "a" },
+  { to: "/models", label: "Models & rules", key: "m" },
+  { to: "/admin", label: "Admin", key: "d" },
+];
+
+function typing(target: EventTarget | null): boolean {
+  const element = target as HTMLElement | null;
+  return !!element && (element.tagName === "INPUT" || element.tagName === "TEXTAREA" || element.tagName === "SELECT" || element.isContentEditable);
+}
+
+/** `g` then a letter moves between pages (g l live, g c cases, g a analytics, g m models, g d admin). */
+function useGoShortcuts(): void {
+  const navigate = useNavigate();
+  useEffect(() => {
+    let armed = 0;
+    const onKey = (event: KeyboardEvent) => {
+      if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (event.key === "g") {
+        armed = Date.now();
+        return;
+      }
+      if (Date.now() - armed < 1200) {
+        const target = NAV.find((n) => n.key === event.key);
+        if (target) navigate(target.to);
+        armed = 0;
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [navigate]);
+}
+
+export function Layout() {
+  const { session, signOut } = useSession();
+  const [showKeys, setShowKeys] = useState(false);
+  useGoShortcuts();
+  return (
+    <div className="shell">
+      <nav className="sidebar" aria-label="Main">
+        <div className="brand">
+          <span className="brand-dot" aria-hidden />
+          fraudwatch
+        </div>
+        {NAV.map((item) => (
+          <NavLink key={item.to} to={item.to} className={({ isActive }) => (isActive ? "nav active" : "nav")}>
+            <span>{item.label}</span>
+            <kbd>g {item.key}</kbd>
+          </NavLink>
+        ))}
+        <div className="sidebar-foot">
+          <button type="button" className="link small" onClick={() => setShowKeys((v) => !v)} aria-expanded={showKeys}>
+            Keyboard shortcuts
+          </button>
+          {showKeys && (
+            <ul className="keys">
+              <li><kbd>g</kbd> then <kbd>l c a m d</kbd> pages</li>
+              <li><kbd>j</kbd> <kbd>k</kbd> move in lists, <kbd>Enter</kbd> open</li>
+              <li><kbd>p</kbd> pause the live feed</li>
+              <li><kbd>/</kbd> search the live feed</li>
+              <li><kbd>Esc</kbd> close a panel</li>
+            </ul>
+          )}
+          <div className="whoami">
+            <span className="who">{session?.username}</span>
+            <span className={`role role-${session?.role}`}>{session?.role}</span>
+          </div>
+          <button type="button" className="button subtle small" onClick={signOut}>
+            Sign out
+          </button>
+        </div>
+      </nav>
+      <main className="content">
+        <Outlet />
+      </main>
+    </div>
+  );
+}
