@@ -91,11 +91,11 @@ class _Tally:
     fraud_amount: float = 0.0
 
     def add(self, row: Any) -> None:
-        self.decisions += row.decisions
-        self.amount += row.amount
-        self.labelled += row.labelled
-        self.fraud += row.fraud
-        self.fraud_amount += row.fraud_amount
+        self.decisions += float(row.decisions)
+        self.amount += float(row.amount)
+        self.labelled += float(row.labelled)
+        self.fraud += float(row.fraud)
+        self.fraud_amount += float(row.fraud_amount)
 
 
 def _rollup(conn: Connection, dimension: str, span: Window, *, by_hour: bool = False) -> list[Any]:
@@ -151,12 +151,13 @@ def summary(conn: Connection, span: Window) -> Summary:
 
 def _latency(conn: Connection, span: Window) -> Percentiles:
     c = t.dash_latency.c
-    rows = conn.execute(
+    found = conn.execute(
         select(c.bucket, func.sum(c.decisions))
         .where(c.hour >= span.since, c.hour < span.until)
         .group_by(c.bucket)
         .order_by(c.bucket)
     ).all()
+    rows = [(int(bucket), float(count)) for bucket, count in found]
     total = sum(count for _, count in rows)
     if not total:
         return Percentiles()
@@ -284,8 +285,8 @@ def model_performance(conn: Connection, span: Window, bucket: str) -> list[Model
         )
     ):
         fraud_bins, genuine_bins = bins[start_of(hour), version]
-        fraud_bins[bin_] += fraud
-        genuine_bins[bin_] += others
+        fraud_bins[bin_] += float(fraud)
+        genuine_bins[bin_] += float(others)
     items = []
     for (start, version), by_outcome in sorted(groups.items()):
         flagged = sum(by_outcome[o].decisions for o in FLAGGED)
@@ -362,13 +363,14 @@ def scores(conn: Connection, span: Window, bins: int, reference: Window | None) 
 
 def rules(conn: Connection, span: Window, actions: dict[str, str]) -> list[RuleItem]:
     c = t.dash_rules.c
-    decisions = sum(row.decisions for row in _rollup(conn, "all", span))
+    decisions = sum(float(row.decisions) for row in _rollup(conn, "all", span))
     items = []
-    for rule, hits, shadow, fraud_hits in conn.execute(
+    for rule, *counts in conn.execute(
         select(c.rule, func.sum(c.hits), func.sum(c.shadow_hits), func.sum(c.fraud_hits))
         .where(c.hour >= span.since, c.hour < span.until)
         .group_by(c.rule)
     ):
+        hits, shadow, fraud_hits = (int(n) for n in counts)
         items.append(
             RuleItem(
                 rule=rule,
