@@ -265,11 +265,14 @@ def average_precision(fraud: list[float], genuine: list[float]) -> float | None:
 
 
 def model_performance(conn: Connection, span: Window, bucket: str) -> list[ModelPerformanceItem]:
-    if bucket not in ("hour", "day"):
+    """Per bucket (hour, day, or the whole "window") and model version."""
+    if bucket not in ("hour", "day", "window"):
         raise BadQuery(f"bucket: {bucket!r} is not hour or day")
 
     def start_of(hour: Any) -> datetime:
         moment = _as_time(hour)
+        if bucket == "window":
+            return span.since
         return moment if bucket == "hour" else moment.replace(hour=0)
 
     groups: dict[tuple[datetime, str], dict[str, _Tally]] = defaultdict(lambda: defaultdict(_Tally))

@@ -247,3 +247,78 @@ class RuleItem(BaseModel):
 
 class RulePage(BaseModel):
     items: list[RuleItem]
+
+
+class LiveFigures(BaseModel):
+    """A model version's decisions in the window, judged by the labels known now."""
+
+    decisions: int
+    labelled: int
+    fraud: int
+    precision: float | None
+    recall: float | None
+    average_precision: float | None
+
+
+class DataPeriod(BaseModel):
+    start: str | None = None
+    end: str | None = None
+
+
+class ModelItem(BaseModel):
+    name: str
+    version: int
+    aliases: list[str]
+    stage: str = Field(description="candidate, shadow, challenger, champion or archived")
+    created_at: datetime
+    metrics: dict[str, float] = Field(description="As logged by training (roc_auc, ...)")
+    feature_set_version: str
+    data_period: DataPeriod
+    live: LiveFigures | None = Field(
+        default=None, description="From the stored decisions of this version (default window)"
+    )
+
+
+class ModelCatalogue(BaseModel):
+    items: list[ModelItem]
+    champion: int | None
+    challenger: int | None
+
+
+# -- rule backtest ------------------------------------------------------------------------------
+
+
+class RuleFigures(BaseModel):
+    rule: str
+    hits: int
+    precision: float | None
+    recall: float | None
+
+
+class TotalFigures(BaseModel):
+    hits: int = Field(description="Transactions at least one acted-on rule hit")
+    precision: float | None
+    recall: float | None
+
+
+class Transition(BaseModel):
+    transaction_id: str
+    stored_outcome: str
+    new_outcome: str
+
+
+class Changes(BaseModel):
+    count: int
+    examples: list[Transition] = Field(description="Up to 20, newest first")
+    by_transition: dict[str, int] = Field(description='e.g. {"approve->block": 3}')
+
+
+class BacktestResult(BaseModel):
+    transactions: int
+    labelled: int = Field(description="Transactions with a fraud label (the rest: genuine)")
+    per_rule: list[RuleFigures]
+    total: TotalFigures
+    changed: Changes = Field(
+        description="Decisions the candidate rules would have changed: the policy re-applied "
+        "to each stored decision's model risk with the candidate rules' hits"
+    )

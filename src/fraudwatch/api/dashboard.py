@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query
+from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,17 +26,21 @@ from starlette.types import Scope
 
 import fraudwatch
 from fraudwatch.analytics import aggregates, cursors, decisions
+from fraudwatch.analytics.backtest import run as run_backtest
 from fraudwatch.analytics.cursors import BadQuery
 from fraudwatch.analytics.decisions import DecisionFilter
+from fraudwatch.analytics.models import catalogue
 from fraudwatch.analytics.projector import Projector
 from fraudwatch.analytics.timeline import logins_of, transaction_view, transactions_of
 from fraudwatch.analytics.views import (
+    BacktestResult,
     BreakdownPage,
     DecisionDetail,
     DecisionPage,
     DecisionView,
     GeoPage,
     LoginPage,
+    ModelCatalogue,
     ModelPerformancePage,
     RulePage,
     ScoreHistogram,
@@ -44,7 +49,10 @@ from fraudwatch.analytics.views import (
     TrendPage,
     Window,
 )
-from fraudwatch.api.auth import READ, Principal, require
+from fraudwatch.api.admin import RuleIn
+from fraudwatch.api.auth import EDIT_RULES, READ, Principal, require
+from fraudwatch.rules.model import Rule, RuleSet
+from fraudwatch.rules.starter import starter_rule_set
 from fraudwatch.scoring.service import ScoringService
 
 API_PREFIXES = ("/v1/", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
@@ -407,3 +415,57 @@ def rules(request: Request, _: Reader, since: Since = None, until: Until = None)
     actions = {c.rule.name: c.rule.action.value for c in compiled.rules} if compiled else {}
     with _engine(request).connect() as conn:
         return RulePage(items=aggregates.rules(conn, _window(conn, since, until), actions))
+
+
+# -- models and rule backtests ----------------------------------------------------------------
+
+
+@router.get(
+    "/models",
+    response_model=ModelCatalogue,
+    summary="Registered model versions, stages and metrics, with live figures from decisions",
+)
+def models(request: Request, _: Reader) -> ModelCatalogue:
+    service: ScoringService = request.app.state.service
+    with _engine(request).connect() as conn:
+        span = aggregates.window(conn, None, None)
+        return catalogue(service.app.settings, conn, span)
+
+
+class BacktestIn(BaseModel):
+    version: int | None = Field(default=None, description="A stored rule set version")
+    rules: list[RuleIn] | None = Field(default=None, description="Or rules, as in a draft")
+    lists: list[str] = Field(default_factory=list, description="Named lists the rules use")
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+Editor = Annotated[Principal, Depends(require(*EDIT_RULES))]
+
+
+@router.post(
+    "/rules/backtest",
+    response_model=BacktestResult,
+    summary="Run candidate rules over stored decisions: hits, precision, recall, changes",
+)
+def backtest_rules(body: BacktestIn, request: Request, _: Editor) -> BacktestResult:
+    service: ScoringService = request.app.state.service
+    if (body.version is None) == (body.rules is None):
+        raise BadQuery("version, rules: give exactly one of them")
+    if body.version is not None:
+        rule_set = service.control.rule_set(body.version)
+    else:
+        rules = tuple(Rule.from_dict(rule.model_dump()) for rule in body.rules or [])
+        rule_set = RuleSet(0, rules, lists=frozenset(body.lists))
+    weights = {
+        str(stored.version): {rule.name: rule.weight for rule in stored.rules}
+        for stored in service.control.rule_sets()
+    }
+    weights["starter"] = {rule.name: rule.weight for rule in starter_rule_set().rules}
+    with _engine(request).connect() as conn:
+        span = _window(conn, body.since, body.until)
+    thresholds = service.rulebook.thresholds or service.thresholds
+    return run_backtest(
+        service.store, service.locator, service.feature_set, rule_set, service.rulebook.lists,
+        thresholds, span, weights,
+    )  # fmt: skip

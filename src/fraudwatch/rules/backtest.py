@@ -5,16 +5,20 @@ features as the online engine gave them when it arrived), the rules run over the
 and each rule's hits are compared with the labels known at the end of the history (a
 transaction without a fraud label counts as genuine): hits, hit rate, precision, recall and the
 fraud amount it would have caught. The set is summed up by the action it would have taken.
+`replay` runs candidate rules over stored decisions and says which outcomes they would change.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from fraudwatch.decisions.policy import Thresholds, decide
 from fraudwatch.features.definitions import FeatureSet
 from fraudwatch.features.offline import build_training_set
 from fraudwatch.rules.compiler import Column
@@ -148,3 +152,95 @@ def _by_action(
 
 def _floats(values: pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.float64]]:
     return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    """What was decided for a transaction, and the model's part of its risk (rules taken out)."""
+
+    outcome: str
+    model_risk: float | None
+
+
+def replay(
+    compiled: CompiledRuleSet,
+    feature_set: FeatureSet,
+    tx: pa.Table,
+    labels: pa.Table,
+    stored: Mapping[str, StoredDecision],
+    thresholds: Thresholds,
+    *,
+    examples: int = 20,
+) -> dict[str, Any]:
+    """The candidate rules over the stored decisions' transactions (`tx` may hold earlier ones
+    too: they only warm the features up): hits, precision and recall per rule and for the set
+    against the labels known now, and the decisions they would have changed, the policy
+    re-applied to each stored decision's model risk with the candidate rules' hits."""
+    training = build_training_set(feature_set, tx, labels)
+    columns, n = rule_columns(compiled, tx, training)
+    ordered = tx.sort_by("seq")
+    ids = ordered.column("transaction_id").to_pylist()
+    times = ordered.column("ts").to_pylist()
+    label = _floats(training.sort_by("seq").column("label"))
+    inside = np.fromiter((tid in stored for tid in ids), dtype=bool, count=n)
+    fraud = (np.nan_to_num(label) == 1.0) & inside
+    frauds = int(fraud.sum())
+    matrix = compiled.evaluate_batch(columns, n) & inside[:, None]
+    acted = np.zeros(n, dtype=bool)
+    per_rule = []
+    for index, c in enumerate(compiled.rules):
+        hit = matrix[:, index]
+        if not c.rule.shadow:
+            acted |= hit
+        per_rule.append(_figures(c.rule.name, hit, fraud, frauds))
+    total = _figures("", acted, fraud, frauds)
+    del total["rule"]
+    return {
+        "transactions": int(inside.sum()),
+        "labelled": int((~np.isnan(label) & inside).sum()),
+        "per_rule": per_rule,
+        "total": total,
+        "changed": _changes(compiled, matrix, ids, times, inside, stored, thresholds, examples),
+    }
+
+
+def _figures(
+    name: str, hit: np.ndarray[Any, Any], fraud: np.ndarray[Any, Any], frauds: int
+) -> dict[str, Any]:
+    hits, caught = int(hit.sum()), int((hit & fraud).sum())
+    return {
+        "rule": name,
+        "hits": hits,
+        "precision": caught / hits if hits else None,
+        "recall": caught / frauds if frauds else None,
+    }
+
+
+def _changes(
+    compiled: CompiledRuleSet,
+    matrix: np.ndarray[Any, Any],
+    ids: list[str],
+    times: list[int],
+    inside: np.ndarray[Any, Any],
+    stored: Mapping[str, StoredDecision],
+    thresholds: Thresholds,
+    examples: int,
+) -> dict[str, Any]:
+    hits = compiled.hits_all(matrix)
+    transitions: Counter[str] = Counter()
+    changed: list[tuple[int, str, str, str]] = []
+    for row in np.flatnonzero(inside).tolist():
+        before = stored[ids[row]]
+        after = decide(thresholds, before.model_risk, hits[row]).outcome.value
+        if after != before.outcome:
+            transitions[f"{before.outcome}->{after}"] += 1
+            changed.append((times[row], ids[row], before.outcome, after))
+    changed.sort(reverse=True)
+    return {
+        "count": len(changed),
+        "examples": [
+            {"transaction_id": tid, "stored_outcome": old, "new_outcome": new}
+            for _, tid, old, new in changed[:examples]
+        ],
+        "by_transition": dict(sorted(transitions.items())),
+    }
