@@ -61,7 +61,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** A customer's logins, newest first */
+        get: operations["logins_v1_logins_get"];
         put?: never;
         /** Assess a login (impossible travel, new device or country, failure bursts) */
         post: operations["logins_v1_logins_post"];
@@ -484,6 +485,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who is calling, and what their role may do */
+        get: operations["me_v1_auth_me_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/logout": {
         parameters: {
             query?: never;
@@ -570,6 +588,196 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/decisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Decisions, newest first, filtered and paged */
+        get: operations["list_decisions_v1_decisions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/stream/decisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live feed of decisions as they are stored (server-sent events)
+         * @description `id: <cursor>`, `event: decision`, `data: <DecisionView>` per decision; a `: keepalive` comment every 15 s. Starts now, or after `after` / `Last-Event-ID`.
+         */
+        get: operations["stream_decisions_v1_stream_decisions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/decisions/{transaction_id}/detail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A decision with its transaction (no personal data), features and case */
+        get: operations["decision_detail_v1_decisions__transaction_id__detail_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A card's or customer's transactions, newest first (give exactly one) */
+        get: operations["timeline_v1_timeline_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/analytics/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Decisions, outcomes, fraud caught and missed, money blocked, latency, throughput */
+        get: operations["summary_v1_analytics_summary_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/analytics/geo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Decisions and fraud by country (merchant's, or the customer's billing country) */
+        get: operations["geo_v1_analytics_geo_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/analytics/trends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Outcomes and fraud per hour or day */
+        get: operations["trends_v1_analytics_trends_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/analytics/breakdown": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Decisions and fraud by MCC, merchant country, channel, fraud scenario or outcome */
+        get: operations["breakdown_v1_analytics_breakdown_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/analytics/model-performance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Precision, recall (flagged = review/step_up/block) and AP per model version */
+        get: operations["model_performance_v1_analytics_model_performance_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/analytics/scores": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Risk score distribution by label, and its drift (PSI) from a reference window */
+        get: operations["scores_v1_analytics_scores_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/analytics/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Rule hits (acted on and shadow), hit rate and precision from labels */
+        get: operations["rules_v1_analytics_rules_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -639,6 +847,39 @@ export interface components {
              */
             assignees: string[];
         };
+        /** BreakdownItem */
+        BreakdownItem: {
+            /**
+             * Key
+             * @description The value of the dimension; '' when unknown
+             */
+            key: string;
+            /** Decisions */
+            decisions: number;
+            /** Flagged */
+            flagged: number;
+            /** Blocked */
+            blocked: number;
+            /** Fraud */
+            fraud: number;
+            /** Fraud Rate */
+            fraud_rate: number | null;
+            /**
+             * Amount
+             * @description Summed over every currency in the store's amounts as stored (no conversion); a single-currency deployment reads it in that currency's major unit.
+             */
+            amount: number;
+            /**
+             * Fraud Amount
+             * @description Summed over every currency in the store's amounts as stored (no conversion); a single-currency deployment reads it in that currency's major unit.
+             */
+            fraud_amount: number;
+        };
+        /** BreakdownPage */
+        BreakdownPage: {
+            /** Items */
+            items: components["schemas"]["BreakdownItem"][];
+        };
         /** BulkIn */
         BulkIn: {
             /** Ids */
@@ -672,15 +913,156 @@ export interface components {
             /** Lists */
             lists?: string[];
         };
+        /** DecisionDetail */
+        DecisionDetail: {
+            decision: components["schemas"]["DecisionView"];
+            transaction: components["schemas"]["TransactionView"] | null;
+            /**
+             * Features
+             * @description Feature values at decision time (stored for flagged decisions); null: none
+             */
+            features: {
+                [key: string]: number | string | boolean | null;
+            } | null;
+            /** Case Id */
+            case_id?: number | null;
+        };
+        /** DecisionPage */
+        DecisionPage: {
+            /** Items */
+            items: components["schemas"]["DecisionView"][];
+            /**
+             * Next
+             * @description Pass as `after` for the next page; null: no more
+             */
+            next: string | null;
+        };
+        /** DecisionView */
+        DecisionView: {
+            /** Transaction Id */
+            transaction_id: string;
+            /**
+             * Event Time
+             * Format: date-time
+             */
+            event_time: string;
+            /**
+             * Decided At
+             * Format: date-time
+             */
+            decided_at: string;
+            /**
+             * Outcome
+             * @description approve, review, step_up or block
+             */
+            outcome: string;
+            /** Risk Score */
+            risk_score: number;
+            /** Model Score */
+            model_score?: number | null;
+            /** Anomaly Score */
+            anomaly_score?: number | null;
+            /** Model Version */
+            model_version?: string | null;
+            /** Ruleset Version */
+            ruleset_version?: string | null;
+            /**
+             * Rules Hit
+             * @default []
+             */
+            rules_hit: string[];
+            /**
+             * Shadow Hits
+             * @default []
+             */
+            shadow_hits: string[];
+            /**
+             * Reasons
+             * @default []
+             */
+            reasons: string[];
+            /**
+             * Latency Ms
+             * @default {}
+             */
+            latency_ms: {
+                [key: string]: number;
+            };
+            /**
+             * Amount
+             * @description In the transaction currency's major unit
+             */
+            amount: number;
+            /** Currency */
+            currency: string;
+            /** Merchant Id */
+            merchant_id?: string | null;
+            /** Merchant Name */
+            merchant_name?: string | null;
+            /** Merchant Mcc */
+            merchant_mcc?: string | null;
+            /** Merchant Country */
+            merchant_country?: string | null;
+            /** Channel */
+            channel?: string | null;
+            /** Card Token */
+            card_token?: string | null;
+            /** Card Last4 */
+            card_last4?: string | null;
+            /** Customer Id */
+            customer_id?: string | null;
+            /** @description The transaction's label known now (the latest known wins) */
+            label?: components["schemas"]["LabelView"] | null;
+            /** Case Id */
+            case_id?: number | null;
+        };
         /**
          * Disposition
          * @enum {string}
          */
         Disposition: "fraud" | "legitimate" | "friendly_fraud";
+        /** GeoItem */
+        GeoItem: {
+            /**
+             * Country
+             * @description ISO 3166 alpha-2; '' when unknown
+             */
+            country: string;
+            /** Decisions */
+            decisions: number;
+            /** Flagged */
+            flagged: number;
+            /** Blocked */
+            blocked: number;
+            /** Fraud */
+            fraud: number;
+            /**
+             * Fraud Amount
+             * @description Summed over every currency in the store's amounts as stored (no conversion); a single-currency deployment reads it in that currency's major unit.
+             */
+            fraud_amount: number;
+        };
+        /** GeoPage */
+        GeoPage: {
+            /** Items */
+            items: components["schemas"]["GeoItem"][];
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /** LabelView */
+        LabelView: {
+            /** Is Fraud */
+            is_fraud: boolean;
+            /** Fraud Type */
+            fraud_type?: string | null;
+            /**
+             * Known At
+             * Format: date-time
+             */
+            known_at: string;
         };
         /** ListValuesIn */
         ListValuesIn: {
@@ -696,15 +1078,113 @@ export interface components {
             /** Password */
             password: string;
         };
+        /** LoginPage */
+        LoginPage: {
+            /** Items */
+            items: components["schemas"]["LoginView"][];
+        };
+        /** LoginView */
+        LoginView: {
+            /** Login Id */
+            login_id: string;
+            /**
+             * Event Time
+             * Format: date-time
+             */
+            event_time: string;
+            /** Success */
+            success: boolean;
+            /** Country */
+            country?: string | null;
+            /** Device Id */
+            device_id?: string | null;
+            /** Device Type */
+            device_type?: string | null;
+            /** Latitude */
+            latitude?: number | null;
+            /** Longitude */
+            longitude?: number | null;
+        };
         /**
          * Method
          * @enum {string}
          */
         Method: "sms" | "email";
+        /** ModelPerformanceItem */
+        ModelPerformanceItem: {
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /**
+             * Model Version
+             * @description null: rules-only decisions
+             */
+            model_version: string | null;
+            /** Decisions */
+            decisions: number;
+            /** Labelled */
+            labelled: number;
+            /** Fraud */
+            fraud: number;
+            /**
+             * Precision
+             * @description Fraud among flagged (review/step_up/block)
+             */
+            precision: number | null;
+            /**
+             * Recall
+             * @description Flagged among labelled fraud
+             */
+            recall: number | null;
+            /**
+             * Average Precision
+             * @description From risk scores in bins of 0.01; unlabelled counts as genuine
+             */
+            average_precision: number | null;
+        };
+        /** ModelPerformancePage */
+        ModelPerformancePage: {
+            /** Items */
+            items: components["schemas"]["ModelPerformanceItem"][];
+        };
         /** NoteIn */
         NoteIn: {
             /** Text */
             text: string;
+        };
+        /** Outcomes */
+        Outcomes: {
+            /**
+             * Approve
+             * @default 0
+             */
+            approve: number;
+            /**
+             * Review
+             * @default 0
+             */
+            review: number;
+            /**
+             * Step Up
+             * @default 0
+             */
+            step_up: number;
+            /**
+             * Block
+             * @default 0
+             */
+            block: number;
+        };
+        /** Percentiles */
+        Percentiles: {
+            /** P50 */
+            p50?: number | null;
+            /** P95 */
+            p95?: number | null;
+            /** P99 */
+            p99?: number | null;
         };
         /** PublishIn */
         PublishIn: {
@@ -746,6 +1226,34 @@ export interface components {
              */
             description: string;
         };
+        /** RuleItem */
+        RuleItem: {
+            /** Rule */
+            rule: string;
+            /**
+             * Action
+             * @description From the active rule set, when the rule is in it
+             */
+            action: string | null;
+            /** Hits */
+            hits: number;
+            /** Shadow Hits */
+            shadow_hits: number;
+            /** Hit Rate */
+            hit_rate: number | null;
+            /**
+             * Precision
+             * @description Labelled fraud among hits (acted on)
+             */
+            precision: number | null;
+            /** Fraud Caught */
+            fraud_caught: number;
+        };
+        /** RulePage */
+        RulePage: {
+            /** Items */
+            items: components["schemas"]["RuleItem"][];
+        };
         /** RuleSetIn */
         RuleSetIn: {
             /** Rules */
@@ -761,11 +1269,93 @@ export interface components {
              */
             notes: string;
         };
+        /** ScoreHistogram */
+        ScoreHistogram: {
+            /** Edges */
+            edges: number[];
+            /** Fraud */
+            fraud: number[];
+            /**
+             * Genuine
+             * @description Labelled legitimate
+             */
+            genuine: number[];
+            /** Unlabelled */
+            unlabelled: number[];
+            /**
+             * Psi
+             * @description Population stability index against `reference`
+             */
+            psi: number | null;
+            reference: components["schemas"]["Window"] | null;
+        };
         /**
          * Status
          * @enum {string}
          */
         Status: "open" | "investigating" | "resolved";
+        /** Summary */
+        Summary: {
+            /**
+             * Since
+             * Format: date-time
+             * @description Start of the window (whole hours, inclusive)
+             */
+            since: string;
+            /**
+             * Until
+             * Format: date-time
+             * @description End of the window (whole hours, exclusive)
+             */
+            until: string;
+            /** Decisions */
+            decisions: number;
+            by_outcome: components["schemas"]["Outcomes"];
+            /**
+             * Flagged Rate
+             * @description review + step_up + block over decisions
+             */
+            flagged_rate: number | null;
+            /** Labelled Fraud */
+            labelled_fraud: number;
+            /**
+             * Fraud Caught
+             * @description Labelled fraud decided review, step_up or block
+             */
+            fraud_caught: number;
+            /**
+             * Fraud Missed
+             * @description Labelled fraud approved
+             */
+            fraud_missed: number;
+            /**
+             * Fraud Caught Amount
+             * @description Summed over every currency in the store's amounts as stored (no conversion); a single-currency deployment reads it in that currency's major unit.
+             */
+            fraud_caught_amount: number;
+            /**
+             * Fraud Missed Amount
+             * @description Summed over every currency in the store's amounts as stored (no conversion); a single-currency deployment reads it in that currency's major unit.
+             */
+            fraud_missed_amount: number;
+            /**
+             * Blocked Amount
+             * @description Summed over every currency in the store's amounts as stored (no conversion); a single-currency deployment reads it in that currency's major unit.
+             */
+            blocked_amount: number;
+            /**
+             * False Positives
+             * @description Flagged decisions not labelled fraud
+             */
+            false_positives: number;
+            /** @description Total decision latency (5 % buckets) */
+            latency_ms: components["schemas"]["Percentiles"];
+            /**
+             * Throughput Per S
+             * @description Decisions per second over the last minute of stored decisions
+             */
+            throughput_per_s: number;
+        };
         /** ThresholdsIn */
         ThresholdsIn: {
             /** Review */
@@ -775,10 +1365,134 @@ export interface components {
             /** Block */
             block: number;
         };
+        /** TimelineItem */
+        TimelineItem: {
+            /** Transaction Id */
+            transaction_id: string;
+            /**
+             * Event Time
+             * Format: date-time
+             */
+            event_time: string;
+            /** Amount */
+            amount: number;
+            /** Currency */
+            currency: string;
+            /** Merchant Name */
+            merchant_name?: string | null;
+            /** Merchant Country */
+            merchant_country?: string | null;
+            /** Channel */
+            channel?: string | null;
+            /** Outcome */
+            outcome?: string | null;
+            /** Risk Score */
+            risk_score?: number | null;
+            label?: components["schemas"]["LabelView"] | null;
+        };
+        /** TimelinePage */
+        TimelinePage: {
+            /** Items */
+            items: components["schemas"]["TimelineItem"][];
+            /** Next */
+            next: string | null;
+        };
+        /**
+         * TransactionView
+         * @description A stored transaction without personal data (those stay encrypted).
+         */
+        TransactionView: {
+            /** Transaction Id */
+            transaction_id: string;
+            /**
+             * Event Time
+             * Format: date-time
+             */
+            event_time: string;
+            /** Amount */
+            amount: number;
+            /** Currency */
+            currency: string;
+            /** Source */
+            source: string;
+            /** Card Bin */
+            card_bin?: string | null;
+            /** Card Last4 */
+            card_last4?: string | null;
+            /** Card Token */
+            card_token?: string | null;
+            /** Customer Id */
+            customer_id?: string | null;
+            /** Account Id */
+            account_id?: string | null;
+            /** Merchant Id */
+            merchant_id?: string | null;
+            /** Merchant Name */
+            merchant_name?: string | null;
+            /** Merchant Mcc */
+            merchant_mcc?: string | null;
+            /** Merchant Country */
+            merchant_country?: string | null;
+            /** Merchant City */
+            merchant_city?: string | null;
+            /** Channel */
+            channel?: string | null;
+            /** Entry Mode */
+            entry_mode?: string | null;
+            /** Device Id */
+            device_id?: string | null;
+            /** Device Type */
+            device_type?: string | null;
+            /** Billing Country */
+            billing_country?: string | null;
+            /** Shipping Country */
+            shipping_country?: string | null;
+            /** Ip Country */
+            ip_country?: string | null;
+            /** Latitude */
+            latitude?: number | null;
+            /** Longitude */
+            longitude?: number | null;
+        };
         /** TransitionIn */
         TransitionIn: {
             to: components["schemas"]["Status"];
             disposition?: components["schemas"]["Disposition"] | null;
+        };
+        /** TrendItem */
+        TrendItem: {
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /** Decisions */
+            decisions: number;
+            /** Approve */
+            approve: number;
+            /** Review */
+            review: number;
+            /** Step Up */
+            step_up: number;
+            /** Block */
+            block: number;
+            /** Fraud */
+            fraud: number;
+            /**
+             * Fraud Amount
+             * @description Summed over every currency in the store's amounts as stored (no conversion); a single-currency deployment reads it in that currency's major unit.
+             */
+            fraud_amount: number;
+            /**
+             * Blocked Amount
+             * @description Summed over every currency in the store's amounts as stored (no conversion); a single-currency deployment reads it in that currency's major unit.
+             */
+            blocked_amount: number;
+        };
+        /** TrendPage */
+        TrendPage: {
+            /** Items */
+            items: components["schemas"]["TrendItem"][];
         };
         /** UserIn */
         UserIn: {
@@ -805,6 +1519,19 @@ export interface components {
             input?: unknown;
             /** Context */
             ctx?: Record<string, never>;
+        };
+        /** Window */
+        Window: {
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /**
+             * Until
+             * Format: date-time
+             */
+            until: string;
         };
         /** CodeIn */
         fraudwatch__api__step_up__CodeIn: {
@@ -1135,6 +1862,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+        };
+    };
+    logins_v1_logins_get: {
+        parameters: {
+            query: {
+                customer_id: string;
+                /** @description Page size */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -1769,6 +2529,8 @@ export interface operations {
                 card_token?: string | null;
                 customer_id?: string | null;
                 transaction_id?: string | null;
+                /** @description Search: a case id, transaction id, card token, customer id or assignee */
+                q?: string | null;
                 limit?: number;
                 after?: string | null;
             };
@@ -2094,6 +2856,28 @@ export interface operations {
             };
         };
     };
+    me_v1_auth_me_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     logout_v1_auth_logout_post: {
         parameters: {
             query?: never;
@@ -2267,6 +3051,416 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_decisions_v1_decisions_get: {
+        parameters: {
+            query?: {
+                /** @description Page size */
+                limit?: number;
+                after?: string | null;
+                /** @description approve, review, step_up, block */
+                outcome?: string[];
+                min_score?: number | null;
+                max_score?: number | null;
+                min_amount?: number | null;
+                max_amount?: number | null;
+                /** @description Merchant id (exact) or name prefix */
+                merchant?: string | null;
+                /** @description Merchant country, ISO alpha-2 */
+                country?: string | null;
+                channel?: string | null;
+                /** @description The fraud label's fraud_type */
+                scenario?: string | null;
+                /** @description ISO-8601 with a zone; inclusive */
+                since?: string | null;
+                /** @description ISO-8601 with a zone; exclusive */
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DecisionPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    stream_decisions_v1_stream_decisions_get: {
+        parameters: {
+            query?: {
+                after?: string | null;
+                /** @description approve, review, step_up, block */
+                outcome?: string[];
+                min_score?: number | null;
+                max_score?: number | null;
+                min_amount?: number | null;
+                max_amount?: number | null;
+                /** @description Merchant id (exact) or name prefix */
+                merchant?: string | null;
+                /** @description Merchant country, ISO alpha-2 */
+                country?: string | null;
+                channel?: string | null;
+                /** @description The fraud label's fraud_type */
+                scenario?: string | null;
+                /** @description ISO-8601 with a zone; inclusive */
+                since?: string | null;
+                /** @description ISO-8601 with a zone; exclusive */
+                until?: string | null;
+            };
+            header?: {
+                "Last-Event-ID"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    decision_detail_v1_decisions__transaction_id__detail_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                transaction_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DecisionDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    timeline_v1_timeline_get: {
+        parameters: {
+            query?: {
+                card_token?: string | null;
+                customer_id?: string | null;
+                limit?: number;
+                after?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimelinePage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    summary_v1_analytics_summary_get: {
+        parameters: {
+            query?: {
+                /** @description ISO-8601 with a zone; inclusive */
+                since?: string | null;
+                /** @description ISO-8601 with a zone; exclusive */
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Summary"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    geo_v1_analytics_geo_get: {
+        parameters: {
+            query?: {
+                /** @description ISO-8601 with a zone; inclusive */
+                since?: string | null;
+                /** @description ISO-8601 with a zone; exclusive */
+                until?: string | null;
+                by?: "merchant" | "customer";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GeoPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    trends_v1_analytics_trends_get: {
+        parameters: {
+            query?: {
+                bucket?: "hour" | "day";
+                /** @description ISO-8601 with a zone; inclusive */
+                since?: string | null;
+                /** @description ISO-8601 with a zone; exclusive */
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrendPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    breakdown_v1_analytics_breakdown_get: {
+        parameters: {
+            query: {
+                by: "mcc" | "country" | "channel" | "scenario" | "outcome";
+                /** @description ISO-8601 with a zone; inclusive */
+                since?: string | null;
+                /** @description ISO-8601 with a zone; exclusive */
+                until?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BreakdownPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    model_performance_v1_analytics_model_performance_get: {
+        parameters: {
+            query?: {
+                bucket?: "hour" | "day";
+                /** @description ISO-8601 with a zone; inclusive */
+                since?: string | null;
+                /** @description ISO-8601 with a zone; exclusive */
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelPerformancePage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    scores_v1_analytics_scores_get: {
+        parameters: {
+            query?: {
+                /** @description ISO-8601 with a zone; inclusive */
+                since?: string | null;
+                /** @description ISO-8601 with a zone; exclusive */
+                until?: string | null;
+                /** @description A divisor of 100 */
+                bins?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScoreHistogram"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rules_v1_analytics_rules_get: {
+        parameters: {
+            query?: {
+                /** @description ISO-8601 with a zone; inclusive */
+                since?: string | null;
+                /** @description ISO-8601 with a zone; exclusive */
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RulePage"];
                 };
             };
             /** @description Validation Error */

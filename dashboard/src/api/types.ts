@@ -1,3 +1,5 @@
+import type { components } from "./schema";
+
 // The shapes the dashboard reads. Where the OpenAPI document gives a response model, these mirror
 // it (see schema.d.ts); several older endpoints answer untyped JSON, described here by hand.
 
@@ -6,153 +8,27 @@ export type Outcome = (typeof OUTCOMES)[number];
 
 export type Role = "admin" | "analyst" | "viewer" | "service";
 
-export interface Label {
-  is_fraud: boolean;
-  fraud_type: string | null;
-  known_at: string;
-}
+type S = components["schemas"];
 
-export interface DecisionView {
-  transaction_id: string;
-  event_time: string;
-  decided_at: string;
-  outcome: Outcome;
-  risk_score: number;
-  model_score: number | null;
-  anomaly_score: number | null;
-  model_version: string | null;
-  ruleset_version: string | null;
-  rules_hit: string[];
-  shadow_hits: string[];
-  reasons: string[];
-  latency_ms: Record<string, number>;
-  amount: number;
-  currency: string;
-  merchant_id: string | null;
-  merchant_name: string | null;
-  merchant_mcc: string | null;
-  merchant_country: string | null;
-  channel: string | null;
-  card_token: string | null;
-  card_last4: string | null;
-  customer_id: string | null;
-  label: Label | null;
-  case_id: number | null;
-}
+/** The generated view with its outcome narrowed to the four the policy gives. */
+type WithOutcome<T, K extends keyof T> = Omit<T, K> & { [P in K]: Outcome };
+
+export type Label = S["LabelView"];
+export type DecisionView = WithOutcome<S["DecisionView"], "outcome">;
+export type DecisionDetail = Omit<S["DecisionDetail"], "decision"> & { decision: DecisionView };
+export type TimelineItem = Omit<S["TimelineItem"], "outcome"> & { outcome?: Outcome | null };
+export type LoginEvent = S["LoginView"];
+export type Summary = Omit<S["Summary"], "by_outcome"> & { by_outcome: Record<Outcome, number> };
+export type GeoItem = S["GeoItem"];
+export type TrendItem = S["TrendItem"];
+export type BreakdownItem = S["BreakdownItem"];
+export type ModelPerformanceItem = S["ModelPerformanceItem"];
+export type ScoreDistribution = S["ScoreHistogram"];
+export type RuleStat = S["RuleItem"];
 
 export interface Page<T> {
   items: T[];
   next: string | null;
-}
-
-export interface DecisionDetail {
-  decision: DecisionView;
-  transaction: Record<string, string | number | boolean | null>;
-  features: Record<string, number | string | boolean | null> | null;
-  case_id: number | null;
-}
-
-export interface TimelineItem {
-  transaction_id: string;
-  event_time: string;
-  amount: number;
-  currency: string;
-  merchant_name: string | null;
-  merchant_country: string | null;
-  channel: string | null;
-  outcome: Outcome | null;
-  risk_score: number | null;
-  label: Label | null;
-}
-
-export interface LoginEvent {
-  login_id: string;
-  event_time: string;
-  success: boolean;
-  country: string | null;
-  device_id: string | null;
-  device_type: string | null;
-  latitude: number | null;
-  longitude: number | null;
-}
-
-export interface Summary {
-  since: string;
-  until: string;
-  decisions: number;
-  by_outcome: Record<Outcome, number>;
-  flagged_rate: number;
-  labelled_fraud: number;
-  fraud_caught: number;
-  fraud_missed: number;
-  fraud_caught_amount: number;
-  fraud_missed_amount: number;
-  blocked_amount: number;
-  false_positives: number;
-  latency_ms: { p50: number | null; p95: number | null; p99: number | null };
-  throughput_per_s: number;
-}
-
-export interface GeoItem {
-  country: string;
-  decisions: number;
-  flagged: number;
-  blocked: number;
-  fraud: number;
-  fraud_amount: number;
-}
-
-export interface TrendItem {
-  start: string;
-  decisions: number;
-  approve: number;
-  review: number;
-  step_up: number;
-  block: number;
-  fraud: number;
-  fraud_amount: number;
-  blocked_amount: number;
-}
-
-export interface BreakdownItem {
-  key: string | null;
-  decisions: number;
-  flagged: number;
-  blocked: number;
-  fraud: number;
-  fraud_rate: number;
-  amount: number;
-  fraud_amount: number;
-}
-
-export interface ModelPerformanceItem {
-  start: string;
-  model_version: string | null;
-  decisions: number;
-  labelled: number;
-  fraud: number;
-  precision: number | null;
-  recall: number | null;
-  average_precision: number | null;
-}
-
-export interface ScoreDistribution {
-  edges: number[];
-  fraud: number[];
-  genuine: number[];
-  unlabelled: number[];
-  psi: number | null;
-  reference: { since: string | null; until: string | null };
-}
-
-export interface RuleStat {
-  rule: string;
-  action: string | null;
-  hits: number;
-  shadow_hits: number;
-  hit_rate: number;
-  precision: number | null;
-  fraud_caught: number;
 }
 
 export interface ModelVersion {

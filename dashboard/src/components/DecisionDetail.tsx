@@ -30,7 +30,7 @@ export function DecisionBody({ detail }: { detail: Detail }) {
         <OutcomeBadge outcome={d.outcome} />
         <span className="amount-big">{money(d.amount, d.currency)}</span>
         <ScoreBar value={d.risk_score} />
-        {detail.case_id !== null && (
+        {detail.case_id != null && (
           <Link className="button subtle small" to={`/cases/${detail.case_id}`}>
             Case #{detail.case_id}
           </Link>
@@ -70,7 +70,7 @@ export function DecisionBody({ detail }: { detail: Detail }) {
         ]}
       />
       <h3>Transaction</h3>
-      <KeyValues entries={Object.entries(tx).filter(([, v]) => v !== null && v !== "").map(([k, v]) => [label(k), show(v)])} />
+      {tx ? <KeyValues entries={Object.entries(tx).filter(([, v]) => v !== null && v !== "").map(([k, v]) => [label(k), show(v)])} /> : <p className="muted">The transaction is not stored.</p>}
       <h3>Features at decision time</h3>
       {features.length ? (
         <table className="grid compact">

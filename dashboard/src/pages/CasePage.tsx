@@ -105,6 +105,34 @@ function Evidence({ transactionId }: { transactionId: string }) {
   );
 }
 
+/** Investigate, resolve with a disposition (which records labels) or reopen: analysts and admins only. */
+export function CaseActions({ status, busy, onMove }: { status: string; busy: boolean; onMove: (to: string, disposition?: Disposition) => void }) {
+  return (
+    <Can permission="resolve_cases">
+      <div className="page-actions actions" role="group" aria-label="Case actions">
+        {status !== "resolved" ? (
+          <>
+            {status === "open" && (
+              <button type="button" className="button subtle" onClick={() => onMove("investigating")} disabled={busy}>
+                Start investigating
+              </button>
+            )}
+            {DISPOSITIONS.map((d) => (
+              <button key={d.value} type="button" className={`button ${d.tone}`} onClick={() => onMove("resolved", d.value)} disabled={busy}>
+                {d.label}
+              </button>
+            ))}
+          </>
+        ) : (
+          <button type="button" className="button subtle" onClick={() => onMove("open")} disabled={busy}>
+            Reopen
+          </button>
+        )}
+      </div>
+    </Can>
+  );
+}
+
 export function CasePage() {
   const caseId = Number(useParams().caseId);
   const { session } = useSession();
@@ -170,28 +198,7 @@ export function CasePage() {
                     {c.disposition ? ` · ${label(c.disposition)}` : ""} · opened {relative(c.opened_at)} · {c.status === "resolved" ? `resolved ${c.resolved_at ? relative(c.resolved_at) : ""} by ${c.resolved_by ?? "—"}` : c.breached ? <span className="sla breached">SLA breached {relative(c.due_at)}</span> : `due ${relative(c.due_at)}`}
                   </div>
                 </div>
-                <Can permission="resolve_cases">
-                  <div className="page-actions actions" aria-label="Case actions">
-                    {c.status !== "resolved" ? (
-                      <>
-                        {c.status === "open" && (
-                          <button type="button" className="button subtle" onClick={() => move("investigating")} disabled={act.isPending}>
-                            Start investigating
-                          </button>
-                        )}
-                        {DISPOSITIONS.map((d) => (
-                          <button key={d.value} type="button" className={`button ${d.tone}`} onClick={() => move("resolved", d.value)} disabled={act.isPending}>
-                            {d.label}
-                          </button>
-                        ))}
-                      </>
-                    ) : (
-                      <button type="button" className="button subtle" onClick={() => move("open")} disabled={act.isPending}>
-                        Reopen
-                      </button>
-                    )}
-                  </div>
-                </Can>
+                <CaseActions status={c.status} busy={act.isPending} onMove={move} />
               </header>
               {message && !act.error && <p className="notice" role="status">{message}</p>}
               {act.error && <ErrorState error={act.error instanceof ApiError ? act.error : String(act.error)} />}

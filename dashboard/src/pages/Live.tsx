@@ -33,7 +33,7 @@ function SummaryTiles() {
     <div className="tiles" aria-busy={!s}>
       <Tile title="Throughput" value={s ? `${s.throughput_per_s.toFixed(1)}/s` : "…"} sub={s ? `${short(s.decisions)} decisions in window` : ""} />
       <Tile title="Latency p50 · p95 · p99" value={s ? ms(s.latency_ms.p50) : "…"} sub={s ? `${ms(s.latency_ms.p95)} · ${ms(s.latency_ms.p99)}` : ""} />
-      <Tile title="Approved" tone="approve" value={o ? short(o.approve) : "…"} sub={s ? `${percent(1 - s.flagged_rate)} of decisions` : ""} />
+      <Tile title="Approved" tone="approve" value={o ? short(o.approve) : "…"} sub={s ? `${percent(s.flagged_rate === null ? null : 1 - s.flagged_rate)} of decisions` : ""} />
       <Tile title="Review" tone="review" value={o ? short(o.review) : "…"} />
       <Tile title="Step-up" tone="step_up" value={o ? short(o.step_up) : "…"} />
       <Tile title="Blocked" tone="block" value={o ? short(o.block) : "…"} sub={s ? money(s.blocked_amount) : ""} />

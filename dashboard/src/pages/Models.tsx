@@ -53,7 +53,7 @@ function Scores() {
             <>
               <div className="tiles two">
                 <Tile title="PSI vs reference" value={d.psi === null ? "—" : d.psi.toFixed(3)} sub={verdict.text} tone={verdict.tone} />
-                <Tile title="Reference window" value={d.reference.since ? day(d.reference.since) : "—"} sub={d.reference.until ? `to ${day(d.reference.until)}` : ""} tone="muted" />
+                <Tile title="Reference window" value={d.reference?.since ? day(d.reference.since) : "—"} sub={d.reference?.until ? `to ${day(d.reference.until)}` : ""} tone="muted" />
               </div>
               <ChartBox height={200}>
                 <BarChart data={rows} margin={{ top: 8, right: 8, left: 0, bottom: 0 }}>
