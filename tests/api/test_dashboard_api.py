@@ -4,15 +4,22 @@ against, checked on a small store seeded with figures chosen by hand."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import insert
 
 from fraudwatch.api.app import create_app
-from fraudwatch.bootstrap import bootstrap
+from fraudwatch.bootstrap import Container, bootstrap
+from fraudwatch.control.repository import Role
+from fraudwatch.events.model import Device, Login, content_hash
 from fraudwatch.scoring.service import ScoringService
 from fraudwatch.settings import load_settings
+from fraudwatch.storage import WriteBatch, tables
+from tests.analytics.seed import T0, seed
 
 
 def _served(home: Path, dist: Path) -> Iterator[TestClient]:
@@ -70,3 +77,173 @@ def test_without_a_build_the_root_says_how_to_build(
         page = client.get("/")
         assert page.status_code == 200 and "npm --prefix dashboard run build" in page.text
         assert "make demo" in page.text
+
+
+# -- the read API over a seeded store -------------------------------------------------------------
+
+Keys = dict[Role, dict[str, str]]
+
+
+@pytest.fixture
+def seeded(client: TestClient, container: Container) -> TestClient:
+    seed(container.store)
+    client.app.state.dashboard_projector.catch_up()  # type: ignore[attr-defined]
+    return client
+
+
+def _ids(client: TestClient, keys: Keys, query: str) -> list[str]:
+    answer = client.get(f"/v1/decisions?{query}", headers=keys[Role.VIEWER])
+    assert answer.status_code == 200, answer.text
+    return [item["transaction_id"] for item in answer.json()["items"]]
+
+
+def test_decisions_filter_and_page_without_gaps(seeded: TestClient, keys: Keys) -> None:
+    pages, after = [], ""
+    while True:
+        page = seeded.get(f"/v1/decisions?limit=2{after}", headers=keys[Role.VIEWER]).json()
+        pages.append([item["transaction_id"] for item in page["items"]])
+        if page["next"] is None:
+            break
+        after = f"&after={page['next']}"
+    assert pages == [["tx-6", "tx-5"], ["tx-4", "tx-3"], ["tx-2", "tx-1"]]
+    assert _ids(seeded, keys, "outcome=block&outcome=review") == ["tx-6", "tx-3", "tx-2"]
+    assert _ids(seeded, keys, "min_score=0.5") == ["tx-6", "tx-5", "tx-3"]
+    assert _ids(seeded, keys, "min_amount=150&max_amount=350") == ["tx-3", "tx-2"]
+    assert _ids(seeded, keys, "merchant=m-FR") == ["tx-4", "tx-3"]
+    assert _ids(seeded, keys, "merchant=Shop%20D") == ["tx-6", "tx-2", "tx-1"]
+    assert _ids(seeded, keys, "country=US") == ["tx-5"]
+    assert _ids(seeded, keys, "channel=card_present") == ["tx-4", "tx-3"]
+    assert _ids(seeded, keys, "scenario=card_testing") == ["tx-4", "tx-2"]
+    assert _ids(seeded, keys, "since=2026-03-02T10:15:00Z&until=2026-03-02T11:15:00Z") == [
+        "tx-4", "tx-3",
+    ]  # fmt: skip
+    three = seeded.get("/v1/decisions?outcome=block&country=FR", headers=keys[Role.VIEWER])
+    view = three.json()["items"][0]
+    assert view["rules_hit"] == ["big", "velocity"] and view["shadow_hits"] == ["new_rule"]
+    assert view["label"]["fraud_type"] == "account_takeover" and view["label"]["is_fraud"]
+    assert (view["amount"], view["currency"], view["card_last4"]) == (300.0, "EUR", "1111")
+    assert view["latency_ms"]["total"] == 4.0 and view["model_version"] == "v1"
+    refused = {
+        "outcome=maybe": "outcome", "country=Germany": "country", "after=nonsense": "after",
+        "since=2026-03-02T10:00:00": "since",
+    }  # fmt: skip
+    for bad, field in refused.items():
+        answer = seeded.get(f"/v1/decisions?{bad}", headers=keys[Role.VIEWER])
+        assert answer.status_code == 422 and field in answer.json()["detail"], bad
+
+
+def test_detail_shows_the_transaction_without_personal_data(
+    seeded: TestClient, keys: Keys, container: Container
+) -> None:
+    detail = seeded.get("/v1/decisions/tx-3/detail", headers=keys[Role.VIEWER]).json()
+    assert detail["decision"]["outcome"] == "block" and detail["features"] is None
+    tx = detail["transaction"]
+    assert (tx["card_bin"], tx["card_last4"], tx["merchant_country"]) == ("411111", "1111", "FR")
+    assert not any(name.endswith("_enc") or "email" in name for name in tx)
+    with container.store.engine.begin() as conn:
+        conn.execute(
+            insert(tables.decision_features),
+            {"transaction_id": "tx-3", "event_time": T0 + timedelta(minutes=20),
+             "features": {"tx_count_1h_by_card": 4.0, "ip_country": None}},
+        )  # fmt: skip
+    again = seeded.get("/v1/decisions/tx-3/detail", headers=keys[Role.VIEWER]).json()
+    assert again["features"] == {"tx_count_1h_by_card": 4.0, "ip_country": None}
+    missing = seeded.get("/v1/decisions/nope/detail", headers=keys[Role.VIEWER])
+    assert missing.status_code == 404 and "transaction_id" in missing.json()["detail"]
+
+
+def test_timeline_and_logins(seeded: TestClient, keys: Keys, container: Container) -> None:
+    viewer = keys[Role.VIEWER]
+    card = "tok_" + "b" * 32
+    first = seeded.get(f"/v1/timeline?card_token={card}&limit=1", headers=viewer).json()
+    second = seeded.get(
+        f"/v1/timeline?card_token={card}&limit=1&after={first['next']}", headers=viewer
+    ).json()
+    assert [i["transaction_id"] for i in first["items"] + second["items"]] == ["tx-5", "tx-3"]
+    assert first["items"][0]["outcome"] == "step_up" and not first["items"][0]["label"]["is_fraud"]
+    by_customer = seeded.get("/v1/timeline?customer_id=cust-a", headers=viewer).json()
+    assert [i["transaction_id"] for i in by_customer["items"]] == ["tx-6", "tx-4", "tx-2", "tx-1"]
+    both = seeded.get(f"/v1/timeline?card_token={card}&customer_id=cust-a", headers=viewer)
+    assert both.status_code == 422 and "exactly one" in both.json()["detail"]
+    login = Login(
+        login_id="l-1", customer_id="cust-a", event_time=T0, success=False, source="app",
+        ip_address="203.0.113.9", country="DE", device=Device(id="d-1", type="mobile"),
+    )  # fmt: skip
+    container.store.write(WriteBatch(logins=[(login, content_hash(login))]))
+    items = seeded.get("/v1/logins?customer_id=cust-a", headers=viewer).json()["items"]
+    assert items == [
+        {"login_id": "l-1", "event_time": "2026-03-02T10:00:00Z", "success": False,
+         "country": "DE", "device_id": "d-1", "device_type": "mobile", "latitude": None,
+         "longitude": None},
+    ]  # fmt: skip
+
+
+def test_analytics_endpoints(seeded: TestClient, keys: Keys) -> None:
+    viewer = keys[Role.VIEWER]
+
+    def get(path: str) -> dict[str, Any]:
+        answer = seeded.get(path, headers=viewer)
+        assert answer.status_code == 200, (path, answer.text)
+        body: dict[str, Any] = answer.json()
+        return body
+
+    summary = get("/v1/analytics/summary")
+    assert summary["decisions"] == 6 and summary["fraud_caught"] == 2
+    assert summary["until"] == "2026-03-03T11:00:00Z"
+    geo = {g["country"]: g["fraud"] for g in get("/v1/analytics/geo?by=customer")["items"]}
+    assert geo == {"DE": 1, "FR": 2, "US": 0}  # billed: tx-4 DE; tx-2 and tx-3 FR
+    assert len(get("/v1/analytics/trends?bucket=day")["items"]) == 2
+    assert get("/v1/analytics/breakdown?by=channel&limit=1")["items"][0]["key"] == "ecommerce"
+    perf = get("/v1/analytics/model-performance")["items"]
+    assert [p["model_version"] for p in perf] == ["v1", "v2"]
+    assert sum(get("/v1/analytics/scores?bins=10")["fraud"]) == 3
+    rules = {r["rule"]: r["hits"] for r in get("/v1/analytics/rules")["items"]}
+    assert rules == {"big": 3, "velocity": 1, "new_rule": 0}
+    window = get("/v1/analytics/summary?since=2026-03-02T11:00:00Z&until=2026-03-02T12:00:00Z")
+    assert window["decisions"] == 2 and window["fraud_missed"] == 1
+    bad = seeded.get("/v1/analytics/breakdown?by=colour", headers=viewer)
+    assert bad.status_code == 422 and "by" in bad.json()["detail"]
+    assert get("/v1/models") == {"items": [], "champion": None, "challenger": None}
+
+
+def test_viewers_read_but_only_editors_backtest(seeded: TestClient, keys: Keys) -> None:
+    for path in ("/v1/decisions", "/v1/analytics/summary", "/v1/analytics/rules", "/v1/models"):
+        assert seeded.get(path).status_code == 401
+        assert seeded.get(path, headers=keys[Role.VIEWER]).status_code == 200
+    body = {"rules": [{"name": "huge", "condition": "amount > 250", "action": "block"}]}
+    assert (
+        seeded.post("/v1/rules/backtest", json=body, headers=keys[Role.VIEWER]).status_code == 403
+    )
+    assert (
+        seeded.post("/v1/rules/backtest", json=body, headers=keys[Role.SERVICE]).status_code == 403
+    )
+    assert (
+        seeded.post("/v1/rules/backtest", json=body, headers=keys[Role.ANALYST]).status_code == 200
+    )
+
+
+def test_backtest_reports_hits_and_the_decisions_it_would_change(
+    seeded: TestClient, keys: Keys
+) -> None:
+    body = {"rules": [{"name": "huge", "condition": "amount > 250", "action": "block"}]}
+    answer = seeded.post("/v1/rules/backtest", json=body, headers=keys[Role.ANALYST])
+    result = answer.json()
+    assert (result["transactions"], result["labelled"]) == (6, 4)
+    # hits tx-3 (fraud) and tx-5 (legitimate); frauds are tx-2, tx-3, tx-4
+    assert result["per_rule"] == [
+        {"rule": "huge", "hits": 2, "precision": 0.5, "recall": pytest.approx(1 / 3)}
+    ]
+    assert result["total"]["hits"] == 2
+    # tx-5 was stepped up at risk 0.70; blocked now. tx-3 was blocked already.
+    assert result["changed"] == {
+        "count": 1,
+        "examples": [
+            {"transaction_id": "tx-5", "stored_outcome": "step_up", "new_outcome": "block"}
+        ],
+        "by_transition": {"step_up->block": 1},
+    }
+    evil = {"rules": [{"name": "evil", "condition": "__import__('os').system('x')"}]}
+    refused = seeded.post("/v1/rules/backtest", json=evil, headers=keys[Role.ANALYST])
+    assert refused.status_code == 422 and "evil" in refused.json()["problems"]
+    neither = seeded.post("/v1/rules/backtest", json={}, headers=keys[Role.ANALYST])
+    assert neither.status_code == 422 and "exactly one" in neither.json()["detail"]

@@ -16,7 +16,7 @@ from fraudwatch.decisions.policy import Thresholds
 from fraudwatch.features.definitions import FeatureSet
 from fraudwatch.features.enrich.ip import IpLocator
 from fraudwatch.features.history import load_history_from_store, with_pass_through
-from fraudwatch.features.rows import label_table, tx_table
+from fraudwatch.features.rows import label_row, label_table, tx_table
 from fraudwatch.rules.backtest import StoredDecision, replay
 from fraudwatch.rules.engine import CompiledRuleSet
 from fraudwatch.rules.model import RuleSet, RuleSetError
@@ -84,7 +84,7 @@ def run(
         compiled,
         features,
         tx_table(history.transactions, attributes),
-        label_table(history.labels),
+        label_table([label_row(label) for label in store.iter_labels()]),  # known now
         stored,
         thresholds,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -56,9 +57,9 @@ class DecisionFilter:
         if self.max_score is not None:
             conditions.append(_decisions.risk_score <= self.max_score)
         if self.min_amount is not None:
-            conditions.append(_txs.amount >= self.min_amount)
+            conditions.append(_txs.amount >= Decimal(str(self.min_amount)))
         if self.max_amount is not None:
-            conditions.append(_txs.amount <= self.max_amount)
+            conditions.append(_txs.amount <= Decimal(str(self.max_amount)))
         if self.merchant:
             conditions.append(
                 or_(
