@@ -3,23 +3,30 @@ against, checked on a small store seeded with figures chosen by hand."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from fraudwatch.api.app import create_app
 from fraudwatch.bootstrap import Container, bootstrap
 from fraudwatch.control.repository import Role
-from fraudwatch.events.model import Device, Login, content_hash
+from fraudwatch.decisions.model import Outcome
+from fraudwatch.devtools.process import free_port
+from fraudwatch.events.model import Channel, Device, Login, content_hash
 from fraudwatch.scoring.service import ScoringService
 from fraudwatch.settings import load_settings
 from fraudwatch.storage import WriteBatch, tables
-from tests.analytics.seed import T0, seed
+from tests.analytics.seed import T0, Row, seed
 
 
 def _served(home: Path, dist: Path) -> Iterator[TestClient]:
@@ -247,3 +254,73 @@ def test_backtest_reports_hits_and_the_decisions_it_would_change(
     assert refused.status_code == 422 and "evil" in refused.json()["problems"]
     neither = seeded.post("/v1/rules/backtest", json={}, headers=keys[Role.ANALYST])
     assert neither.status_code == 422 and "exactly one" in neither.json()["detail"]
+
+
+# -- the live feed over real HTTP -----------------------------------------------------------------
+
+
+@pytest.fixture
+def served(container: Container) -> Iterator[str]:
+    """The app under uvicorn on a loopback port (a real event stream, not the test client)."""
+    app = create_app(ScoringService(container), poll_s=0.1)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                       timeout_graceful_shutdown=5)
+    )  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(15)
+    assert not thread.is_alive(), "the server did not stop (a feed kept it open?)"
+
+
+def _later(tid: str, hours: int) -> Row:
+    return Row(tid, hours * 60, "75.00", "NL", "NL", "5411", Channel.ECOMMERCE, Outcome.REVIEW,
+               0.4, ("big",), (), 2.0, "v1", None)  # fmt: skip
+
+
+def _events(response: httpx.Response, count: int, timeout_s: float = 20) -> list[dict[str, str]]:
+    """The first `count` decision events (id, data) of a stream, or fail after `timeout_s`."""
+    found: list[dict[str, str]] = []
+    event: dict[str, str] = {}
+    deadline = time.monotonic() + timeout_s
+    for line in response.iter_lines():
+        assert time.monotonic() < deadline, f"only {len(found)} events in {timeout_s} s"
+        if line.startswith(("id: ", "event: ", "data: ")):
+            name, _, value = line.partition(": ")
+            event[name] = value
+        elif line == "" and event:
+            if event.get("event") == "decision":
+                found.append(event)
+            event = {}
+            if len(found) == count:
+                return found
+    raise AssertionError("the stream ended early")
+
+
+def test_live_feed_delivers_new_decisions_and_resumes(
+    served: str, container: Container, keys: Keys
+) -> None:
+    seed(container.store)
+    headers = keys[Role.VIEWER]
+    timeout = httpx.Timeout(20.0)
+    with httpx.stream("GET", f"{served}/v1/stream/decisions", headers=headers,
+                      timeout=timeout) as response:  # fmt: skip
+        assert response.headers["content-type"].startswith("text/event-stream")
+        seed(container.store, (_later("tx-new", 50),))  # stored after the client connected
+        (first,) = _events(response, 1)
+    assert json.loads(first["data"])["transaction_id"] == "tx-new"  # nothing from before
+    seed(container.store, (_later("tx-a", 51), _later("tx-b", 52)))
+    resume = {**headers, "Last-Event-ID": first["id"]}
+    with httpx.stream("GET", f"{served}/v1/stream/decisions?outcome=review", headers=resume,
+                      timeout=timeout) as response:  # fmt: skip
+        got = [json.loads(e["data"])["transaction_id"] for e in _events(response, 2)]
+    assert got == ["tx-a", "tx-b"]
+    denied = httpx.get(f"{served}/v1/stream/decisions", timeout=timeout)
+    assert denied.status_code == 401
