@@ -91,10 +91,16 @@ def _options(
     chosen: Algorithm = "xgboost" if algorithm == "xgboost" else "lightgbm"
     params = ClassifierParams(algorithm=chosen, max_trees=trees, seed=seed)
     s, default = app.settings, Thresholds()
-    thresholds = Thresholds(
-        default.review if s.review_threshold is None else s.review_threshold,
-        default.step_up if s.step_up_threshold is None else s.step_up_threshold,
-        default.block if s.block_threshold is None else s.block_threshold,
+    configured = (s.review_threshold, s.step_up_threshold, s.block_threshold)
+    # thresholds in the settings are kept; else they are chosen on the validation period
+    thresholds = (
+        None
+        if all(value is None for value in configured)
+        else Thresholds(
+            default.review if s.review_threshold is None else s.review_threshold,
+            default.step_up if s.step_up_threshold is None else s.step_up_threshold,
+            default.block if s.block_threshold is None else s.block_threshold,
+        )
     )
     return TrainOptions(
         params,
@@ -270,10 +276,12 @@ def print_report(report: dict[str, Any], k: int) -> None:
         ["recall at 0.1 % FPR", pct(report["recall_at_0.1pct_fpr"])],
         ["recall at 1 % FPR", pct(report["recall_at_1pct_fpr"])],
     ]
+    rule = report.get("operating_point", {}).get("rule", "configured")
+    rows.append(["thresholds chosen by", rule])
     for name, at in report["thresholds"].items():
         rows.append(
             [
-                f"{name} (risk ≥ {at['threshold']})",
+                f"{name} (risk ≥ {at['threshold']:.4g})",
                 f"flagged {at['flagged']:,}  precision {pct(at['precision'])}  "
                 f"recall {pct(at['recall'])}",
             ]

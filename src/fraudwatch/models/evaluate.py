@@ -115,6 +115,7 @@ def evaluate(
             name: at_threshold(y, risk, value).as_dict()
             for name, value in bundle.thresholds.as_dict().items()
         },
+        "operating_point": bundle.metadata.get("operating_point", {"rule": "configured"}),
         "decisions": {name: int((decision == i).sum()) for i, name in enumerate(DECISIONS)},
         "money_eur": money(y, rows["amount_eur"].to_numpy(), decision).as_dict(),
         "card_precision_daily": [round(v, 4) for v in daily],

@@ -85,7 +85,12 @@ class ModelRegistry:
         meta = bundle.metadata
         run = self.client.create_run(self._experiment_id(), run_name=directory.name)
         run_id = run.info.run_id
-        params = {**meta.get("params", {}), "algorithm": bundle.classifier.algorithm}
+        params = {
+            **meta.get("params", {}),
+            "algorithm": bundle.classifier.algorithm,
+            **{f"threshold_{k}": v for k, v in bundle.thresholds.as_dict().items()},
+            "threshold_rule": meta.get("operating_point", {}).get("rule", "configured"),
+        }
         for key, value in params.items():
             self.client.log_param(run_id, key, value)
         for key, value in {

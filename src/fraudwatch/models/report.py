@@ -202,6 +202,8 @@ def write_report(
         ],
     ]
     sections.append("<h2>Metrics (test period)</h2>" + _table(["metric", "value"], summary))
+    rule = report.get("operating_point", {}).get("rule", "configured")
+    sections.append(f"<p>Thresholds chosen by: {html.escape(str(rule))} (docs/models.md).</p>")
     sections.append(
         _table(
             ["operating point", "threshold", "flagged", "precision", "recall"],

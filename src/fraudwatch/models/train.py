@@ -23,6 +23,12 @@ from fraudwatch.models.calibrate import PlattCalibration
 from fraudwatch.models.classifier import ClassifierParams, fit_classifier, search
 from fraudwatch.models.dataset import FeatureFrame, ModelDataError
 from fraudwatch.models.layout import FeatureLayout
+from fraudwatch.models.operating import (
+    OperatingPoint,
+    OperatingTargets,
+    choose_thresholds,
+    validation_outcomes,
+)
 from fraudwatch.models.split import TimeSplit
 
 
@@ -36,7 +42,9 @@ class TrainOptions:
     #: genuine training rows kept at most (all frauds are kept); None keeps everything
     max_genuine_rows: int | None = 300_000
     blend: Blend = field(default_factory=Blend)
-    thresholds: Thresholds = field(default_factory=Thresholds)
+    #: fixed thresholds (configured); None chooses them on the validation period by `operating`
+    thresholds: Thresholds | None = None
+    operating: OperatingTargets = field(default_factory=OperatingTargets)
 
 
 @dataclass
@@ -92,10 +100,13 @@ def train(
         names,
         layout.categorical_indexes,
     )
-    calibration = PlattCalibration.fit(classifier.margin(x_valid), view.y_validation)
+    valid_margin = classifier.margin(x_valid)
+    calibration = PlattCalibration.fit(valid_margin, view.y_validation)
     anomaly = AnomalyDetector.fit(
         x_train, trees=options.anomaly_trees, seed=params.seed, threads=params.threads
     )
+    valid_risk = options.blend(calibration(valid_margin), anomaly.percentile(x_valid))
+    point = operating_point(valid_risk, view.y_validation, options)
     ts = frame.rows["ts"].to_numpy()
     metadata: dict[str, Any] = {
         "trained_at": datetime.now(UTC).isoformat(),
@@ -113,10 +124,25 @@ def train(
         "validation_rows": len(view.validation),
         "validation_frauds": int(view.y_validation.sum()),
         "trees": classifier.best_iteration,
+        "operating_point": point.as_dict(),
         "train_seconds": round(time.perf_counter() - started, 2),
     }
     return ModelBundle(
-        classifier, layout, calibration, anomaly, options.blend, options.thresholds, metadata
+        classifier, layout, calibration, anomaly, options.blend, point.thresholds, metadata
+    )
+
+
+def operating_point(
+    valid_risk: np.ndarray, y_valid: np.ndarray, options: TrainOptions
+) -> OperatingPoint:
+    """Configured thresholds as given, else the ones the validation period calls for."""
+    if options.thresholds is None:
+        return choose_thresholds(valid_risk, y_valid, options.operating)
+    return OperatingPoint(
+        options.thresholds,
+        "configured",
+        options.operating,
+        validation_outcomes(valid_risk, y_valid, options.thresholds),
     )
 
 
