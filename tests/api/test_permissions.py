@@ -49,13 +49,35 @@ MATRIX: dict[tuple[str, str], set[Role]] = {
     ("POST", "/v1/step-up/{transaction_id}"): {S, A},
     ("POST", "/v1/step-up/{transaction_id}/verify"): {S, A},
     ("GET", "/v1/auth/me"): EVERYONE,
+    # the dashboard's reads and the rule backtest
+    ("GET", "/v1/decisions"): EVERYONE,
+    ("GET", "/v1/stream/decisions"): EVERYONE,
+    ("GET", "/v1/decisions/{transaction_id}/detail"): EVERYONE,
+    ("GET", "/v1/timeline"): EVERYONE,
+    ("GET", "/v1/logins"): EVERYONE,
+    ("GET", "/v1/analytics/summary"): EVERYONE,
+    ("GET", "/v1/analytics/geo"): EVERYONE,
+    ("GET", "/v1/analytics/trends"): EVERYONE,
+    ("GET", "/v1/analytics/breakdown"): EVERYONE,
+    ("GET", "/v1/analytics/model-performance"): EVERYONE,
+    ("GET", "/v1/analytics/scores"): EVERYONE,
+    ("GET", "/v1/analytics/rules"): EVERYONE,
+    ("GET", "/v1/models"): EVERYONE,
+    ("POST", "/v1/rules/backtest"): {N, A},
 }
+STREAMS = {"/v1/stream/decisions"}  # answered by its status line, then closed
 PUBLIC = {
     ("POST", "/v1/auth/login"),
     ("POST", "/v1/auth/mfa"),
     ("POST", "/v1/auth/totp"),
     ("POST", "/v1/auth/totp/confirm"),
     ("POST", "/v1/auth/logout"),
+    ("POST", "/v1/auth/passkeys/register/options"),  # these act on the caller's own session
+    ("POST", "/v1/auth/passkeys/register"),
+    ("POST", "/v1/auth/passkeys/login/options"),
+    ("POST", "/v1/auth/passkeys/login"),
+    ("GET", "/v1/auth/passkeys"),
+    ("DELETE", "/v1/auth/passkeys/{credential_id}"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
@@ -87,7 +109,11 @@ def test_each_role_is_allowed_or_refused(
     for placeholder, value in SAMPLE.items():
         url = url.replace(placeholder, value)
     for role in Role:
-        response = client.request(method, url, json={}, headers=keys[role])
+        if path in STREAMS:
+            with client.stream(method, url, headers=keys[role]) as response:
+                pass
+        else:
+            response = client.request(method, url, json={}, headers=keys[role])
         if role in MATRIX[(method, path)]:
             assert response.status_code not in (401, 403), (role, response.text)
         else:

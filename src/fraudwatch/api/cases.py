@@ -81,11 +81,19 @@ def list_cases(
     card_token: str | None = None,
     customer_id: str | None = None,
     transaction_id: str | None = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Search: a case id, transaction id, card token, customer id or assignee",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: str | None = None,
 ) -> Response:
     where = CaseFilter(
-        status, queue, assignee, priority, breached, card_token, customer_id, transaction_id
+        status, queue, assignee, priority, breached, card_token, customer_id, transaction_id, q
     )
     cases = _service(request).cases.find(where, limit=limit, after=_after(after))
     following = _cursor(cases[-1]) if len(cases) == limit else None

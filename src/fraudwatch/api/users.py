@@ -1,14 +1,16 @@
-"""Logging in (password, then the second factor), TOTP enrolment, and user administration."""
+"""Logging in (password, then the second factor), TOTP and passkey enrolment, and user
+administration. The `/auth/...` routes act on the session sent as the bearer token."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from fraudwatch.api.auth import ANYONE, Principal, allow, require
 from fraudwatch.security.access import Permission, permissions
+from fraudwatch.users.second_factor import UserPasskeys
 from fraudwatch.users.service import UserRole, UserService
 
 router = APIRouter(prefix="/v1", tags=["users"])
@@ -51,6 +53,7 @@ def login(body: LoginIn, request: Request) -> dict[str, Any]:
         "role": session.role.value,
         "expires_at": session.expires_at.isoformat(),
         "second_factor": "required" if session.mfa_required else "none",
+        "methods": list(session.methods),
     }
 
 
@@ -69,6 +72,56 @@ def totp_setup(request: Request) -> dict[str, str]:
 def totp_confirm(body: CodeIn, request: Request) -> dict[str, Any]:
     codes = _users(request).confirm_totp(_token(request), body.code)
     return {"recovery_codes": codes, "note": "store them now: they are not shown again"}
+
+
+Credential = Annotated[
+    dict[str, Any],
+    Body(description="The PublicKeyCredential as JSON (base64url fields), as the browser gave it"),
+]
+
+
+def _passkeys(request: Request) -> UserPasskeys:
+    return UserPasskeys(_users(request))
+
+
+@router.post("/auth/passkeys/register/options", summary="Options to create a passkey")
+def passkey_register_options(request: Request) -> dict[str, Any]:
+    return _passkeys(request).registration_options(_token(request))
+
+
+@router.post("/auth/passkeys/register", summary="Store the new passkey the browser created")
+def passkey_register(credential: Credential, request: Request) -> dict[str, Any]:
+    registered = _passkeys(request).register(_token(request), credential)
+    if registered["recovery_codes"]:
+        registered["note"] = "store the recovery codes now: they are not shown again"
+    return registered
+
+
+@router.post("/auth/passkeys/login/options", summary="Options to sign in with a passkey")
+def passkey_login_options(request: Request) -> dict[str, Any]:
+    return _passkeys(request).login_options(_token(request))
+
+
+@router.post("/auth/passkeys/login", summary="Complete the login with a passkey assertion")
+def passkey_login(credential: Credential, request: Request) -> dict[str, Any]:
+    user = _passkeys(request).login(_token(request), credential)
+    return {"username": user.username, "role": user.role.value, "complete": True}
+
+
+@router.get("/auth/passkeys", summary="The session user's passkeys")
+def passkey_list(request: Request) -> list[dict[str, Any]]:
+    return [
+        {"credential_id": p.credential_id, "transports": p.transports,
+         "created_at": p.created_at.isoformat(),
+         "last_used_at": p.last_used_at.isoformat() if p.last_used_at else None}
+        for p in _passkeys(request).of(_token(request))
+    ]  # fmt: skip
+
+
+@router.delete("/auth/passkeys/{credential_id}", summary="Remove one of your passkeys")
+def passkey_remove(credential_id: str, request: Request) -> dict[str, str]:
+    _passkeys(request).remove(_token(request), credential_id)
+    return {"removed": credential_id}
 
 
 @router.get("/auth/me", summary="Who is calling, and what their role may do")

@@ -18,7 +18,18 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from fraudwatch.control import audit
 from fraudwatch.decisions.model import Decision, Outcome
@@ -75,6 +86,7 @@ class CaseFilter:
     card_token: str | None = None
     customer_id: str | None = None
     transaction_id: str | None = None
+    search: str | None = None  # an id pasted in: case, transaction, card token, customer, assignee
 
 
 def _now() -> datetime:
@@ -239,6 +251,8 @@ class CaseService:
                     )
                 )
             )
+        if where.search is not None:
+            query = query.where(_matches(where.search.strip()))
         if after is not None:
             p, opened, last = after
             query = query.where(
@@ -286,11 +300,19 @@ class CaseService:
 
     # -- actions ----------------------------------------------------------------------------
 
-    def _load(self, conn: Connection, case_id: int) -> Any:
-        row = conn.execute(select(t.cases).where(t.cases.c.id == case_id)).first()
-        if row is None:
-            raise NotFoundError(f"no case {case_id}")
-        return row
+    def _load(self, conn: Connection, case_ids: Sequence[int]) -> dict[int, Any]:
+        """The cases, every one of which must exist (one query however many)."""
+        wanted = list(dict.fromkeys(case_ids))
+        rows = {
+            int(row.id): row
+            for row in conn.execute(
+                select(t.cases.c.id, t.cases.c.status).where(t.cases.c.id.in_(wanted))
+            )
+        }
+        missing = [str(case_id) for case_id in wanted if case_id not in rows]
+        if missing:
+            raise NotFoundError(f"no case {', '.join(missing)}")
+        return rows
 
     def assign(
         self, case_ids: Sequence[int], assignees: Sequence[str], *, by: str
@@ -298,25 +320,25 @@ class CaseService:
         """Assign each case; several assignees share them round-robin, in the order given."""
         check(by, Permission.CASES_ACT)
         if not assignees:
-            raise CaseError("name at least one assignee")
-        done: dict[int, str] = {}
+            raise CaseError("assignees: name at least one")
+        ids = list(dict.fromkeys(case_ids))
+        done = {case_id: assignees[i % len(assignees)] for i, case_id in enumerate(ids)}
+        now = _now()
         with writing(self._engine) as conn:
-            for index, case_id in enumerate(case_ids):
-                self._load(conn, case_id)
-                who = assignees[index % len(assignees)]
-                conn.execute(
-                    update(t.cases)
-                    .where(t.cases.c.id == case_id)
-                    .values(assignee=who, updated_at=_now())
-                )
-                audit.append(
-                    conn,
-                    actor=by,
-                    action="case.assign",
-                    target=f"case:{case_id}",
-                    details={"assignee": who},
-                )
-                done[case_id] = who
+            self._load(conn, ids)
+            conn.execute(
+                update(t.cases)
+                .where(t.cases.c.id == bindparam("case_id"))
+                .values(assignee=bindparam("who"), updated_at=now),
+                [{"case_id": case_id, "who": who} for case_id, who in done.items()],
+            )
+            audit.append_many(
+                conn,
+                [
+                    audit.Change(by, "case.assign", f"case:{case_id}", {"assignee": who})
+                    for case_id, who in done.items()
+                ],
+            )
         return done
 
     def transition(
@@ -327,57 +349,57 @@ class CaseService:
         by: str,
         disposition: Disposition | None = None,
     ) -> list[Label]:
-        """Move cases along the workflow; resolving needs a disposition and returns the labels
-        of their transactions (known now) for the caller to store and apply."""
+        """Move cases along the workflow (all or none); resolving needs a disposition and
+        returns the labels of their transactions (known now) for the caller to store and apply."""
         check(by, Permission.CASES_ACT)
         if to is Status.RESOLVED and disposition is None:
             raise CaseError(
-                "resolving a case needs a disposition: fraud, legitimate or friendly_fraud"
+                "disposition: resolving needs a disposition (fraud, legitimate or friendly_fraud)"
             )
         if to is not Status.RESOLVED and disposition is not None:
-            raise CaseError("a disposition is given only when resolving")
-        labels: list[Label] = []
+            raise CaseError("disposition: given only when resolving")
+        ids = list(dict.fromkeys(case_ids))
         now = _now()
+        resolving = to is Status.RESOLVED
         with writing(self._engine) as conn:
-            for case_id in case_ids:
-                case = self._load(conn, case_id)
-                current = Status(case.status)
+            cases = self._load(conn, ids)
+            for case_id in ids:
+                current = Status(cases[case_id].status)
                 if to not in TRANSITIONS[current]:
                     allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current]))
                     raise CaseError(
                         f"case {case_id} is {current.value}: it can move to {allowed}, "
                         f"not {to.value}"
                     )
-                values: dict[str, Any] = {"status": to.value, "updated_at": now}
-                if to is Status.RESOLVED:
-                    assert disposition is not None
-                    values |= {
-                        "disposition": disposition.value,
-                        "resolved_at": now,
-                        "resolved_by": by,
-                    }
-                    labels += self._labels(conn, case_id, disposition, now)
-                elif current is Status.RESOLVED:  # reopened
-                    values |= {"disposition": None, "resolved_at": None, "resolved_by": None}
-                conn.execute(update(t.cases).where(t.cases.c.id == case_id).values(**values))
-                details = {"from": current.value, "to": to.value}
+            conn.execute(
+                update(t.cases)
+                .where(t.cases.c.id == bindparam("case_id"))
+                .values(
+                    status=to.value,
+                    updated_at=now,
+                    disposition=disposition.value if disposition else None,
+                    resolved_at=now if resolving else None,
+                    resolved_by=str(by) if resolving else None,
+                ),
+                [{"case_id": case_id} for case_id in ids],
+            )
+            changes = []
+            for case_id in ids:
+                details = {"from": cases[case_id].status, "to": to.value}
                 if disposition is not None:
                     details["disposition"] = disposition.value
-                audit.append(
-                    conn,
-                    actor=by,
-                    action="case.transition",
-                    target=f"case:{case_id}",
-                    details=details,
-                )
-        return labels
+                changes.append(audit.Change(by, "case.transition", f"case:{case_id}", details))
+            audit.append_many(conn, changes)
+            if disposition is None:
+                return []
+            return self._labels(conn, ids, disposition, now)
 
     def _labels(
-        self, conn: Connection, case_id: int, disposition: Disposition, now: datetime
+        self, conn: Connection, case_ids: list[int], disposition: Disposition, now: datetime
     ) -> list[Label]:
         rows = conn.execute(
             select(t.case_decisions.c.transaction_id, t.case_decisions.c.event_time).where(
-                t.case_decisions.c.case_id == case_id
+                t.case_decisions.c.case_id.in_(case_ids)
             )
         ).all()
         fraud = disposition is not Disposition.LEGITIMATE
@@ -396,13 +418,23 @@ class CaseService:
     def note(self, case_id: int, text: str, *, by: str) -> None:
         check(by, Permission.CASES_ACT)
         if not text.strip():
-            raise CaseError("a note needs text")
+            raise CaseError("text: a note needs text")
         with writing(self._engine) as conn:
-            self._load(conn, case_id)
+            self._load(conn, [case_id])
             conn.execute(
                 insert(t.case_notes).values(case_id=case_id, at=_now(), author=by, text=text)
             )
             audit.append(conn, actor=by, action="case.note", target=f"case:{case_id}", details=None)
+
+
+def _matches(text: str) -> ColumnElement[bool]:
+    """Cases an id typed into the search box names; each term is an index lookup."""
+    c = t.cases.c
+    holders = select(t.case_decisions.c.case_id).where(t.case_decisions.c.transaction_id == text)
+    terms = [c.card_token == text, c.customer_id == text, c.assignee == text, c.id.in_(holders)]
+    if text.isdigit() and len(text) < 19:
+        terms.append(c.id == int(text))
+    return or_(*terms)
 
 
 def _case(row: Any, now: datetime) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,38 +45,53 @@ def entry_hash(previous: str, seq: int, at: datetime, actor: str, action: str, t
     return hashlib.sha256(previous.encode() + body.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Change:
+    """One entry to append: who did what to which target."""
+
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any] | None = None
+
+
 def append(
     conn: Connection, *, actor: str, action: str, target: str, details: dict[str, Any] | None
 ) -> int:
     """Add an entry inside the caller's transaction; returns its sequence number."""
+    return append_many(conn, [Change(actor, action, target, details)])[-1]
+
+
+def append_many(conn: Connection, changes: Sequence[Change]) -> list[int]:
+    """Add entries in order inside the caller's transaction (the head is locked and moved
+    once, the entries inserted in one statement); returns their sequence numbers."""
+    if not changes:
+        return []
     head = conn.execute(
         select(t.audit_head.c.seq, t.audit_head.c.hash)
         .where(t.audit_head.c.slot == 1)
         .with_for_update()
     ).first()
     seq, previous = (0, GENESIS) if head is None else (int(head.seq), str(head.hash))
-    seq += 1
     at = datetime.now(UTC)
-    digest = entry_hash(previous, seq, at, actor, action, target, details)
-    conn.execute(
-        insert(t.audit_log).values(
-            at=at,
-            actor=actor,
-            action=action,
-            target=target,
-            details=details,
-            seq=seq,
-            prev_hash=previous,
-            hash=digest,
-        )
-    )
+    rows = []
+    for change in changes:
+        seq += 1
+        actor = str(change.actor)
+        digest = entry_hash(previous, seq, at, actor, change.action, change.target, change.details)
+        rows.append(
+            {"at": at, "actor": actor, "action": change.action, "target": change.target,
+             "details": change.details, "seq": seq, "prev_hash": previous, "hash": digest}
+        )  # fmt: skip
+        previous = digest
+    conn.execute(insert(t.audit_log), rows)
     if head is None:
-        conn.execute(insert(t.audit_head).values(slot=1, seq=seq, hash=digest))
+        conn.execute(insert(t.audit_head).values(slot=1, seq=seq, hash=previous))
     else:
         conn.execute(
-            update(t.audit_head).where(t.audit_head.c.slot == 1).values(seq=seq, hash=digest)
+            update(t.audit_head).where(t.audit_head.c.slot == 1).values(seq=seq, hash=previous)
         )
-    return seq
+    return list(range(seq - len(rows) + 1, seq + 1))
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""Users: passwords (argon2id), TOTP second factor with recovery codes, sessions, lockout.
+"""Users: passwords (argon2id), a second factor (TOTP or passkeys, with recovery codes),
+sessions, lockout.
 
 Logging in is two steps for a user with a second factor: the password gives a *pending*
-session that can do nothing but complete the second factor (a TOTP code or a one-time recovery
-code); then the session is full. Admins and analysts must set up TOTP before their session can
-do anything else (`mfa_required`). Five wrong passwords in a row lock the account for 15
+session that can do nothing but complete the second factor (a TOTP code, a passkey — see
+`users/second_factor.py` — or a one-time recovery code); then the session is full. Admins and
+analysts must set up a second factor before their session can do anything else
+(`mfa_required`). Five wrong passwords in a row lock the account for 15
 minutes. Sessions expire after `SESSION_HOURS`; tokens and recovery codes are stored only as
 SHA-256 hashes, the TOTP secret encrypted. Every change is audited.
 """
@@ -20,7 +22,7 @@ from typing import Any
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, exists, insert, literal, select, update
 
 from fraudwatch.control import audit
 from fraudwatch.errors import FraudwatchError, NotFoundError
@@ -28,6 +30,7 @@ from fraudwatch.security.access import Permission, check
 from fraudwatch.security.crypto import KeyRing
 from fraudwatch.storage import tables as t
 from fraudwatch.storage.writing import writing
+from fraudwatch.users.passkeys import Passkeys, RelyingParty
 
 SESSION_HOURS = 8
 MAX_FAILURES = 5
@@ -61,6 +64,7 @@ class Session:
     mfa_passed: bool
     mfa_required: bool  # the user must (set up and) pass a second factor first
     expires_at: datetime
+    methods: tuple[str, ...] = ()  # the second factors set up: totp, passkey
 
 
 @dataclass(frozen=True)
@@ -68,12 +72,17 @@ class SessionUser:
     username: str
     role: UserRole
     mfa_passed: bool
-    mfa_enabled: bool
+    mfa_enabled: bool  # TOTP is set up
+    passkeys: bool = False  # a passkey is registered
+
+    @property
+    def has_second_factor(self) -> bool:
+        return self.mfa_enabled or self.passkeys
 
     @property
     def complete(self) -> bool:
         """May act beyond finishing the login (second factor done when it is required)."""
-        if self.mfa_enabled:
+        if self.has_second_factor:
             return self.mfa_passed
         return self.role.value not in MFA_ROLES
 
@@ -86,11 +95,35 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def session_key(token: str) -> str:
+    """How a session names itself where its token must not appear (challenges)."""
+    return f"session:{_hash(token)}"
+
+
+def new_recovery_codes(conn: Connection, username: str) -> list[str]:
+    """Replace the user's recovery codes; the codes, shown once (only hashes are stored)."""
+    codes = [secrets.token_hex(5) for _ in range(RECOVERY_CODES)]
+    conn.execute(delete(t.recovery_codes).where(t.recovery_codes.c.username == username))
+    conn.execute(
+        insert(t.recovery_codes), [{"username": username, "code_hash": _hash(c)} for c in codes]
+    )
+    return codes
+
+
+def pass_second_factor(conn: Connection, token: str) -> None:
+    conn.execute(
+        update(t.sessions).where(t.sessions.c.token_hash == _hash(token)).values(mfa_passed=True)
+    )
+
+
 class UserService:
-    def __init__(self, engine: Engine, keyring: KeyRing) -> None:
+    def __init__(
+        self, engine: Engine, keyring: KeyRing, relying_party: RelyingParty | None = None
+    ) -> None:
         self._engine = engine
         self._keyring = keyring
         self._hasher = PasswordHasher()
+        self.passkeys = Passkeys(engine, relying_party)
 
     # -- administration -------------------------------------------------------------------
 
@@ -206,8 +239,11 @@ class UserService:
         if refusal is not None or row is None:
             raise AuthError(refusal or "wrong username or password")
         role = UserRole(row.role)
-        required = bool(row.mfa_enabled) or role.value in MFA_ROLES
-        return Session(token, username, role, False, required, expires)
+        methods = ("totp",) * bool(row.mfa_enabled) + ("passkey",) * bool(
+            self.passkeys.of(f"user:{username}")
+        )
+        required = bool(methods) or role.value in MFA_ROLES
+        return Session(token, username, role, False, required, expires, methods)
 
     def _password_ok(self, stored: str, password: str) -> bool:
         try:
@@ -227,6 +263,9 @@ class UserService:
                 t.users.c.disabled,
                 t.sessions.c.mfa_passed,
                 t.sessions.c.expires_at,
+                exists()
+                .where(t.passkeys.c.owner == literal("user:").concat(t.users.c.username))
+                .label("passkeys"),
             )
             .join(t.sessions, t.sessions.c.username == t.users.c.username)
             .where(t.sessions.c.token_hash == _hash(token))
@@ -236,7 +275,11 @@ class UserService:
         if row is None or row.disabled or row.expires_at <= _now():
             return None
         return SessionUser(
-            row.username, UserRole(row.role), bool(row.mfa_passed), bool(row.mfa_enabled)
+            row.username,
+            UserRole(row.role),
+            bool(row.mfa_passed),
+            bool(row.mfa_enabled),
+            bool(row.passkeys),
         )
 
     def logout(self, token: str) -> None:
@@ -257,6 +300,8 @@ class UserService:
             raise AuthError("log in first")
         if user.mfa_enabled:
             raise UserError("a second factor is set up already")
+        if user.passkeys and not user.mfa_passed:  # a password alone adds no factor
+            raise AuthError("complete the login with your passkey first")
         secret = pyotp.random_base32()
         sealed = self._keyring.encrypt(secret, f"users:{user.username}:totp".encode())
         with writing(self._engine) as conn:
@@ -276,16 +321,11 @@ class UserService:
             row = conn.execute(select(t.users).where(t.users.c.username == user.username)).one()
             if row.totp_enc is None or row.mfa_enabled:
                 raise UserError("start with the TOTP setup")
+            if user.passkeys and not user.mfa_passed:
+                raise AuthError("complete the login with your passkey first")
             if not pyotp.TOTP(self._secret(row)).verify(code, valid_window=1):
                 raise AuthError("wrong code")
-            codes = [secrets.token_hex(5) for _ in range(RECOVERY_CODES)]
-            conn.execute(
-                delete(t.recovery_codes).where(t.recovery_codes.c.username == user.username)
-            )
-            conn.execute(
-                insert(t.recovery_codes),
-                [{"username": user.username, "code_hash": _hash(c)} for c in codes],
-            )
+            codes = new_recovery_codes(conn, user.username)
             conn.execute(
                 update(t.users).where(t.users.c.username == user.username).values(mfa_enabled=True)
             )
@@ -308,11 +348,11 @@ class UserService:
         user = self.session(token)
         if user is None:
             raise AuthError("log in first")
-        if not user.mfa_enabled:
-            raise UserError("set up a second factor first (POST /v1/auth/totp)")
+        if not user.has_second_factor:
+            raise UserError("set up a second factor first (POST /v1/auth/totp or a passkey)")
         with writing(self._engine) as conn:
             row = conn.execute(select(t.users).where(t.users.c.username == user.username)).one()
-            ok = pyotp.TOTP(self._secret(row)).verify(code, valid_window=1)
+            ok = user.mfa_enabled and pyotp.TOTP(self._secret(row)).verify(code, valid_window=1)
             if not ok:
                 used = conn.execute(
                     update(t.recovery_codes)
@@ -339,4 +379,4 @@ class UserService:
                 .where(t.sessions.c.token_hash == _hash(token))
                 .values(mfa_passed=True)
             )
-        return SessionUser(user.username, user.role, True, True)
+        return SessionUser(user.username, user.role, True, user.mfa_enabled, user.passkeys)
