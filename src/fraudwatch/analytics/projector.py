@@ -300,7 +300,8 @@ def _apply(conn: Connection, delta: Delta) -> None:
         if not rows:
             continue
         table = t.metadata.tables[name]
-        rows.sort(key=lambda r: tuple(str(r[c.name]) for c in table.primary_key.columns))
+        names = [c.name for c in table.primary_key.columns]
+        rows.sort(key=lambda r: tuple(r[name] for name in names))  # one lock order on PostgreSQL
         statement = _insert(conn)(table)
         statement = statement.on_conflict_do_update(
             index_elements=[c.name for c in table.primary_key.columns],

@@ -5,7 +5,6 @@ the decisions and their labels known now, without rescanning them."""
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -119,17 +118,18 @@ def contributions(fact: Fact, label: LabelState) -> dict[tuple[str, Key], Measur
 
 
 def new_delta() -> Delta:
-    return defaultdict(list)
+    return {}
 
 
 def add(delta: Delta, fact: Fact, label: LabelState, sign: float = 1.0) -> None:
     """Add (sign 1) or take back (sign -1) what `fact` with `label` contributes."""
     for row, measures in contributions(fact, label).items():
-        current = delta[row]
-        if not current:
-            current.extend(0.0 for _ in measures)
-        for i, value in enumerate(measures):
-            current[i] += sign * value
+        current = delta.get(row)
+        if current is None:
+            delta[row] = [sign * value for value in measures]
+        else:
+            for i, value in enumerate(measures):
+                current[i] += sign * value
 
 
 def relabel(delta: Delta, fact: Fact, old: LabelState, new: LabelState) -> None:
