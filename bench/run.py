@@ -19,6 +19,7 @@ BENCHMARKS = [
     ("rules", ["bench_rules.py", "--transactions", "20000", "--runs", "5"]),
     ("HTTP scoring API", ["bench_api.py", "--seconds", "15", "--runs", "3"]),
     ("kafka path end to end", ["bench_kafka.py", "--transactions", "200000", "--runs", "3"]),
+    ("dashboard API", ["bench_dashboard.py", "--decisions", "1000000", "--runs", "3"]),
 ]
 
 
