@@ -49,6 +49,9 @@ MATRIX: dict[tuple[str, str], set[Role]] = {
     ("POST", "/v1/step-up/{transaction_id}"): {S, A},
     ("POST", "/v1/step-up/{transaction_id}/verify"): {S, A},
     ("GET", "/v1/auth/me"): EVERYONE,
+    ("POST", "/v1/customers/{customer_id}/passkeys/register/options"): {S, A},
+    ("POST", "/v1/customers/{customer_id}/passkeys/register"): {S, A},
+    ("DELETE", "/v1/customers/{customer_id}/passkeys/{credential_id}"): {S, A},
     # the dashboard's reads and the rule backtest
     ("GET", "/v1/decisions"): EVERYONE,
     ("GET", "/v1/stream/decisions"): EVERYONE,
@@ -83,7 +86,8 @@ PUBLIC = {
     ("GET", "/metrics"),
 }
 SAMPLE = {"{transaction_id}": "tx-1", "{version}": "1", "{name}": "blocked_cards",
-          "{key_id}": "k1", "{case_id}": "1", "{username}": "u1"}  # fmt: skip
+          "{key_id}": "k1", "{case_id}": "1", "{username}": "u1", "{customer_id}": "C1",
+          "{credential_id}": "cred1"}  # fmt: skip
 
 
 def test_every_route_is_in_the_matrix(client: TestClient) -> None:

@@ -1,5 +1,6 @@
 """Step-up: a stepped-up transaction gets a code by SMS (a local Twilio stand-in) or email (a
-local SMTP server); the right code approves it, five wrong ones block it; both become labels."""
+local SMTP server), or asks the customer's passkey (a software authenticator with a real key);
+the right answer approves it, five wrong ones block it; both become labels."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from fraudwatch.features.defaults import default_feature_set
 from fraudwatch.rules import Action, Rule, RuleSet, vocabulary
 from fraudwatch.scoring.service import ScoringService
 from fraudwatch.settings import load_settings
+from tests.api.authenticator import SoftwareAuthenticator
 from tests.receivers import Mailbox, Receiver
 
 
@@ -159,3 +161,55 @@ def test_only_stepped_up_transactions_get_a_challenge(
     )
     assert refused.status_code == 409 and "not step_up" in refused.json()["detail"]
     assert json.loads(refused.text)["status"] == 409
+
+
+def _score_for(api: TestClient, headers: dict[str, str], tid: str, customer: str) -> None:
+    body = {
+        "transaction_id": tid, "event_time": "2026-03-01T10:00:00Z", "amount": "900.00",
+        "currency": "EUR", "card": {"token": "tok_" + "f" * 32}, "customer_id": customer,
+    }  # fmt: skip
+    assert api.post("/v1/transactions/score", json=body, headers=headers).json()["outcome"] == (
+        "step_up"
+    )
+
+
+def test_the_customers_passkey_approves_and_a_stranger_key_does_not(
+    client: tuple[TestClient, dict[str, str]],
+) -> None:
+    api, headers = client
+    phone, stranger = SoftwareAuthenticator(), SoftwareAuthenticator()
+    options = api.post("/v1/customers/C42/passkeys/register/options", headers=headers).json()
+    registered = api.post(
+        "/v1/customers/C42/passkeys/register", json=phone.create(options), headers=headers
+    )
+    assert registered.status_code == 200, registered.text
+    other = api.post("/v1/customers/C7/passkeys/register/options", headers=headers).json()
+    api.post("/v1/customers/C7/passkeys/register", json=stranger.create(other), headers=headers)
+
+    _score_for(api, headers, "tx-p1", "C42")
+    started = api.post("/v1/step-up/tx-p1", json={"method": "passkey"}, headers=headers)
+    assert started.status_code == 200, started.text
+    asked = started.json()["options"]
+    assert [c["id"] for c in asked["allowCredentials"]] == [phone.id]  # C42's key only
+    wrong = api.post(
+        "/v1/step-up/tx-p1/verify",
+        json={"credential": stranger.get({"challenge": asked["challenge"]})},
+        headers=headers,
+    ).json()
+    assert wrong == {"status": "pending", "final_outcome": None, "attempts_left": 4}
+    again = api.post("/v1/step-up/tx-p1", json={"method": "passkey"}, headers=headers).json()
+    right = api.post(
+        "/v1/step-up/tx-p1/verify",
+        json={"credential": phone.get(again["options"])},
+        headers=headers,
+    ).json()
+    assert right == {"status": "passed", "final_outcome": "approve", "attempts_left": 3}
+    stored = api.get("/v1/decisions/tx-p1", headers=headers).json()
+    assert stored["final_outcome"] == "approve"
+
+    _score_for(api, headers, "tx-p2", "C99")  # no passkey registered
+    missing = api.post("/v1/step-up/tx-p2", json={"method": "passkey"}, headers=headers)
+    assert missing.status_code == 404 and "no passkey" in missing.json()["detail"]
+    no_destination = api.post("/v1/step-up/tx-p2", json={"method": "sms"}, headers=headers)
+    assert no_destination.status_code == 422
+    assert "destination" in no_destination.json()["detail"]
