@@ -324,3 +324,20 @@ def test_live_feed_delivers_new_decisions_and_resumes(
     assert got == ["tx-a", "tx-b"]
     denied = httpx.get(f"{served}/v1/stream/decisions", timeout=timeout)
     assert denied.status_code == 401
+
+
+def test_the_projector_thread_counts_what_the_api_scores(client: TestClient, keys: Keys) -> None:
+    body = {
+        "transaction_id": "tx-live", "event_time": "2026-03-01T10:00:00Z", "amount": "12.00",
+        "currency": "EUR", "card": {"token": "tok_" + "c" * 32}, "merchant": {"id": "m-1",
+        "country": "NL"},
+    }  # fmt: skip
+    scored = client.post("/v1/transactions/score", json=body, headers=keys[Role.SERVICE])
+    assert scored.status_code == 200, scored.text
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        geo = client.get("/v1/analytics/geo", headers=keys[Role.VIEWER]).json()["items"]
+        if geo:
+            break
+        time.sleep(0.1)
+    assert [(g["country"], g["decisions"]) for g in geo] == [("NL", 1)]
