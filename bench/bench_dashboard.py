@@ -107,6 +107,8 @@ def _seed(conn: Connection, n: int, now: datetime) -> int:
     labelled = 0
 
     def flush() -> None:
+        if not txs:
+            return
         conn.exec_driver_sql(TX_SQL, txs)
         conn.exec_driver_sql(DECISION_SQL, decisions)
         if labels:

@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 from fraudwatch.analytics import aggregates
 from fraudwatch.analytics.projector import Projector
 from fraudwatch.analytics.views import Window
-from fraudwatch.events.model import LabelSource, content_hash
+from fraudwatch.decisions.model import Outcome
+from fraudwatch.events.model import Channel, LabelSource, content_hash
 from fraudwatch.storage import EventStore, WriteBatch
 from fraudwatch.storage import tables as t
-from tests.analytics.seed import T0, label, seed
+from tests.analytics.seed import T0, Row, label, seed
 
 ALL = Window(since=T0 - timedelta(days=1), until=T0 + timedelta(days=3))
 
@@ -139,3 +140,18 @@ def test_a_restarted_projector_resumes_from_its_cursor(store: EventStore) -> Non
     assert Projector(store.engine).catch_up() == 0  # a new process: nothing left to do
     with store.engine.connect() as conn:
         assert aggregates.summary(conn, ALL).decisions == 6
+
+
+def test_a_decision_written_after_later_ones_is_swept_in(store: EventStore) -> None:
+    seed(store)
+    projector = Projector(store.engine, sweep_s=0.0, lag_s=3600.0)
+    projector.catch_up()
+    # decided before the newest decision (tx-6) but stored only now: behind the cursor
+    late = Row("tx-late", 24 * 60 - 30, "10.00", "SE", "SE", "5411", Channel.ECOMMERCE,
+               Outcome.APPROVE, 0.01, (), (), 1.0, "v2", None)  # fmt: skip
+    seed(store, (late,))
+    projector.catch_up()
+    with store.engine.connect() as conn:
+        geo = {g.country: g.decisions for g in aggregates.geo(conn, ALL, "merchant")}
+        assert aggregates.summary(conn, ALL).decisions == 7
+    assert geo["SE"] == 1

@@ -168,16 +168,27 @@ class Projector:
         return self._project(rows, moved)
 
     def _sweep(self, cursor: Cursor) -> int:
-        """Decisions decided shortly before the cursor but written after it moved past."""
+        """Decisions decided shortly before the cursor but written after it moved past: an
+        index-only scan of the last `lag_s` anti-joined with the facts, rows read only for
+        what is missing."""
         if cursor.decided_at == EPOCH:
             return 0
-        at, tid, found = cursor.decided_at - self._lag, "", 0
-        while rows := self._page_after(at, tid, cursor.decided_at):
-            found += self._project(rows, None)
-            at, tid = rows[-1].decided_at, rows[-1].transaction_id
-            if len(rows) < self._page:
-                break
-        return found
+        facts = t.dash_facts.c
+        missing = (
+            select(_d.transaction_id)
+            .where(
+                _d.decided_at > cursor.decided_at - self._lag,
+                _d.decided_at <= cursor.decided_at,
+                ~select(facts.transaction_id)
+                .where(facts.transaction_id == _d.transaction_id)
+                .exists(),
+            )
+            .limit(self._page)
+        )
+        with self._engine.connect() as conn:
+            ids = list(conn.execute(missing).scalars())
+            rows = _rows_of(conn, ids)
+        return self._project(rows, None) if rows else 0
 
     def _project(self, rows: Sequence[Any], cursor: Cursor | None) -> int:
         """Count the decisions of `rows` not counted yet, and move the cursor, atomically."""
