@@ -138,14 +138,14 @@ def test_a_password_alone_neither_adds_nor_removes_a_factor_and_changes_are_audi
 
     assert _assert(client, pending, key).status_code == 200
     again = _enrol(client, pending, key)  # the same authenticator twice
-    assert again.status_code == 401 and "registered already" in again.json()["detail"]
+    assert again.status_code == 400 and "registered already" in again.json()["detail"]
     added = _enrol(client, pending, spare)
     assert added.status_code == 200 and added.json()["recovery_codes"] is None
     wrong_rp = client.post("/v1/auth/passkeys/register/options", headers=pending).json()
     third = SoftwareAuthenticator()
     bad = client.post("/v1/auth/passkeys/register", headers=pending,
                       json=third.create(wrong_rp, rp_id="evil.example"))  # fmt: skip
-    assert bad.status_code == 401 and "RP ID" in bad.json()["detail"]
+    assert bad.status_code == 400 and "RP ID" in bad.json()["detail"]
     assert client.delete(f"/v1/auth/passkeys/{key.id}", headers=pending).status_code == 200
     assert client.delete(f"/v1/auth/passkeys/{key.id}", headers=pending).status_code == 404
     assert [

@@ -55,7 +55,7 @@ CHALLENGE_TTL = timedelta(minutes=5)
 class PasskeyError(FraudwatchError):
     """The authenticator's answer does not verify; the message says which part and why."""
 
-    code = "unauthorized"
+    code = "invalid_passkey"
 
 
 @dataclass(frozen=True)

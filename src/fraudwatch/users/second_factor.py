@@ -15,7 +15,7 @@ from sqlalchemy import select
 from fraudwatch.control import audit
 from fraudwatch.storage import tables as t
 from fraudwatch.storage.writing import writing
-from fraudwatch.users.passkeys import Passkey
+from fraudwatch.users.passkeys import Passkey, PasskeyError
 from fraudwatch.users.service import (
     AuthError,
     SessionUser,
@@ -88,9 +88,12 @@ class UserPasskeys:
         """Complete a pending session with an assertion of one of the user's passkeys."""
         user = self._user(token, complete=False)
         with writing(self._engine) as conn:
-            self._passkeys.authenticate(
-                conn, owner=_owner(user), subject=session_key(token), credential=credential
-            )
+            try:
+                self._passkeys.authenticate(
+                    conn, owner=_owner(user), subject=session_key(token), credential=credential
+                )
+            except PasskeyError as exc:  # a failed login, like a wrong code
+                raise AuthError(exc.message) from None
             pass_second_factor(conn, token)
         return SessionUser(user.username, user.role, True, user.mfa_enabled, True)
 
