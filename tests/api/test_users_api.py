@@ -4,11 +4,15 @@ lock the account."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pyotp
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from fraudwatch.bootstrap import Container
 from fraudwatch.control.repository import Role
+from fraudwatch.storage import tables as t
 from fraudwatch.users.service import UserRole, UserService
 
 PASSWORD = "correct horse battery"
@@ -94,3 +98,37 @@ def test_five_wrong_passwords_lock_the_account(client: TestClient, container: Co
     assert locked.status_code == 401 and "locked" in locked.json()["detail"]
     nobody = client.post("/v1/auth/login", json={"username": "nobody", "password": PASSWORD})
     assert nobody.json()["detail"] == "wrong username or password"  # no hint who exists
+
+
+def test_sessions_expire_and_a_lockout_ends(client: TestClient, container: Container) -> None:
+    UserService(container.store.engine, container.keyring).create(
+        "vic", UserRole.VIEWER, PASSWORD, by="t"
+    )
+    session = _bearer(_login(client, "vic")["session"])
+    assert client.get("/v1/cases", headers=session).status_code == 200
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    with container.store.engine.begin() as conn:
+        conn.execute(
+            update(t.sessions).where(t.sessions.c.username == "vic").values(expires_at=past)
+        )
+    expired = client.get("/v1/cases", headers=session)
+    assert expired.status_code == 401 and "expired" in expired.json()["detail"]
+
+    for _ in range(5):
+        client.post("/v1/auth/login", json={"username": "vic", "password": "not the one!"})
+    locked = client.post("/v1/auth/login", json={"username": "vic", "password": PASSWORD})
+    assert locked.status_code == 401 and "locked" in locked.json()["detail"]
+    with container.store.engine.begin() as conn:  # the 15 minutes are over
+        conn.execute(update(t.users).where(t.users.c.username == "vic").values(locked_until=past))
+    assert _login(client, "vic")["second_factor"] == "none"
+
+
+def test_me_lists_what_the_caller_may_do(client: TestClient, keys: Keys) -> None:
+    viewer = client.get("/v1/auth/me", headers=keys[Role.VIEWER]).json()
+    assert viewer == {
+        "username": "test-viewer", "kind": "key", "role": "viewer",
+        "permissions": ["cases.read", "read"],
+    }  # fmt: skip
+    analyst = client.get("/v1/auth/me", headers=keys[Role.ANALYST]).json()["permissions"]
+    assert "cases.act" in analyst and "rules.publish" not in analyst
+    assert client.get("/v1/auth/me").status_code == 401

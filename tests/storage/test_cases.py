@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from fraudwatch.cases.service import CaseError, CaseFilter, CaseService, Disposition, Status
 from fraudwatch.control import audit
 from fraudwatch.decisions.model import Decision, Outcome
+from fraudwatch.errors import NotFoundError
 from fraudwatch.events.model import Card, LabelSource, Transaction
 from fraudwatch.storage import EventStore
 from fraudwatch.storage import tables as t
@@ -144,3 +145,45 @@ def test_keyset_pages_cover_every_case_once(cases: CaseService) -> None:
         after = (last["priority"], last["opened_at"], last["id"])
     assert len(seen) == 8 and len(set(seen)) == 8
     assert seen == [c["id"] for c in cases.find(CaseFilter(), limit=100)]
+
+
+def test_search_finds_a_case_by_any_id_typed_in(cases: CaseService) -> None:
+    cases.ingest([_pair(1, "a", Outcome.REVIEW), _pair(2, "a", Outcome.BLOCK),
+                  _pair(3, "b", Outcome.REVIEW)])  # fmt: skip
+    first, second = sorted(c["id"] for c in cases.find(CaseFilter()))
+    cases.assign([second], ["ana"], by="lead")
+
+    def found(text: str, **more: Any) -> list[int]:
+        return [c["id"] for c in cases.find(CaseFilter(search=text, **more))]
+
+    assert found("tx-2") == [first]  # a transaction of the case
+    assert found("cust-b") == [second]
+    assert found("tok_" + "a" * 32) == [first]
+    assert found(str(second)) == [second]
+    assert found("ana") == [second]
+    assert found("nothing like it") == []
+    assert found("tx-3", status=Status.RESOLVED) == []  # combined with the filters
+
+
+def test_bulk_moves_are_all_or_nothing_and_audited_case_by_case(
+    cases: CaseService, store: EventStore
+) -> None:
+    cases.ingest([_pair(i, chr(ord("a") + i), Outcome.REVIEW) for i in range(3)])
+    ids = sorted(c["id"] for c in cases.find(CaseFilter()))
+    cases.transition(ids[:1], Status.RESOLVED, by="ana", disposition=Disposition.LEGITIMATE)
+    before = len(_audit(store))
+    with pytest.raises(CaseError, match=f"case {ids[0]} is resolved"):
+        cases.transition(ids, Status.INVESTIGATING, by="ana")
+    with pytest.raises(NotFoundError, match="no case 999"):
+        cases.assign([ids[1], 999], ["bob"], by="ana")
+    assert {c["status"] for c in cases.find(CaseFilter(status=Status.OPEN))} == {"open"}
+    assert [c["assignee"] for c in cases.find(CaseFilter(status=Status.OPEN))] == [None, None]
+    assert len(_audit(store)) == before  # nothing happened, nothing logged
+    labels = cases.transition(ids[1:], Status.RESOLVED, by="bob", disposition=Disposition.FRAUD)
+    assert sorted(label.transaction_id for label in labels) == ["tx-1", "tx-2"]
+    entries = _audit(store)[before:]
+    assert [(e.target, e.details["to"]) for e in entries] == [
+        (f"case:{ids[1]}", "resolved"),
+        (f"case:{ids[2]}", "resolved"),
+    ]
+    assert audit.verify(store.engine).ok
