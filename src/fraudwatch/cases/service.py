@@ -26,6 +26,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    literal_column,
     or_,
     select,
     update,
@@ -241,7 +242,9 @@ class CaseService:
             if value is not None:
                 query = query.where(column == value)
         if where.breached is not None:
-            late = and_(c.status != Status.RESOLVED.value, c.due_at < now)
+            # the literal (not a parameter) lets both databases use the partial index
+            unresolved = c.status != literal_column(f"'{Status.RESOLVED.value}'")
+            late = and_(unresolved, c.due_at < now)
             query = query.where(late if where.breached else ~late)
         if where.transaction_id is not None:
             query = query.where(

@@ -465,7 +465,16 @@ for _column in ("status", "queue", "assignee"):
         cases.c.opened_at,
         cases.c.id,
     )
-Index("ix_cases_due", cases.c.due_at, cases.c.status)  # SLA breaches
+# SLA breaches are among the unresolved cases (the backlog), found in queue order.
+Index(
+    "ix_cases_unresolved",
+    cases.c.priority,
+    cases.c.opened_at,
+    cases.c.id,
+    cases.c.due_at,
+    sqlite_where=text("status != 'resolved'"),
+    postgresql_where=text("status != 'resolved'"),
+)
 
 passkeys = Table(  # WebAuthn credentials: of users (second factor) and customers (step-up)
     "passkeys",

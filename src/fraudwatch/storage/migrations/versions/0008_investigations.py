@@ -34,7 +34,13 @@ def upgrade() -> None:
     op.create_index("ix_cases_order", "cases", ORDER)
     for column in FILTERED:
         op.create_index(f"ix_cases_{column}_order", "cases", [column, *ORDER])
-    op.create_index("ix_cases_due", "cases", ["due_at", "status"])
+    op.create_index(
+        "ix_cases_unresolved",
+        "cases",
+        [*ORDER, "due_at"],
+        sqlite_where=sa.text("status != 'resolved'"),
+        postgresql_where=sa.text("status != 'resolved'"),
+    )
     op.create_table(
         "passkeys",
         sa.Column("credential_id", sa.Text, nullable=False),
@@ -62,7 +68,7 @@ def downgrade() -> None:
     op.drop_table("webauthn_challenges")
     op.drop_index("ix_passkeys_owner", table_name="passkeys")
     op.drop_table("passkeys")
-    op.drop_index("ix_cases_due", table_name="cases")
+    op.drop_index("ix_cases_unresolved", table_name="cases")
     for column in FILTERED:
         op.drop_index(f"ix_cases_{column}_order", table_name="cases")
     op.drop_index("ix_cases_order", table_name="cases")
