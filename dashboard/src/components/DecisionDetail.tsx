@@ -29,7 +29,7 @@ export function DecisionBody({ detail }: { detail: Detail }) {
       <div className="detail-head">
         <OutcomeBadge outcome={d.outcome} />
         <span className="amount-big">{money(d.amount, d.currency)}</span>
-        <ScoreBar value={d.risk_score} />
+        <ScoreBar value={d.risk_score} outcome={d.outcome} />
         {detail.case_id != null && (
           <Link className="button subtle small" to={`/cases/${detail.case_id}`}>
             Case #{detail.case_id}

@@ -5,12 +5,12 @@ import { ProblemMarker } from "./RuleEditor";
 describe("ProblemMarker", () => {
   it("shows the engine's message with a caret under the column it names", () => {
     const condition = "amount > 100 and countri == 'DE'";
-    render(<ProblemMarker condition={condition} validation={{ valid: false, problem: "unknown name 'countri'", column: 18 }} />);
+    render(<ProblemMarker condition={condition} validation={{ valid: false, problem: "unknown name 'countri'", column: 17 }} />);
     const alert = screen.getByRole("alert");
     expect(alert).toHaveTextContent("column 18: unknown name 'countri'");
     const where = alert.querySelector("pre")!.textContent!.split("\n");
     expect(where[0]).toBe(condition);
-    expect(where[1].indexOf("^")).toBe(17); // 1-based column 18
+    expect(where[1].indexOf("^")).toBe(17); // the engine counts from 0
     expect(condition[where[1].indexOf("^")]).toBe("c");
   });
 

@@ -31,7 +31,8 @@ export function useValidation(condition: string, lists: string[], delayMs = 300)
   return result;
 }
 
-/** The condition with a caret under the column the engine names (1-based). */
+/** The condition with a caret under the column the engine names (0-based, shown 1-based as
+ * the engine's own message does). */
 export function ProblemMarker({ condition, validation }: { condition: string; validation: Validation | null }) {
   if (!validation || validation.valid) return null;
   const column = validation.column ?? null;
@@ -41,11 +42,11 @@ export function ProblemMarker({ condition, validation }: { condition: string; va
         <pre className="problem-where" aria-hidden>
           {condition}
           {"\n"}
-          {" ".repeat(Math.max(0, column - 1))}^
+          {" ".repeat(Math.max(0, column))}^
         </pre>
       )}
       <span className="problem-text">
-        {column !== null ? `column ${column}: ` : ""}
+        {column !== null ? `column ${column + 1}: ` : ""}
         {validation.problem}
       </span>
     </div>

@@ -16,9 +16,10 @@ export function OutcomeBadge({ outcome }: { outcome: Outcome | null | undefined 
   return <span className={`badge outcome-${outcome}`}>{label(outcome)}</span>;
 }
 
-export function ScoreBar({ value }: { value: number | null | undefined }) {
+/** A risk score as a bar, coloured by the decision's outcome when there is one. */
+export function ScoreBar({ value, outcome }: { value: number | null | undefined; outcome?: Outcome | null }) {
   if (value === null || value === undefined) return <span className="muted">—</span>;
-  const tone = value >= 0.85 ? "block" : value >= 0.6 ? "step_up" : value >= 0.35 ? "review" : "approve";
+  const tone = outcome ?? "neutral";
   return (
     <span className="scorebar" title={`risk ${value.toFixed(3)}`}>
       <span className={`scorebar-fill outcome-${tone}`} style={{ width: `${Math.max(3, value * 100)}%` }} />

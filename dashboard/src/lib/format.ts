@@ -61,6 +61,7 @@ export function hour(value: string): string {
 export function relative(value: string, now = Date.now()): string {
   const delta = new Date(value).getTime() - now;
   const minutes = Math.round(Math.abs(delta) / 60_000);
+  if (minutes === 0) return delta >= 0 ? "now" : "just now";
   const text = minutes < 60 ? `${minutes} min` : minutes < 60 * 48 ? `${Math.floor(minutes / 60)} h ${minutes % 60} min` : `${Math.round(minutes / 1440)} d`;
   return delta >= 0 ? `in ${text}` : `${text} ago`;
 }

@@ -77,7 +77,7 @@ function RulesSection() {
   const all = sets.data ?? [];
   const current = all.find((s) => s.version === version) ?? null;
   const active = all.find((s) => s.active === true || s.status === "active") ?? [...all].reverse().find((s) => s.status === "published") ?? null;
-  const editable = current?.status === "draft" && can("edit_rules");
+  const editable = current?.status === "draft" && can("rules.edit");
 
   useEffect(() => {
     if (version === null && all.length) setVersion((all.find((s) => s.status === "draft") ?? active ?? all[all.length - 1]).version);
@@ -116,7 +116,7 @@ function RulesSection() {
     });
   const doBacktest = () =>
     run.mutate(async () => {
-      setBacktest(await api.post<Backtest>("/v1/rules/backtest", { rules }));
+      setBacktest(await api.post<Backtest>("/v1/rules/backtest", { rules, lists: current?.lists ?? [] }));
       return "Backtest done over the stored decisions.";
     });
   const publish = () =>
@@ -137,7 +137,7 @@ function RulesSection() {
       {() => (
         <div className="admin-rules">
           <aside className="versions" aria-label="Versions">
-            <Can permission="edit_rules">
+            <Can permission="rules.edit">
               <button type="button" className="button primary small" onClick={newDraft} disabled={run.isPending}>
                 New draft{active ? ` from v${active.version}` : ""}
               </button>
@@ -173,13 +173,13 @@ function RulesSection() {
                         </button>
                       </>
                     )}
-                    <Can permission="edit_rules">
+                    <Can permission="rules.edit">
                       <button type="button" className="button subtle small" onClick={doBacktest} disabled={run.isPending}>
                         Backtest
                       </button>
                     </Can>
                     {current.status === "draft" && (
-                      <Can permission="publish_rules">
+                      <Can permission="rules.publish">
                         <button type="button" className="button primary small" onClick={publish} disabled={run.isPending}>
                           Publish
                         </button>
@@ -201,7 +201,7 @@ function RulesSection() {
                 </div>
               </>
             ) : (
-              <p className="muted">No rule set version yet{can("edit_rules") ? ": create a draft to start." : "."}</p>
+              <p className="muted">No rule set version yet{can("rules.edit") ? ": create a draft to start." : "."}</p>
             )}
           </div>
         </div>
@@ -222,7 +222,7 @@ function ListsSection() {
   const content = useQuery({
     queryKey: ["list", chosen],
     queryFn: ({ signal }) => api.get<{ name: string; values: string[] }>("/v1/lists/{name}", { params: { name: chosen! }, signal }),
-    enabled: chosen !== null && can("edit_lists"),
+    enabled: chosen !== null && can("lists.edit"),
   });
   const change = useMutation({
     mutationFn: async ({ list, remove }: { list: string; remove: boolean }) => {
@@ -268,7 +268,7 @@ function ListsSection() {
             </tbody>
           </table>
           <div>
-            {chosen && can("edit_lists") && (
+            {chosen && can("lists.edit") && (
               <QueryState query={content} what="values">
                 {(c) => (
                   <div className="values">
@@ -283,7 +283,7 @@ function ListsSection() {
                 )}
               </QueryState>
             )}
-            <Can permission="edit_lists">
+            <Can permission="lists.edit">
               <form className="list-form" onSubmit={submit(false)}>
                 <input aria-label="List name" placeholder={chosen ? `list (default ${chosen})` : "list name"} value={newName} onChange={(e) => setNewName(e.target.value)} />
                 <textarea aria-label="Values" placeholder="Values, one per line (card numbers are tokenised)" rows={3} value={values} onChange={(e) => setValues(e.target.value)} />
@@ -332,11 +332,11 @@ function ThresholdsSection() {
           {(["review", "step_up", "block"] as const).map((k) => (
             <label key={k} className={`threshold outcome-${k}`}>
               <span className={`badge outcome-${k}`}>{label(k)}</span>
-              <input type="range" min={0} max={1} step={0.01} value={draft?.[k] ?? t[k]} disabled={!can("thresholds")} onChange={(e) => setDraft({ ...(draft ?? t), [k]: Number(e.target.value) })} aria-label={`${label(k)} threshold`} />
+              <input type="range" min={0} max={1} step={0.01} value={draft?.[k] ?? t[k]} disabled={!can("policy.edit")} onChange={(e) => setDraft({ ...(draft ?? t), [k]: Number(e.target.value) })} aria-label={`${label(k)} threshold`} />
               <span className="mono">{(draft?.[k] ?? t[k]).toFixed(2)}</span>
             </label>
           ))}
-          <Can permission="thresholds">
+          <Can permission="policy.edit">
             <button type="submit" className="button primary small" disabled={save.isPending}>
               Save thresholds
             </button>
@@ -433,19 +433,19 @@ export function AdminPage() {
     { value: "lists", label: "Lists" },
     { value: "thresholds", label: "Thresholds" },
   ];
-  if (can("users")) options.push({ value: "users", label: "Users" });
+  if (can("users.admin")) options.push({ value: "users", label: "Users" });
   return (
     <div className="page">
       <header className="page-head">
         <h1>Admin</h1>
-        {!can("edit_rules") && <span className="tag">read only</span>}
+        {!can("rules.edit") && <span className="tag">read only</span>}
       </header>
       <Tabs label="Section" value={section} onChange={setSection} options={options} />
       <Panel>
         {section === "rules" && <RulesSection />}
         {section === "lists" && <ListsSection />}
         {section === "thresholds" && <ThresholdsSection />}
-        {section === "users" && can("users") && <UsersSection />}
+        {section === "users" && can("users.admin") && <UsersSection />}
       </Panel>
     </div>
   );

@@ -20,9 +20,12 @@ const METRICS: { value: GeoMetric; label: string }[] = [
 ];
 
 function Geo() {
-  const [metric, setMetric] = useState<GeoMetric>("fraud");
+  const [chosen, setMetric] = useState<GeoMetric | null>(null);
   const [by, setBy] = useState<"merchant" | "customer">("merchant");
   const query = useQuery({ queryKey: ["geo", by], queryFn: ({ signal }) => api.get<{ items: GeoItem[] }>("/v1/analytics/geo", { query: { by }, signal }) });
+  // Fraud by default; flagged decisions while no fraud with a known country is labelled yet.
+  const anyFraud = (query.data?.items ?? []).some((g) => g.country && g.fraud > 0);
+  const metric: GeoMetric = chosen ?? (anyFraud ? "fraud" : "flagged");
   const name = METRICS.find((m) => m.value === metric)!.label;
   return (
     <Panel
@@ -37,7 +40,7 @@ function Geo() {
     >
       <QueryState query={query} what="the map" empty={(d) => (d.items.length ? null : "No decisions in this window.")}>
         {(data) => {
-          const values = Object.fromEntries(data.items.map((g) => [g.country, g[metric]]));
+          const values = Object.fromEntries(data.items.filter((g) => g.country).map((g) => [g.country, g[metric]]));
           const top = [...data.items].sort((a, b) => b[metric] - a[metric]).slice(0, 8);
           const fmt = metric === "fraud_amount" ? (v: number) => money(v) : (v: number) => count(v);
           return (
@@ -55,8 +58,8 @@ function Geo() {
                 </thead>
                 <tbody>
                   {top.map((g) => (
-                    <tr key={g.country}>
-                      <td>{g.country}</td>
+                    <tr key={g.country || "unknown"}>
+                      <td>{g.country || <span className="muted">unknown</span>}</td>
                       <td className="num">{count(g.decisions)}</td>
                       <td className="num">{count(g.flagged)}</td>
                       <td className="num">{count(g.fraud)}</td>

@@ -37,7 +37,7 @@ describe("case actions by role", () => {
 
   it("the server's permission list wins over the role table", () => {
     render(
-      <SessionProvider initial={{ token: "fws_test", username: "ana", role: "analyst", permissions: ["read"] }}>
+      <SessionProvider initial={{ token: "fws_test", username: "ana", role: "analyst", permissions: ["read", "cases.read"] }}>
         <CaseActions status="open" busy={false} onMove={() => undefined} />
       </SessionProvider>,
     );

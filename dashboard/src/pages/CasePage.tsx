@@ -49,7 +49,7 @@ function Timeline({ by, value }: { by: "card_token" | "customer_id"; value: stri
                     <OutcomeBadge outcome={t.outcome} />
                   </td>
                   <td className="num">
-                    <ScoreBar value={t.risk_score} />
+                    <ScoreBar value={t.risk_score} outcome={t.outcome} />
                   </td>
                   <td>{t.label ? <span className={t.label.is_fraud ? "tag danger" : "tag ok"}>{t.label.is_fraud ? label(t.label.fraud_type ?? "fraud") : "genuine"}</span> : <span className="muted">—</span>}</td>
                 </tr>
@@ -108,7 +108,7 @@ function Evidence({ transactionId }: { transactionId: string }) {
 /** Investigate, resolve with a disposition (which records labels) or reopen: analysts and admins only. */
 export function CaseActions({ status, busy, onMove }: { status: string; busy: boolean; onMove: (to: string, disposition?: Disposition) => void }) {
   return (
-    <Can permission="resolve_cases">
+    <Can permission="cases.act">
       <div className="page-actions actions" role="group" aria-label="Case actions">
         {status !== "resolved" ? (
           <>
@@ -223,7 +223,7 @@ export function CasePage() {
                               <OutcomeBadge outcome={t.outcome} />
                             </td>
                             <td className="num">
-                              <ScoreBar value={t.risk_score} />
+                              <ScoreBar value={t.risk_score} outcome={t.outcome} />
                             </td>
                           </tr>
                         ))}
@@ -263,7 +263,7 @@ export function CasePage() {
                         ["Due", when(c.due_at)],
                       ]}
                     />
-                    <Can permission="resolve_cases">
+                    <Can permission="cases.act">
                       <form
                         className="row-form"
                         onSubmit={(e) => {
@@ -296,7 +296,7 @@ export function CasePage() {
                       ))}
                       {c.notes.length === 0 && <li className="muted">No notes yet.</li>}
                     </ul>
-                    <Can permission="resolve_cases">
+                    <Can permission="cases.act">
                       <form onSubmit={addNote} className="note-form">
                         <textarea aria-label="New note" placeholder="What did you find? (calls, documents, merchant contact)" value={note} onChange={(e) => setNote(e.target.value)} rows={3} />
                         <button type="submit" className="button subtle small" disabled={act.isPending || !note.trim()}>

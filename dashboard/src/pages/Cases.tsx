@@ -111,7 +111,7 @@ export function CasesPage() {
                       </td>
                       <td>{label(c.status)}{c.disposition ? ` · ${label(c.disposition)}` : ""}</td>
                       <td className="num">
-                        <ScoreBar value={c.max_risk} />
+                        <ScoreBar value={c.max_risk} outcome={c.queue} />
                       </td>
                       <td className="num mono">{money(c.total_amount, c.currency)}</td>
                       <td className="num">{c.decisions}</td>

@@ -14,10 +14,15 @@ const CAP = 300;
 
 type Status = "connecting" | "open" | "retrying" | "paused" | "failed";
 
-function merge(existing: DecisionView[], incoming: DecisionView[]): DecisionView[] {
+/** Newest decision first (when it was decided, then when the payment happened). */
+function newestFirst(a: DecisionView, b: DecisionView): number {
+  return b.decided_at.localeCompare(a.decided_at) || b.event_time.localeCompare(a.event_time);
+}
+
+export function merge(existing: DecisionView[], incoming: DecisionView[]): DecisionView[] {
   const seen = new Set(existing.map((d) => d.transaction_id));
   const fresh = incoming.filter((d) => !seen.has(d.transaction_id));
-  return [...fresh.reverse(), ...existing].slice(0, CAP);
+  return [...fresh, ...existing].sort(newestFirst).slice(0, CAP);
 }
 
 function SummaryTiles() {
@@ -31,8 +36,8 @@ function SummaryTiles() {
   const o = s?.by_outcome;
   return (
     <div className="tiles" aria-busy={!s}>
-      <Tile title="Throughput" value={s ? `${s.throughput_per_s.toFixed(1)}/s` : "…"} sub={s ? `${short(s.decisions)} decisions in window` : ""} />
-      <Tile title="Latency p50 · p95 · p99" value={s ? ms(s.latency_ms.p50) : "…"} sub={s ? `${ms(s.latency_ms.p95)} · ${ms(s.latency_ms.p99)}` : ""} />
+      <Tile title="Throughput" value={s ? `${s.throughput_per_s < 10 ? s.throughput_per_s.toFixed(2) : s.throughput_per_s.toFixed(0)}/s` : "…"} sub={s ? `${short(s.decisions)} decisions in window` : ""} />
+      <Tile title="Latency p50" value={s ? ms(s.latency_ms.p50) : "…"} sub={s ? `p95 ${ms(s.latency_ms.p95)} · p99 ${ms(s.latency_ms.p99)}` : ""} />
       <Tile title="Approved" tone="approve" value={o ? short(o.approve) : "…"} sub={s ? `${percent(s.flagged_rate === null ? null : 1 - s.flagged_rate)} of decisions` : ""} />
       <Tile title="Review" tone="review" value={o ? short(o.review) : "…"} />
       <Tile title="Step-up" tone="step_up" value={o ? short(o.step_up) : "…"} />
@@ -96,7 +101,7 @@ export function LivePage() {
     setError(null);
     void api
       .get<Page<DecisionView>>("/v1/decisions", { query: { ...query, limit: 100 }, signal: abort.signal })
-      .then((page) => setRows((current) => merge(current, [...page.items].reverse())))
+      .then((page) => setRows((current) => merge(current, page.items)))
       .catch((e: unknown) => {
         if (!abort.signal.aborted) setError(e);
       });
@@ -203,7 +208,7 @@ export function LivePage() {
                   <OutcomeBadge outcome={d.outcome} />
                 </td>
                 <td className="num">
-                  <ScoreBar value={d.risk_score} />
+                  <ScoreBar value={d.risk_score} outcome={d.outcome} />
                 </td>
                 <td className="num mono">{money(d.amount, d.currency)}</td>
                 <td className="ellipsis" title={d.merchant_id ?? ""}>

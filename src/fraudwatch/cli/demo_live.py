@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,58 @@ from fraudwatch.control.repository import Role
 from fraudwatch.simulate import SimulationConfig, simulate
 
 CLIENTS = 16
+#: the dashboard's demo users: (username, role); admins and analysts log in with TOTP
+DEMO_USERS = (("ada", "admin"), ("alex", "analyst"), ("vic", "viewer"))
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    """A dashboard login made for the demo; `totp_secret` is what an authenticator app holds."""
+
+    username: str
+    role: str
+    password: str
+    totp_secret: str | None
+    otpauth_uri: str | None
+
+
+def create_demo_users(app: Container) -> list[DemoUser]:
+    """An admin and an analyst with TOTP enrolled, and a viewer (no second factor), each with a
+    fresh random password; enrolment goes through the same calls a person makes."""
+    import pyotp
+
+    from fraudwatch.users.service import UserRole, UserService
+
+    service = UserService(app.store.engine, app.keyring)
+    made = []
+    for username, role in DEMO_USERS:
+        password = secrets.token_urlsafe(12)
+        service.create(username, UserRole(role), password, by="demo")
+        secret = uri = None
+        session = service.login(username, password)
+        if session.mfa_required:
+            uri = service.setup_totp(session.token)
+            secret = pyotp.parse_uri(uri).secret
+            service.confirm_totp(session.token, pyotp.TOTP(secret).now())
+        service.logout(session.token)
+        made.append(DemoUser(username, role, password, secret, uri))
+    return made
+
+
+def publish_starter_rules(app: Container) -> int:
+    """Publish the built-in starter rules as the first version, so the dashboard's rule editor
+    starts from the rules the scorers run (the same rules: decisions do not change)."""
+    from fraudwatch.features.defaults import default_feature_set
+    from fraudwatch.rules.starter import starter_rule_set
+    from fraudwatch.rules.vocabulary import vocabulary
+
+    active = app.control.active_rule_set()
+    if active is not None:
+        return active.version
+    starter = replace(starter_rule_set(), version=app.control.next_version())
+    draft = app.control.save_draft(starter, by="demo")
+    words = vocabulary(default_feature_set(), set(draft.lists))
+    return app.control.publish(draft.version, words, by="demo", activate=True).version
 
 
 def train_champion(app: Container) -> dict[str, Any]:
@@ -88,7 +140,9 @@ class Receiver:
 
 
 @contextmanager
-def serve(app: Container, port: int, alerts_url: str) -> Iterator[str]:
+def serve(
+    app: Container, port: int, alerts_url: str, env_extra: dict[str, str] | None = None
+) -> Iterator[str]:
     """`fraudwatch serve` as its own process on this deployment, with the local webhook as the
     alert channel for blocks; yields a service API key."""
     _, key = app.control.create_api_key(role=Role.SERVICE, name="demo stream", by="demo")
@@ -104,6 +158,7 @@ def serve(app: Container, port: int, alerts_url: str) -> Iterator[str]:
     )
     if app.settings.database_url:
         env["FRAUDWATCH_DATABASE_URL"] = app.settings.database_url
+    env.update(env_extra or {})
     log = (app.settings.home / "demo-server.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "fraudwatch.cli.main", "serve", "--port", str(port)],
