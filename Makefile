@@ -4,8 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements/dev.txt pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_WORKERS ?= 2
+NPM    := npm --prefix dashboard
+# npm ci again whenever package-lock.json is newer than the installed modules
+DASHBOARD_DEPS := dashboard/node_modules/.installed
 
-.PHONY: venv demo test lint typecheck unit bench requirements clean
+.PHONY: venv demo test lint typecheck unit bench requirements clean dashboard dashboard-test
 
 $(STAMP): requirements/dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +20,15 @@ $(STAMP): requirements/dev.txt pyproject.toml
 
 venv: $(STAMP)
 
-demo: venv
+$(DASHBOARD_DEPS): dashboard/package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	touch $(DASHBOARD_DEPS)
+
+# The investigator dashboard, built into dashboard/dist (served by `fraudwatch serve`).
+dashboard: $(DASHBOARD_DEPS)
+	$(NPM) run build
+
+demo: venv dashboard
 	$(BIN)/fraudwatch demo
 
 lint: venv
@@ -27,10 +38,15 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-unit: venv
+unit: venv $(DASHBOARD_DEPS)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15
 
-test: lint typecheck unit
+# Type-check the app and run its component tests (the browser test is part of `unit`).
+dashboard-test: $(DASHBOARD_DEPS)
+	$(NPM) run typecheck
+	$(NPM) test
+
+test: lint typecheck dashboard-test unit
 
 bench: venv
 	$(BIN)/python bench/run.py
@@ -41,4 +57,4 @@ requirements: venv
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --extra dev -o requirements/dev.txt
 
 clean:
-	rm -rf $(VENV) .fraudwatch .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .fraudwatch .pytest_cache .mypy_cache .ruff_cache dashboard/node_modules dashboard/dist

@@ -2,26 +2,8 @@
 // errors turned into `ApiError` with the server's `detail` and `field`.
 import type { paths } from "./schema";
 
-/** Paths of the dashboard contract (docs/dashboard-api.md) not yet in the generated schema. */
-type ContractPath =
-  | "/v1/auth/me"
-  | "/v1/decisions"
-  | "/v1/decisions/{transaction_id}/detail"
-  | "/v1/timeline"
-  | "/v1/logins"
-  | "/v1/analytics/summary"
-  | "/v1/analytics/geo"
-  | "/v1/analytics/trends"
-  | "/v1/analytics/breakdown"
-  | "/v1/analytics/model-performance"
-  | "/v1/analytics/scores"
-  | "/v1/analytics/rules"
-  | "/v1/models"
-  | "/v1/rules/backtest"
-  | "/v1/stream/decisions";
-
 /** Every path the dashboard may call: the generated schema's, checked at compile time. */
-export type ApiPath = keyof paths | ContractPath;
+export type ApiPath = keyof paths;
 
 export type Query = Record<string, string | number | boolean | null | undefined | (string | number)[]>;
 

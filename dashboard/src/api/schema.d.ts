@@ -485,6 +485,108 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/passkeys/register/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Options to create a passkey */
+        post: operations["passkey_register_options_v1_auth_passkeys_register_options_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/passkeys/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Store the new passkey the browser created */
+        post: operations["passkey_register_v1_auth_passkeys_register_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/passkeys/login/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Options to sign in with a passkey */
+        post: operations["passkey_login_options_v1_auth_passkeys_login_options_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/passkeys/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Complete the login with a passkey assertion */
+        post: operations["passkey_login_v1_auth_passkeys_login_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The session user's passkeys */
+        get: operations["passkey_list_v1_auth_passkeys_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/passkeys/{credential_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove one of your passkeys */
+        delete: operations["passkey_remove_v1_auth_passkeys__credential_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/me": {
         parameters: {
             query?: never;
@@ -563,7 +665,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send the customer a one-time code */
+        /** Send a one-time code, or ask for a passkey */
         post: operations["start_v1_step_up__transaction_id__post"];
         delete?: never;
         options?: never;
@@ -580,9 +682,60 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Check the code the customer entered */
+        /** Check the code or the passkey */
         post: operations["verify_v1_step_up__transaction_id__verify_post"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/passkeys/register/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Options for the customer's device to create a passkey (the bank's app) */
+        post: operations["customer_passkey_options_v1_customers__customer_id__passkeys_register_options_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/passkeys/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Store the customer's passkey */
+        post: operations["customer_passkey_register_v1_customers__customer_id__passkeys_register_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/passkeys/{credential_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a customer's passkey */
+        delete: operations["customer_passkey_remove_v1_customers__customer_id__passkeys__credential_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -778,6 +931,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Registered model versions, stages and metrics, with live figures from decisions */
+        get: operations["models_v1_models_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rules/backtest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run candidate rules over stored decisions: hits, precision, recall, changes */
+        post: operations["backtest_rules_v1_rules_backtest_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -833,6 +1020,18 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AnswerIn */
+        AnswerIn: {
+            /** Code */
+            code?: string | null;
+            /**
+             * Credential
+             * @description For a passkey challenge: the signed assertion as JSON
+             */
+            credential?: {
+                [key: string]: unknown;
+            } | null;
+        };
         /** ApiKeyIn */
         ApiKeyIn: {
             role: components["schemas"]["Role"];
@@ -846,6 +1045,43 @@ export interface components {
              * @description Several: round-robin in this order
              */
             assignees: string[];
+        };
+        /** BacktestIn */
+        BacktestIn: {
+            /**
+             * Version
+             * @description A stored rule set version
+             */
+            version?: number | null;
+            /**
+             * Rules
+             * @description Or rules, as in a draft
+             */
+            rules?: components["schemas"]["RuleIn"][] | null;
+            /**
+             * Lists
+             * @description Named lists the rules use
+             */
+            lists?: string[];
+            /** Since */
+            since?: string | null;
+            /** Until */
+            until?: string | null;
+        };
+        /** BacktestResult */
+        BacktestResult: {
+            /** Transactions */
+            transactions: number;
+            /**
+             * Labelled
+             * @description Transactions with a fraud label (the rest: genuine)
+             */
+            labelled: number;
+            /** Per Rule */
+            per_rule: components["schemas"]["RuleFigures"][];
+            total: components["schemas"]["TotalFigures"];
+            /** @description Decisions the candidate rules would have changed: the policy re-applied to each stored decision's model risk with the candidate rules' hits */
+            changed: components["schemas"]["Changes"];
         };
         /** BreakdownItem */
         BreakdownItem: {
@@ -904,7 +1140,32 @@ export interface components {
              * Destination
              * @description Phone number or email
              */
-            destination: string;
+            destination?: string | null;
+        };
+        /** Changes */
+        Changes: {
+            /** Count */
+            count: number;
+            /**
+             * Examples
+             * @description Up to 20, newest first
+             */
+            examples: components["schemas"]["Transition"][];
+            /**
+             * By Transition
+             * @description e.g. {"approve->block": 3}
+             */
+            by_transition: {
+                [key: string]: number;
+            };
+        };
+        /** CodeIn */
+        CodeIn: {
+            /**
+             * Code
+             * @description A TOTP code or a recovery code
+             */
+            code: string;
         };
         /** ConditionIn */
         ConditionIn: {
@@ -912,6 +1173,13 @@ export interface components {
             condition: string;
             /** Lists */
             lists?: string[];
+        };
+        /** DataPeriod */
+        DataPeriod: {
+            /** Start */
+            start?: string | null;
+            /** End */
+            end?: string | null;
         };
         /** DecisionDetail */
         DecisionDetail: {
@@ -1071,6 +1339,24 @@ export interface components {
             /** Note */
             note?: string | null;
         };
+        /**
+         * LiveFigures
+         * @description A model version's decisions in the window, judged by the labels known now.
+         */
+        LiveFigures: {
+            /** Decisions */
+            decisions: number;
+            /** Labelled */
+            labelled: number;
+            /** Fraud */
+            fraud: number;
+            /** Precision */
+            precision: number | null;
+            /** Recall */
+            recall: number | null;
+            /** Average Precision */
+            average_precision: number | null;
+        };
         /** LoginIn */
         LoginIn: {
             /** Username */
@@ -1109,7 +1395,47 @@ export interface components {
          * Method
          * @enum {string}
          */
-        Method: "sms" | "email";
+        Method: "sms" | "email" | "passkey";
+        /** ModelCatalogue */
+        ModelCatalogue: {
+            /** Items */
+            items: components["schemas"]["ModelItem"][];
+            /** Champion */
+            champion: number | null;
+            /** Challenger */
+            challenger: number | null;
+        };
+        /** ModelItem */
+        ModelItem: {
+            /** Name */
+            name: string;
+            /** Version */
+            version: number;
+            /** Aliases */
+            aliases: string[];
+            /**
+             * Stage
+             * @description candidate, shadow, challenger, champion or archived
+             */
+            stage: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Metrics
+             * @description As logged by training (roc_auc, ...)
+             */
+            metrics: {
+                [key: string]: number;
+            };
+            /** Feature Set Version */
+            feature_set_version: string;
+            data_period: components["schemas"]["DataPeriod"];
+            /** @description From the stored decisions of this version (default window) */
+            live?: components["schemas"]["LiveFigures"] | null;
+        };
         /** ModelPerformanceItem */
         ModelPerformanceItem: {
             /**
@@ -1199,6 +1525,17 @@ export interface components {
          * @enum {string}
          */
         Role: "admin" | "analyst" | "viewer" | "service";
+        /** RuleFigures */
+        RuleFigures: {
+            /** Rule */
+            rule: string;
+            /** Hits */
+            hits: number;
+            /** Precision */
+            precision: number | null;
+            /** Recall */
+            recall: number | null;
+        };
         /** RuleIn */
         RuleIn: {
             /** Name */
@@ -1397,6 +1734,18 @@ export interface components {
             /** Next */
             next: string | null;
         };
+        /** TotalFigures */
+        TotalFigures: {
+            /**
+             * Hits
+             * @description Transactions at least one acted-on rule hit
+             */
+            hits: number;
+            /** Precision */
+            precision: number | null;
+            /** Recall */
+            recall: number | null;
+        };
         /**
          * TransactionView
          * @description A stored transaction without personal data (those stay encrypted).
@@ -1453,6 +1802,15 @@ export interface components {
             latitude?: number | null;
             /** Longitude */
             longitude?: number | null;
+        };
+        /** Transition */
+        Transition: {
+            /** Transaction Id */
+            transaction_id: string;
+            /** Stored Outcome */
+            stored_outcome: string;
+            /** New Outcome */
+            new_outcome: string;
         };
         /** TransitionIn */
         TransitionIn: {
@@ -1532,19 +1890,6 @@ export interface components {
              * Format: date-time
              */
             until: string;
-        };
-        /** CodeIn */
-        fraudwatch__api__step_up__CodeIn: {
-            /** Code */
-            code: string;
-        };
-        /** CodeIn */
-        fraudwatch__api__users__CodeIn: {
-            /**
-             * Code
-             * @description A TOTP code or a recovery code
-             */
-            code: string;
         };
         /**
          * Transaction
@@ -2773,7 +3118,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["fraudwatch__api__users__CodeIn"];
+                "application/json": components["schemas"]["CodeIn"];
             };
         };
         responses: {
@@ -2830,7 +3175,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["fraudwatch__api__users__CodeIn"];
+                "application/json": components["schemas"]["CodeIn"];
             };
         };
         responses: {
@@ -2842,6 +3187,179 @@ export interface operations {
                 content: {
                     "application/json": {
                         [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    passkey_register_options_v1_auth_passkeys_register_options_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    passkey_register_v1_auth_passkeys_register_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    passkey_login_options_v1_auth_passkeys_login_options_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    passkey_login_v1_auth_passkeys_login_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    passkey_list_v1_auth_passkeys_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    }[];
+                };
+            };
+        };
+    };
+    passkey_remove_v1_auth_passkeys__credential_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: string;
                     };
                 };
             };
@@ -3038,7 +3556,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["fraudwatch__api__step_up__CodeIn"];
+                "application/json": components["schemas"]["AnswerIn"];
             };
         };
         responses: {
@@ -3050,6 +3568,112 @@ export interface operations {
                 content: {
                     "application/json": {
                         [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    customer_passkey_options_v1_customers__customer_id__passkeys_register_options_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    customer_passkey_register_v1_customers__customer_id__passkeys_register_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    customer_passkey_remove_v1_customers__customer_id__passkeys__credential_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customer_id: string;
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: string;
                     };
                 };
             };
@@ -3461,6 +4085,59 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RulePage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    models_v1_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelCatalogue"];
+                };
+            };
+        };
+    };
+    backtest_rules_v1_rules_backtest_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BacktestIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BacktestResult"];
                 };
             };
             /** @description Validation Error */

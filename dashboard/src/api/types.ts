@@ -31,22 +31,8 @@ export interface Page<T> {
   next: string | null;
 }
 
-export interface ModelVersion {
-  name: string;
-  version: string;
-  aliases: string[];
-  stage: string | null;
-  created_at: string | null;
-  metrics: Record<string, number>;
-  feature_set_version: string | null;
-  data_period: unknown;
-}
-
-export interface Models {
-  items: ModelVersion[];
-  champion: string | null;
-  challenger: string | null;
-}
+export type ModelVersion = S["ModelItem"];
+export type Models = S["ModelCatalogue"];
 
 export type CaseStatus = "open" | "investigating" | "resolved";
 export type Disposition = "fraud" | "legitimate" | "friendly_fraud";
@@ -102,17 +88,7 @@ export interface Validation {
   column?: number | null;
 }
 
-export interface Backtest {
-  transactions: number;
-  labelled: number;
-  per_rule: { rule: string; hits: number; precision: number | null; recall: number | null }[];
-  total: { hits: number; precision: number | null; recall: number | null };
-  changed: {
-    count: number;
-    examples: { transaction_id: string; stored_outcome: Outcome; new_outcome: Outcome }[];
-    by_transition: Record<string, number>;
-  };
-}
+export type Backtest = S["BacktestResult"];
 
 export interface Thresholds {
   review: number;

@@ -46,6 +46,7 @@ function Geo() {
           return (
             <div className="geo">
               <WorldMap values={values} format={fmt} metricLabel={name.toLowerCase()} />
+              <div className="geo-top-wrap">
               <table className="grid compact geo-top">
                 <thead>
                   <tr>
@@ -53,7 +54,7 @@ function Geo() {
                     <th className="num">Decisions</th>
                     <th className="num">Flagged</th>
                     <th className="num">Fraud</th>
-                    <th className="num">Fraud amount</th>
+                    <th className="num">Fraud amt</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -63,11 +64,12 @@ function Geo() {
                       <td className="num">{count(g.decisions)}</td>
                       <td className="num">{count(g.flagged)}</td>
                       <td className="num">{count(g.fraud)}</td>
-                      <td className="num">{money(g.fraud_amount)}</td>
+                      <td className="num">{short(g.fraud_amount)}</td>
                     </tr>
                   ))}
                 </tbody>
               </table>
+              </div>
             </div>
           );
         }}
@@ -77,7 +79,7 @@ function Geo() {
 }
 
 function Trends() {
-  const [bucket, setBucket] = useState<"hour" | "day">("day");
+  const [bucket, setBucket] = useState<"hour" | "day">("hour");
   const query = useQuery({ queryKey: ["trends", bucket], queryFn: ({ signal }) => api.get<{ items: TrendItem[] }>("/v1/analytics/trends", { query: { bucket }, signal }) });
   const tick = bucket === "hour" ? hour : day;
   return (
@@ -148,11 +150,11 @@ function Breakdown() {
       <QueryState query={query} what="the breakdown" empty={(d) => (d.items.length ? null : "Nothing to break down in this window.")}>
         {(data) => (
           <div className="breakdown">
-            <ChartBox height={Math.max(180, data.items.length * 22)}>
+            <ChartBox height={Math.max(200, data.items.length * 30 + 40)}>
               <BarChart data={data.items.map((i) => ({ ...i, key: i.key ?? "unknown" }))} layout="vertical" margin={{ top: 4, right: 12, left: 8, bottom: 0 }}>
                 <CartesianGrid {...GRID} horizontal={false} />
                 <XAxis type="number" {...AXIS} tickFormatter={short} />
-                <YAxis type="category" dataKey="key" {...AXIS} width={110} tickFormatter={(v: string) => label(v)} />
+                <YAxis type="category" dataKey="key" {...AXIS} width={110} interval={0} tickFormatter={(v: string) => label(v)} />
                 <Tooltip {...TOOLTIP} />
                 <Legend wrapperStyle={{ fontSize: 12 }} />
                 <Bar dataKey="flagged" fill={COLOURS.review} name="flagged" isAnimationActive={false} />

@@ -30,9 +30,9 @@ function Performance() {
               <YAxis domain={[0, 1]} {...AXIS} tickFormatter={(v: number) => percent(v, 0)} width={44} />
               <Tooltip {...TOOLTIP} labelFormatter={(v) => day(String(v))} formatter={(v) => (v === null ? "—" : percent(Number(v)))} />
               <Legend wrapperStyle={{ fontSize: 12 }} />
-              <Line dataKey="precision" stroke={COLOURS.blocked} strokeWidth={2} dot={false} connectNulls isAnimationActive={false} />
-              <Line dataKey="recall" stroke={COLOURS.approve} strokeWidth={2} dot={false} connectNulls isAnimationActive={false} />
-              <Line dataKey="average_precision" name="average precision" stroke={COLOURS.fraud} strokeWidth={2} dot={false} connectNulls isAnimationActive={false} />
+              <Line dataKey="precision" stroke={COLOURS.blocked} strokeWidth={2} dot={data.items.length < 15} connectNulls isAnimationActive={false} />
+              <Line dataKey="recall" stroke={COLOURS.approve} strokeWidth={2} dot={data.items.length < 15} connectNulls isAnimationActive={false} />
+              <Line dataKey="average_precision" name="average precision" stroke={COLOURS.fraud} strokeWidth={2} dot={data.items.length < 15} connectNulls isAnimationActive={false} />
             </LineChart>
           </ChartBox>
         )}
@@ -81,7 +81,7 @@ function Champion() {
     <Panel title="Champion and challenger" className="span-3">
       <QueryState query={query} what="models" empty={(d) => (d.items.length ? null : "No model is registered: scorers run rules only. Train one with `fraudwatch train`.")}>
         {(data) => {
-          const metricNames = [...new Set(data.items.flatMap((m) => Object.keys(m.metrics)))].sort().slice(0, 6);
+          const metricNames = [...new Set(data.items.flatMap((m) => Object.keys(m.metrics)))].filter((m) => m.startsWith("test_")).sort();
           return (
             <table className="grid">
               <thead>
@@ -91,24 +91,34 @@ function Champion() {
                   <th>Stage</th>
                   <th>Created</th>
                   {metricNames.map((m) => (
-                    <th key={m} className="num">{m.replace(/_/g, " ")}</th>
+                    <th key={m} className="num">{m.replace(/^test_/, "test ").replace(/_/g, " ")}</th>
                   ))}
+                  <th className="num">Live decisions</th>
+                  <th className="num">Live precision</th>
+                  <th className="num">Live recall</th>
+                  <th className="num">Live AP</th>
+                  <th>Trained on</th>
                   <th>Features</th>
                 </tr>
               </thead>
               <tbody>
                 {data.items.map((m) => {
-                  const role = m.version === data.champion ? "champion" : m.version === data.challenger ? "challenger" : null;
+                  const role = m.version === data.champion || m.stage === "champion" ? "champion" : m.version === data.challenger || m.stage === "challenger" ? "challenger" : null;
                   return (
                     <tr key={`${m.name}-${m.version}`} className={role ? `model-${role}` : undefined}>
                       <td className="mono">{m.name} v{m.version}</td>
                       <td>{role ? <span className={`tag ${role === "champion" ? "ok" : "warn"}`}>{role}</span> : m.aliases.join(", ") || <span className="muted">—</span>}</td>
-                      <td>{m.stage ?? "—"}</td>
+                      <td>{m.stage || "—"}</td>
                       <td>{when(m.created_at)}</td>
                       {metricNames.map((name) => (
                         <td key={name} className="num">{m.metrics[name] === undefined ? "—" : m.metrics[name].toFixed(3)}</td>
                       ))}
-                      <td className="mono">{m.feature_set_version ?? "—"}</td>
+                      <td className="num">{count(m.live?.decisions)}</td>
+                      <td className="num">{percent(m.live?.precision)}</td>
+                      <td className="num">{percent(m.live?.recall)}</td>
+                      <td className="num">{m.live?.average_precision == null ? "—" : m.live.average_precision.toFixed(3)}</td>
+                      <td>{m.data_period?.start && m.data_period?.end ? `${day(m.data_period.start)} – ${day(m.data_period.end)}` : "—"}</td>
+                      <td className="mono">{m.feature_set_version || "—"}</td>
                     </tr>
                   );
                 })}
