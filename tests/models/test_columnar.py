@@ -53,6 +53,7 @@ def as_tuples(history: LabelledHistory) -> dict[str, Any]:
         "read": h.read,
         "refused": dict(h.refused),
         "scenarios": history.scenarios,
+        "groups": history.groups,
     }
 
 
@@ -68,6 +69,7 @@ def both(location: Path, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]
 def test_simulated_history_loads_identically_and_wholly_by_column(simulated_dir: Path) -> None:
     per_row, columnar = both(simulated_dir)
     assert per_row["transactions"] and per_row["labels"] and per_row["scenarios"]
+    assert set(per_row["groups"]["age_band"]) == {"18-24", "25-34", "35-49", "50-64", "65+"}
     assert columnar == per_row
     # the simulator's files are wholly vouched for: no row went to the per-row parser
     files = sorted(f for f in simulated_dir.glob("*.parquet") if "login" not in f.name)

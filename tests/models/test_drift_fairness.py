@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fraudwatch.models.dataset import FeatureFrame
 from fraudwatch.models.drift import psi, shares
 from fraudwatch.models.fairness import fairness_report
 
@@ -47,3 +48,19 @@ def test_fairness_rates_by_group() -> None:
     assert region["by_group"]["B"]["selection_rate"] == 0.25
     assert region["difference"]["false_positive_rate"] == 0.5
     assert set(result["attributes"]) == {"region"}  # one source, no channel: nothing to compare
+
+
+def test_age_band_and_segment_groups_from_the_simulator(simulated_frame: FeatureFrame) -> None:
+    """The simulator's customer profile reaches the frame and the fairness table."""
+    rows = simulated_frame.rows
+    assert set(rows["age_band"]) == {"18-24", "25-34", "35-49", "50-64", "65+"}
+    assert set(rows["segment"]) == {"mass", "small_business", "affluent", "private"}
+    # the groups are descriptive: never model inputs
+    assert "age_band" not in simulated_frame.feature_names
+    risk = np.where(rows["segment"] == "private", 0.9, 0.1)
+    result = fairness_report(rows, risk, 0.5)
+    segment = result["attributes"]["customer segment"]
+    assert segment["by_group"]["private"]["selection_rate"] == 1.0
+    assert segment["by_group"]["mass"]["selection_rate"] == 0.0
+    assert segment["difference"]["selection_rate"] == 1.0
+    assert set(result["attributes"]["age band"]["by_group"]) == set(rows["age_band"])

@@ -85,3 +85,33 @@ def test_summary_counts_add_up() -> None:
     assert sum(summary.fraud_by_scenario.values()) == summary.fraud_transactions
     assert summary.events_per_second == summary.events / 2.0
     assert summary.to_dict()["fraud_rate"] == summary.fraud_rate
+
+
+def test_customer_age_band_and_segment_reach_every_transaction() -> None:
+    """Profiles follow the catalog's shares and spending, and travel in the attributes of every
+    transaction (all three writers take them from the same table)."""
+    from fraudwatch.simulate import catalog
+    from fraudwatch.simulate.arrow import ArrowRenderer
+    from fraudwatch.simulate.events import EventBuilder
+    from fraudwatch.simulate.people import attribute_objects
+
+    sim = generate(SimulationConfig(transactions=40_000, seed=4))  # 1,000 customers
+    people = sim.world.customers
+    shares = np.bincount(people.age_band, minlength=len(catalog.AGE_BANDS)) / people.size
+    expected = np.array([share for _, share in catalog.AGE_BANDS])
+    assert np.abs(shares - expected / expected.sum()).max() < 0.05  # 3.5 sd
+    private, affluent, mass = (people.spend[people.segment == s] for s in (3, 2, 0))
+    assert private.min() >= affluent.max() >= mass.max()
+    assert 0.05 < (people.segment == 1).mean() < 0.10  # small businesses, 8 % of the rest
+    again = generate(SimulationConfig(transactions=40_000, seed=4)).world.customers
+    assert (again.age_band == people.age_band).all() and (again.segment == people.segment).all()
+    rows = np.arange(200)
+    for tx, customer in zip(
+        EventBuilder(sim, ArrowRenderer(sim)).transactions(rows),
+        sim.transactions.customer[rows],
+        strict=True,
+    ):
+        band, _ = catalog.AGE_BANDS[people.age_band[customer]]
+        assert tx.attributes["customer_age_band"] == band
+        assert tx.attributes["customer_segment"] == catalog.SEGMENTS[people.segment[customer]]
+    assert len(attribute_objects()) == 4 * len(catalog.AGE_BANDS) * len(catalog.SEGMENTS)

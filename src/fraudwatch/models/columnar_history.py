@@ -42,9 +42,12 @@ def load_parquet_history(
         out.history.read += batch.rows
         fast: dict[int, TxRow | LabelRow] = {}
         kinds: dict[int, str | None] = {}
+        attributes: dict[int, dict[str, Any]] = {}
         if batch.transactions is not None:
             rows = tx_rows(batch.transactions, locator, countries)
-            fast = dict(zip(batch.transactions.index.tolist(), rows, strict=True))
+            index = batch.transactions.index.tolist()
+            fast = dict(zip(index, rows, strict=True))
+            attributes = dict(zip(index, batch.transactions.attributes, strict=True))
         elif batch.labels is not None:
             index = batch.labels.index.tolist()
             fast = dict(zip(index, label_rows(batch.labels), strict=True))
@@ -68,6 +71,7 @@ def load_parquet_history(
                 seen.add(row.transaction_id)
                 row.seq = len(out.history.transactions)
                 out.history.transactions.append(row)
+                out.keep_groups(attributes[at])
     return out
 
 

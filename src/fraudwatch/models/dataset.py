@@ -10,7 +10,7 @@ the same values (the parity check) and can take its place here if it becomes the
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +32,8 @@ EVENT_COLUMNS = ("amount_eur", "hour_of_day")
 CATEGORICAL_COLUMNS = ("channel", "entry_mode")
 #: descriptive columns kept for evaluation (never model inputs)
 KEY_COLUMNS = ("transaction_id", "ts", "card", "customer", "source", "billing_country")
+#: text attributes kept as fairness groups (never model inputs): frame column <- attribute
+GROUP_ATTRIBUTES = {"age_band": "customer_age_band", "segment": "customer_segment"}
 
 
 class ModelDataError(FraudwatchError):
@@ -42,10 +44,20 @@ class ModelDataError(FraudwatchError):
 
 @dataclass
 class LabelledHistory:
-    """A history plus each fraud label's scenario (`fraud_type`), when the data names one."""
+    """A history plus each fraud label's scenario (`fraud_type`), when the data names one, and
+    the fairness groups of each transaction (`GROUP_ATTRIBUTES`, in arrival order)."""
 
     history: History
     scenarios: dict[str, str] = field(default_factory=dict)
+    groups: dict[str, list[str | None]] = field(
+        default_factory=lambda: {name: [] for name in GROUP_ATTRIBUTES}
+    )
+
+    def keep_groups(self, attributes: Mapping[str, object]) -> None:
+        """Record the group attributes of the transaction just accepted."""
+        for name, attribute in GROUP_ATTRIBUTES.items():
+            value = attributes.get(attribute)
+            self.groups[name].append(None if value is None else str(value))
 
 
 def load_labelled_history(
@@ -114,6 +126,7 @@ def add_events(
                 continue
             seen.add(event.transaction_id)
             history.transactions.append(tx_row(event, len(history.transactions), locator))
+            out.keep_groups(event.attributes)
         elif isinstance(event, Label):
             history.labels.append(label_row(event))
             if event.is_fraud and event.fraud_type:
@@ -195,6 +208,9 @@ def build_frame(labelled: LabelledHistory, feature_set: FeatureSet) -> FeatureFr
     rows["channel"] = [r.channel for r in txs]
     rows["entry_mode"] = [r.entry_mode for r in txs]
     rows["scenario"] = rows["transaction_id"].map(labelled.scenarios)
+    for name, values in labelled.groups.items():
+        if len(values) == len(txs) and any(v is not None for v in values):
+            rows[name] = values
     labels = pd.DataFrame(
         {
             "transaction_id": [r.transaction_id for r in history.labels],

@@ -1,6 +1,7 @@
 """Fairness of the decisions across groups, with fairlearn, and one mitigation.
 
-For each group attribute the data has (region = billing country, institution = source, channel):
+For each group attribute the data has (region = billing country, institution = source, channel,
+age band and customer segment from the `customer_age_band` / `customer_segment` attributes):
 false-positive rate (genuine customers flagged), false-negative rate (frauds missed) and
 selection rate (share flagged) per group, and the disparity (largest minus smallest, smallest
 over largest). Groups smaller than `min_size` rows are left out: their rates are noise.
@@ -17,7 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-GROUPS = {"region": "billing_country", "institution": "source", "channel": "channel"}
+GROUPS = {
+    "region": "billing_country",
+    "institution": "source",
+    "channel": "channel",
+    "age band": "age_band",
+    "customer segment": "segment",
+}
 
 
 def _rates(y: np.ndarray, flagged: np.ndarray, group: np.ndarray) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from fraudwatch.simulate import catalog
 from fraudwatch.simulate.columns import decimals, dotted_quads, masked, take, timestamps
 from fraudwatch.simulate.geo import CITIES, COUNTRIES
 from fraudwatch.simulate.merchants import MCC_CODES, MerchantKind
+from fraudwatch.simulate.people import attribute_codes, attribute_objects
 from fraudwatch.simulate.simulation import Simulation
 from fraudwatch.simulate.timeline import FRAUD_TYPES, LABEL_SOURCES
 
@@ -53,7 +54,7 @@ class ArrowRenderer:
         self.channels = _strings(catalog.CHANNELS)
         self.entry_modes = _strings(catalog.ENTRY_MODES)
         self.attributes = _strings(
-            [json.dumps({"three_ds": value}, sort_keys=True) for value in catalog.THREE_DS]
+            [json.dumps(value, sort_keys=True) for value in attribute_objects()]
         )
         self.fraud_types = pa.array([None, *FRAUD_TYPES], type=pa.string())
         self.label_sources = _strings(LABEL_SOURCES)
@@ -112,7 +113,9 @@ class ArrowRenderer:
             "shipping_country": take(self.countries, tx.shipping[rows]),
             "latitude": masked(merchants.latitude[merchant], placed),
             "longitude": masked(merchants.longitude[merchant], placed),
-            "attributes": take(self.attributes, tx.three_ds[rows]),
+            "attributes": self.attributes.take(
+                pa.array(attribute_codes(tx.three_ds[rows], people, customer))
+            ),
             "personal": no_string,
         }
         return pa.Table.from_pydict(columns, schema=TRANSACTION_SCHEMA)

@@ -130,6 +130,13 @@ ENTRY_MODES: tuple[str, ...] = (
 CHIP, CONTACTLESS, MAGSTRIPE, MANUAL, ECOM, WALLET_NFC, WALLET_INAPP, ONLINE_BANKING = range(8)
 THREE_DS: tuple[str, ...] = ("authenticated", "frictionless", "not_enrolled")
 
+# customer profile carried in every transaction's attributes (fairness groups, never features):
+# age bands with their share of card holders, and banking segments
+AGE_BANDS: tuple[tuple[str, float], ...] = (
+    ("18-24", 0.11), ("25-34", 0.20), ("35-49", 0.28), ("50-64", 0.24), ("65+", 0.17),
+)  # fmt: skip
+SEGMENTS: tuple[str, ...] = ("mass", "small_business", "affluent", "private")
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceProfile:

@@ -28,6 +28,7 @@ from fraudwatch.events.model import (
 from fraudwatch.simulate import catalog
 from fraudwatch.simulate.arrow import ArrowRenderer
 from fraudwatch.simulate.columns import dotted_quads, take
+from fraudwatch.simulate.people import attribute_codes, attribute_objects
 from fraudwatch.simulate.simulation import Simulation
 from fraudwatch.simulate.timeline import FRAUD_TYPES, LABEL_SOURCES
 
@@ -98,9 +99,7 @@ class EventBuilder:
         self.currencies: list[str] = renderer.currencies.to_pylist()
         self.channels = [Channel(c) for c in catalog.CHANNELS]
         self.entry_modes = list(catalog.ENTRY_MODES)
-        self.attributes: list[dict[str, AttributeValue]] = [
-            {"three_ds": value} for value in catalog.THREE_DS
-        ]
+        self.attributes: list[dict[str, AttributeValue]] = [dict(a) for a in attribute_objects()]
         self.exponents: list[int] = world.geo.currency_exponent.tolist()
 
     def terminal_ids(self, terminal: Ints) -> list[str | None]:
@@ -126,12 +125,12 @@ class EventBuilder:
             tx.amount[rows].tolist(),
             tx.currency[rows].tolist(),
             tx.shipping[rows].tolist(),
-            tx.three_ds[rows].tolist(),
+            attribute_codes(tx.three_ds[rows], sim.world.customers, tx.customer[rows]).tolist(),
             strict=True,
         )
         for i, row in enumerate(columns):
             customer, card, merchant, channel, entry, device, amount, currency = row[:8]
-            shipping, three_ds = row[8:]
+            shipping, attributes = row[8:]
             shop = self.merchants[merchant] if merchant >= 0 else None
             located = merchant >= 0 and self.placed[merchant]
             yield Transaction(
@@ -156,7 +155,7 @@ class EventBuilder:
                 shipping_country=self.countries[shipping] if shipping >= 0 else None,
                 latitude=self.latitude[merchant] if located else None,
                 longitude=self.longitude[merchant] if located else None,
-                attributes=dict(self.attributes[three_ds]) if three_ds >= 0 else {},
+                attributes=dict(self.attributes[attributes]),
             )
 
     def logins(self, rows: Ints) -> Iterator[Login]:

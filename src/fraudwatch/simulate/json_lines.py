@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from fraudwatch.simulate.columns import dotted_quads, take
 from fraudwatch.simulate.events import EventBuilder
+from fraudwatch.simulate.people import attribute_codes
 
 Ints = npt.NDArray[np.int64]
 _encoder = msgspec.json.Encoder(order="sorted")
@@ -136,11 +137,12 @@ class JsonLineEncoder:
         merchant = tx.merchant[rows]
         exponent = sim.world.geo.currency_exponent[tx.currency[rows]]
         ip = tx.ip[rows]
+        attributes = attribute_codes(tx.three_ds[rows], sim.world.customers, tx.customer[rows])
         return lines(
             [
                 self._account.take(customer),
                 quoted("amount", amount_strings(tx.amount[rows], exponent)),
-                take(self._attributes, tx.three_ds[rows]),
+                self._attributes.take(pa.array(attributes)),
                 self._billing.take(customer),
                 self._card.take(pa.array(tx.card[rows])),
                 self._channel.take(pa.array(tx.channel[rows])),

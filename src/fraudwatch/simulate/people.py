@@ -53,6 +53,8 @@ class Customers:
     trip_city: Ints  # -1: stays home all period
     trip_start: Ints  # day index
     trip_end: Ints
+    age_band: Ints  # index into catalog.AGE_BANDS
+    segment: Ints  # index into catalog.SEGMENTS
     ids: pa.Array
     accounts: pa.Array
     names: pa.Array
@@ -110,13 +112,15 @@ def build_customers(
     n_cards = choose(np.array([0.55, 0.33, 0.12]), n, rng) + 1
     n_devices = choose(np.array([0.45, 0.4, 0.15]), n, rng) + 1
     trip_start, trip_end, trip_city = _trips(config, geo, country, rng)
+    spend = rng.lognormal(0.0, 0.45, size=n)
+    age_band, segment = _profile(config, spend)
     return Customers(
         bank=bank,
         country=country,
         city=city,
         latitude=geo.city_latitude[city] + jitter[:, 0],
         longitude=geo.city_longitude[city] + jitter[:, 1],
-        spend=rng.lognormal(0.0, 0.45, size=n),
+        spend=spend,
         activity=rng.lognormal(0.0, 0.6, size=n),
         chronotype=np.clip(np.rint(rng.normal(0.0, 1.2, size=n)), -3, 3).astype(np.int64),
         channel_cum=cumulative(_preferences(channel_base * 25.0, rng)),
@@ -130,10 +134,34 @@ def build_customers(
         trip_city=trip_city,
         trip_start=trip_start,
         trip_end=trip_end,
+        age_band=age_band,
+        segment=segment,
         ids=hex_strings("cus_", mix64(np.arange(n), config.seed * 7 + 1), 12),
         accounts=hex_strings("acc_", mix64(np.arange(n), config.seed * 7 + 2), 12),
         **_identities(country, rng),
     )
+
+
+def _profile(config: SimulationConfig, spend: Floats) -> tuple[Ints, Ints]:
+    """Age band and segment of each customer. Drawn from a hash of the customer's number, not
+    from the shared generator, so adding them changed no other value of a seeded stream.
+    Segment follows spending: the top 3 % spenders are private, the next 17 % affluent, and
+    8 % of the rest small businesses."""
+    n = spend.size
+    uniform, other = (_uniform(n, config.seed * 7 + key) for key in (3, 4))
+    shares = np.array([share for _, share in catalog.AGE_BANDS])
+    age_band = np.searchsorted(np.cumsum(shares) / shares.sum(), uniform, side="right")
+    rank = np.argsort(np.argsort(-spend, kind="stable"), kind="stable") / max(n, 1)
+    business = other < 0.08
+    segment = np.where(rank < 0.03, 3, np.where(rank < 0.20, 2, np.where(business, 1, 0)))
+    return np.minimum(age_band, len(shares) - 1).astype(np.int64), segment.astype(np.int64)
+
+
+def _uniform(n: int, key: int) -> Floats:
+    """n values in [0, 1) from a keyed hash of 0..n-1."""
+    bits = mix64(np.arange(n), key) >> np.uint64(11)
+    out: Floats = bits.astype(np.float64) / float(1 << 53)
+    return out
 
 
 def _preferences(alpha: Floats, rng: np.random.Generator) -> Floats:
@@ -264,3 +292,22 @@ def issue_devices(
         spare_start=int(own_owner.size),
         fraud_start=int(own_owner.size + spare),
     )
+
+
+def attribute_objects() -> list[dict[str, str]]:
+    """Every transaction attribute object the simulator writes, indexed by `attribute_codes`:
+    the 3-D Secure outcome (when there was one) and the customer's age band and segment."""
+    out: list[dict[str, str]] = []
+    for three_ds in (None, *catalog.THREE_DS):
+        for band, _ in catalog.AGE_BANDS:
+            for segment in catalog.SEGMENTS:
+                row = {"customer_age_band": band, "customer_segment": segment}
+                out.append(row if three_ds is None else {**row, "three_ds": three_ds})
+    return out
+
+
+def attribute_codes(three_ds: Ints, customers: Customers, customer: Ints) -> Ints:
+    """Each transaction's index into `attribute_objects()` (three_ds -1: none)."""
+    bands, segments = len(catalog.AGE_BANDS), len(catalog.SEGMENTS)
+    code: Ints = ((three_ds + 1) * bands + customers.age_band[customer]) * segments
+    return code + customers.segment[customer]
