@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 import typer
@@ -24,6 +24,9 @@ from fraudwatch.cli.output import console, emit_json, progress_bar, table
 from fraudwatch.control.repository import Role
 from fraudwatch.events.ingest import IngestReport
 from fraudwatch.simulate import OutputFile, SimulationConfig, simulate
+
+if TYPE_CHECKING:
+    from fraudwatch.cli.demo_live import DemoUser
 
 _KIND_ORDER = {"transactions": 0, "events": 0, "logins": 1, "labels": 2}
 
@@ -124,6 +127,9 @@ def _live(
     say(f"   an analyst blocks a card its holder reported stolen (…{reported}): the starter "
         "rule `blocked_card` will block it")  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    users = demo_live.create_demo_users(app) if keep_serving else []
+    if keep_serving:
+        demo_live.publish_starter_rules(app)  # the dashboard's rule editor starts from them
     say(f"[bold]6. serving[/bold] the scoring API on {url} (OpenAPI: {url}/docs)")
     with demo_live.serve(app, port, alerts_url) as key:
         say(f"[bold]7. streaming[/bold] the next day: {len(live_txs):,} transactions, "
@@ -139,6 +145,7 @@ def _live(
         say(_live_summary(report))
         if keep_serving:
             _, admin = app.control.create_api_key(role=Role.ADMIN, name="demo admin", by="demo")
+            say(_dashboard_logins(url, users, app.settings.dashboard_dir))
             say(f"\nThe API keeps serving on {url} (OpenAPI {url}/docs). Admin key:\n  {admin}\n"
                 "Try: curl -H \"Authorization: Bearer $KEY\" " + url + "/v1/cases   "
                 "— Ctrl-C to stop.")  # fmt: skip
@@ -148,6 +155,26 @@ def _live(
             except KeyboardInterrupt:
                 say("stopped")
     return report
+
+
+def _dashboard_logins(url: str, users: list[DemoUser], directory: Path | None = None) -> str:
+    """How a person logs in to the dashboard: the URL, each user's password and TOTP secret
+    (add the otpauth:// URI or the base32 secret to an authenticator app)."""
+    from fraudwatch.api.dashboard import default_dashboard_dir
+
+    built = ((directory or default_dashboard_dir()) / "index.html").is_file()
+    lines = [f"\n[bold]The dashboard[/bold]: open {url}/"]
+    if not built:
+        lines.append("   (not built: run `make dashboard` or `npm --prefix dashboard ci && "
+                     "npm --prefix dashboard run build`, then reload)")  # fmt: skip
+    for user in users:
+        lines.append(f"   {user.role:8} [bold]{user.username}[/bold]  password {user.password}")
+        if user.totp_secret:
+            lines.append(f"            TOTP secret {user.totp_secret}")
+            lines.append(f"            {user.otpauth_uri}")
+        else:
+            lines.append("            no second factor (read-only)")
+    return "\n".join(lines)
 
 
 def _live_summary(r: dict[str, Any]) -> str:

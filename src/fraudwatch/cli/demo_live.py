@@ -56,8 +56,14 @@ def create_demo_users(app: Container) -> list[DemoUser]:
     from fraudwatch.users.service import UserRole, UserService
 
     service = UserService(app.store.engine, app.keyring)
+    taken = {user["username"] for user in service.users()}
     made = []
-    for username, role in DEMO_USERS:
+    for name, role in DEMO_USERS:
+        username = next(
+            candidate
+            for candidate in (name, *(f"{name}-{n}" for n in range(2, 1000)))
+            if candidate not in taken  # a demo run before on this home made the plain names
+        )
         password = secrets.token_urlsafe(12)
         service.create(username, UserRole(role), password, by="demo")
         secret = uri = None
@@ -158,6 +164,8 @@ def serve(
     )
     if app.settings.database_url:
         env["FRAUDWATCH_DATABASE_URL"] = app.settings.database_url
+    if app.settings.dashboard_dir:
+        env["FRAUDWATCH_DASHBOARD_DIR"] = str(app.settings.dashboard_dir.resolve())
     env.update(env_extra or {})
     log = (app.settings.home / "demo-server.log").open("w")
     server = subprocess.Popen(
