@@ -105,6 +105,7 @@ def _ids(client: TestClient, keys: Keys, query: str) -> list[str]:
 
 
 def test_decisions_filter_and_page_without_gaps(seeded: TestClient, keys: Keys) -> None:
+    viewer = keys[Role.VIEWER]
     pages, after = [], ""
     while True:
         page = seeded.get(f"/v1/decisions?limit=2{after}", headers=keys[Role.VIEWER]).json()
@@ -114,6 +115,15 @@ def test_decisions_filter_and_page_without_gaps(seeded: TestClient, keys: Keys) 
         after = f"&after={page['next']}"
     assert pages == [["tx-6", "tx-5"], ["tx-4", "tx-3"], ["tx-2", "tx-1"]]
     assert _ids(seeded, keys, "outcome=block&outcome=review") == ["tx-6", "tx-3", "tx-2"]
+    first = seeded.get("/v1/decisions?outcome=block&outcome=review&limit=2", headers=viewer)
+    rest = seeded.get(
+        f"/v1/decisions?outcome=block&outcome=review&limit=2&after={first.json()['next']}",
+        headers=viewer,
+    ).json()
+    assert [i["transaction_id"] for i in first.json()["items"] + rest["items"]] == [
+        "tx-6", "tx-3", "tx-2",
+    ]  # fmt: skip
+    assert rest["next"] is None
     assert _ids(seeded, keys, "min_score=0.5") == ["tx-6", "tx-5", "tx-3"]
     assert _ids(seeded, keys, "min_amount=150&max_amount=350") == ["tx-3", "tx-2"]
     assert _ids(seeded, keys, "merchant=m-FR") == ["tx-4", "tx-3"]

@@ -8,7 +8,7 @@ id, merchant, channel, countries): the encrypted fields are never opened here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,7 @@ from fraudwatch.storage import tables as t
 OUTCOMES = ("approve", "review", "step_up", "block")
 FLAGGED = ("review", "step_up", "block")
 _decisions, _txs, _labels = t.decisions.c, t.transactions.c, t.labels.c
+_probe = t.transactions.alias("tx_filter").c
 ID_CHUNK = 500
 
 
@@ -56,21 +57,23 @@ class DecisionFilter:
             conditions.append(_decisions.risk_score >= self.min_score)
         if self.max_score is not None:
             conditions.append(_decisions.risk_score <= self.max_score)
-        if self.min_amount is not None:
-            conditions.append(_txs.amount >= Decimal(str(self.min_amount)))
-        if self.max_amount is not None:
-            conditions.append(_txs.amount <= Decimal(str(self.max_amount)))
-        if self.merchant:
+        if self.since is not None:
+            conditions.append(_decisions.event_time >= self.since)
+        if self.until is not None:
+            conditions.append(_decisions.event_time < self.until)
+        tx = self._transaction_conditions()
+        if tx:
+            # A semi-join probe per decision (by primary key), so the planner keeps walking the
+            # decisions in time order instead of scanning every transaction and sorting.
             conditions.append(
-                or_(
-                    _txs.merchant_id == self.merchant,
-                    _txs.merchant_name.startswith(self.merchant, autoescape=True),
+                select(_probe.transaction_id)
+                .where(
+                    _probe.transaction_id == _decisions.transaction_id,
+                    _probe.event_time == _decisions.event_time,
+                    *tx,
                 )
+                .exists()
             )
-        if self.country:
-            conditions.append(_txs.merchant_country == self.country.upper())
-        if self.channel:
-            conditions.append(_txs.channel == self.channel)
         if self.scenario:
             conditions.append(
                 select(_labels.transaction_id)
@@ -81,11 +84,26 @@ class DecisionFilter:
                 )
                 .exists()
             )
-        if self.since is not None:
-            conditions.append(_decisions.event_time >= self.since)
-        if self.until is not None:
-            conditions.append(_decisions.event_time < self.until)
         return query.where(and_(true(), *conditions))
+
+    def _transaction_conditions(self) -> list[ColumnElement[bool]]:
+        tx: list[ColumnElement[bool]] = []
+        if self.min_amount is not None:
+            tx.append(_probe.amount >= Decimal(str(self.min_amount)))
+        if self.max_amount is not None:
+            tx.append(_probe.amount <= Decimal(str(self.max_amount)))
+        if self.merchant:
+            tx.append(
+                or_(
+                    _probe.merchant_id == self.merchant,
+                    _probe.merchant_name.startswith(self.merchant, autoescape=True),
+                )
+            )
+        if self.country:
+            tx.append(_probe.merchant_country == self.country.upper())
+        if self.channel:
+            tx.append(_probe.channel == self.channel)
+        return tx
 
 
 def _base() -> Select[Any]:
@@ -174,9 +192,24 @@ def _views(conn: Connection, rows: Sequence[Any]) -> list[DecisionView]:
 def newest(
     conn: Connection, where: DecisionFilter, *, limit: int, after: str | None
 ) -> tuple[list[DecisionView], str | None]:
-    """One page of decisions, newest event first, and the cursor of the next page."""
-    query = where.apply(_base())
+    """One page of decisions, newest event first, and the cursor of the next page. Several
+    outcomes are read one by one (each walks its own index in time order) and merged."""
     position = cursors.decode(after)
+    outcomes = list(dict.fromkeys(where.outcome))
+    parts = [replace(where, outcome=(o,)) for o in outcomes] if len(outcomes) > 1 else [where]
+    rows: list[Any] = []
+    for part in parts:
+        rows.extend(conn.execute(_page(part, position, limit + 1)).all())
+    rows.sort(key=lambda r: (r.event_time, r.transaction_id), reverse=True)
+    following = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        following = cursors.encode(rows[-1].event_time, rows[-1].transaction_id)
+    return _views(conn, rows), following
+
+
+def _page(where: DecisionFilter, position: tuple[datetime, str] | None, size: int) -> Any:
+    query = where.apply(_base())
     if position is not None:
         at, tid = position
         query = query.where(
@@ -186,13 +219,8 @@ def newest(
                 and_(_decisions.event_time == at, _decisions.transaction_id < tid),
             ),
         )
-    query = query.order_by(_decisions.event_time.desc(), _decisions.transaction_id.desc())
-    rows = conn.execute(query.limit(limit + 1)).all()
-    following = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        following = cursors.encode(rows[-1].event_time, rows[-1].transaction_id)
-    return _views(conn, rows), following
+    order = (_decisions.event_time.desc(), _decisions.transaction_id.desc())
+    return query.order_by(*order).limit(size)
 
 
 def tail_start(conn: Connection) -> str:
