@@ -21,7 +21,8 @@ def create_command(
         str | None, typer.Option(help="At least 12 characters; prompted (hidden) when not given.")
     ] = None,
 ) -> None:
-    """Create a user. Admins and analysts set up a TOTP second factor at their first login."""
+    """Create a user. Admins and analysts set up a second factor (TOTP or a passkey) at their
+    first login."""
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     with container() as app:
@@ -40,10 +41,16 @@ def list_command(json_output: JsonOption = False) -> None:
         emit_json({"users": users})
         return
     rows: list[list[object]] = [
-        [u["username"], u["role"], u["mfa_enabled"], u["disabled"], u["last_login_at"]]
-        for u in users
+        [u["username"], u["role"], _factors(u), u["disabled"], u["last_login_at"]] for u in users
     ]
     table("users", ["username", "role", "second factor", "disabled", "last login"], rows)
+
+
+def _factors(user: dict[str, object]) -> str:
+    found = ["totp"] * bool(user["mfa_enabled"]) + [f"{user['passkeys']} passkey(s)"] * bool(
+        user["passkeys"]
+    )
+    return ", ".join(found) or "none"
 
 
 @users_app.command("disable")

@@ -22,7 +22,17 @@ from typing import Any
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, Engine, delete, exists, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from fraudwatch.control import audit
 from fraudwatch.errors import FraudwatchError, NotFoundError
@@ -175,10 +185,16 @@ class UserService:
                 "last_login_at",
             )
         ]
+        passkeys = (
+            select(func.count())
+            .where(t.passkeys.c.owner == literal("user:").concat(t.users.c.username))
+            .scalar_subquery()
+            .label("passkeys")
+        )
         with self._engine.connect() as conn:
             return [
                 dict(r._mapping)
-                for r in conn.execute(select(*columns).order_by(t.users.c.username))
+                for r in conn.execute(select(*columns, passkeys).order_by(t.users.c.username))
             ]
 
     def disable(self, username: str, *, by: str) -> None:
