@@ -253,3 +253,39 @@ def test_the_openapi_document_describes_the_events(client: TestClient) -> None:
     assert (
         body["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Transaction"
     )
+
+
+def test_concurrent_single_requests_are_scored_together_and_answered_each(
+    client: TestClient, keys: Keys
+) -> None:
+    import asyncio
+
+    from fraudwatch.api.fastpath import Batcher
+    from fraudwatch.api.scoring import parse_one
+
+    publish(client, keys, {"name": "big", "condition": "amount > 500", "action": "block"})
+    service = client.app.state.service  # type: ignore[attr-defined]
+    batcher = Batcher(service, max_batch=8)
+    bodies = [
+        tx(i, amount="900.00" if i % 4 == 0 else "10.00", minutes=i, card=card)
+        for i, card in enumerate(["4111111111111111", "5555555555554444"] * 10)
+    ]
+
+    async def all_at_once() -> list[Any]:
+        import json
+
+        txs = [parse_one(service, json.dumps(body).encode()) for body in bodies]
+        return list(await asyncio.gather(*(batcher.score(t) for t in txs)))
+
+    decisions = asyncio.run(all_at_once())
+    assert (batcher.batches, batcher.scored) == (3, 20)  # 8 + 8 + 4: arrived together
+    assert [d.transaction_id for d in decisions] == [f"tx-{i}" for i in range(20)]
+    assert [d.outcome.value for d in decisions] == [
+        "block" if i % 4 == 0 else "approve" for i in range(20)
+    ]
+    # A repeated request gets the first decision back, even inside one batch.
+    again = asyncio.run(all_at_once())
+    assert [d.decided_at for d in again] == [d.decided_at for d in decisions]
+    service_key = keys[Role.SERVICE]
+    lone = client.post("/v1/transactions/score", json=tx(99, minutes=30), headers=service_key)
+    assert lone.status_code == 200 and lone.json()["outcome"] == "approve"

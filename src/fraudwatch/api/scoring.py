@@ -88,10 +88,15 @@ def _reply(payload: Any, code: int = 200) -> Response:
     return Response(_json.encode(payload), status_code=code, media_type="application/json")
 
 
+def parse_one(service: ScoringService, body: bytes) -> Transaction:
+    """The body of POST /v1/transactions/score, validated, its card number tokenised."""
+    tx: Transaction = _tokenised(decode(body, Transaction), service.app.tokenizer, "")
+    return tx
+
+
 def score_one(service: ScoringService, body: bytes) -> Decision:
-    """POST /v1/transactions/score (served by `fastpath`, documented in `app.openapi`)."""
-    tx = _tokenised(decode(body, Transaction), service.app.tokenizer, "")
-    return service.score([tx])[0]
+    """POST /v1/transactions/score, one at a time (`fastpath` batches concurrent requests)."""
+    return service.score([parse_one(service, body)])[0]
 
 
 def score_many(service: ScoringService, body: bytes) -> list[Decision]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated
 
 import typer
@@ -81,6 +82,17 @@ def serve_command(
         rules = service.rulebook.version or "none"
         err_console.print(f"rules: version {rules}; thresholds {service.thresholds}")
         err_console.print(f"listening on http://{host}:{port} (OpenAPI: http://{host}:{port}/docs)")
+        quiet_garbage_collector()
         uvicorn.run(
             create_app(service), host=host, port=port, log_level="warning", access_log=False
         )
+
+
+def quiet_garbage_collector() -> None:
+    """Keep full collections off the request path: what start-up built (the model, the rules,
+    the features' key maps, millions of objects) is frozen out of the collector's scans, and
+    young collections run less often. Scoring allocates few cyclic objects, so this costs little
+    memory, and it takes the 50-200 ms pauses of a full collection out of the p99."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)

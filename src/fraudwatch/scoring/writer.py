@@ -4,7 +4,9 @@
 the queue into one `WriteBatch` per `max_delay_s` (or `max_batch` items) and writes it in one
 database transaction. Writes are idempotent, so a retry after a failure never duplicates: a
 failed batch is retried with backoff until it succeeds or the writer is closed, never dropped
-silently. `flush()` waits until everything submitted so far is stored.
+silently. `flush()` waits until everything submitted so far is stored; `wait(ticket)` until
+what was submitted up to a `submitted` count is (batches are stored in submission order), which
+lets a caller score the next batch while the previous one is being written.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class DecisionWriter:
         self._state = threading.Condition()  # guards _pending, _closed; wakes waiters
         self._wake = threading.Event()  # a full batch waits, or flush/close was asked for
         self._pending = 0
+        self._submitted = 0  # items submitted since start (tickets), guarded by _state
+        self._stored = 0  # ... and stored, in submission order
         self._closed = False
         self.written = 0
         self.failures = 0
@@ -66,9 +70,23 @@ class DecisionWriter:
                 self._wake.set()
                 self._state.wait(1.0)
             self._pending += len(pairs)
-        self._items.extend(pairs)
+            self._submitted += len(pairs)
+            self._items.extend(pairs)
         if len(self._items) >= self._max_batch:
             self._wake.set()
+
+    @property
+    def submitted(self) -> int:
+        """A ticket for everything submitted so far (see `wait`)."""
+        with self._state:
+            return self._submitted
+
+    def wait(self, ticket: int, timeout: float = 30.0) -> bool:
+        """Wait until everything submitted before `ticket` was taken is stored; False on
+        timeout."""
+        self._wake.set()
+        with self._state:
+            return self._state.wait_for(lambda: self._stored >= ticket, timeout)
 
     @property
     def backlog(self) -> int:
@@ -118,6 +136,9 @@ class DecisionWriter:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
         self.written += len(items)
+        with self._state:  # durably stored: `wait` returns (listeners may still be running)
+            self._stored += len(items)
+            self._state.notify_all()
         if self._on_stored is not None:
             try:
                 self._on_stored(items)

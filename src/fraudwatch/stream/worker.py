@@ -11,6 +11,11 @@ One batch goes through, in this order:
 5. publish the decisions (key: transaction_id) and the dead letters, and wait for delivery;
 6. only then commit the consumed offsets.
 
+`run` pipelines consecutive batches: batch N+1 is consumed, decoded and scored while the
+writer thread stores batch N; N is published and committed once it is stored, before N+1 is.
+The order of steps 4-6 per batch, and so the guarantees, are unchanged; a batch simply waits
+for its store write while the next one is being scored, instead of before.
+
 So a crash anywhere loses nothing (the next owner of the partition reads the batch again) and
 duplicates nothing in the store (a transaction decided before gets its stored decision back,
 which is also what is published again): the decisions topic is at-least-once, and a repeated
@@ -128,6 +133,14 @@ def tune_gc() -> None:
     gc.set_threshold(100_000, 50, 1000)
 
 
+@dataclass(slots=True)
+class _InFlight:
+    messages: list[Any]
+    decoded: Decoded
+    decisions: list[Decision]
+    ticket: int  # the writer's `submitted` count once the batch was submitted
+
+
 class StreamWorker:
     def __init__(
         self,
@@ -153,6 +166,7 @@ class StreamWorker:
         self.publish_timeout_s = publish_timeout_s
         self.stats = WorkerStats()
         self._stop = threading.Event()
+        self._in_flight: _InFlight | None = None  # scored, being stored; not yet committed
 
     def stop(self) -> None:
         """Finish the batch in hand, commit it, and return from `run`."""
@@ -181,7 +195,7 @@ class StreamWorker:
                     limit = min(limit, max_messages - self.stats.consumed)
                     if limit <= 0:
                         break
-                handled = self.step(limit)
+                handled = self.step(limit, pipelined=True)
                 now = time.monotonic()
                 if handled:
                     last_message = now
@@ -194,14 +208,18 @@ class StreamWorker:
                     self.stats.seconds = now - started
                     self.stats.lag = self.consumer.lag()
                     progress(self.stats)
+            self._settle()
         except Stopped:
             log.warning("stopped while the store was unavailable; the batch will be read again")
         self.stats.seconds = time.monotonic() - started
         self.stats.lag = self.consumer.lag()
         return self.stats
 
-    def step(self, limit: int | None = None) -> int:
-        """One batch, consumed to committed; returns the number of messages handled."""
+    def step(self, limit: int | None = None, *, pipelined: bool = False) -> int:
+        """One batch: consumed, scored, and (unless `pipelined`) stored, published and
+        committed; returns the number of messages handled. Pipelined, the batch is left being
+        stored and is settled (stored → published → committed) by the next step, after that
+        step has scored its own batch, or by `run` at the end."""
         clock = time.perf_counter
         stage = self.stats.stage_s
         t0 = clock()
@@ -209,39 +227,55 @@ class StreamWorker:
         t1 = clock()
         stage["consume"] += t1 - t0
         if not messages:
+            self._settle()  # idle: finish what is in flight
             return 0
         decoded = decode_batch(messages, self.tokenizer)
         t2 = clock()
         decisions = self._apply(decoded)
         t3 = clock()
-        self._await_stored()
-        stored_at = time.time()
-        t4 = clock()
-        self._publish(decisions, decoded)
-        t5 = clock()
-        try:
-            self.consumer.commit(next_offsets(messages))
-        except BusError as exc:  # the batch is stored and published: a re-read is harmless
-            self.stats.commit_failures += 1
-            log.warning("%s; the batch will be read again and answered from the store", exc)
-        t6 = clock()
-        for name, took in zip(
-            STAGES[1:], (t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5), strict=True
-        ):
-            stage[name] += took
+        stage["decode"] += t2 - t1
+        stage["score"] += t3 - t2
+        self._settle()  # the previous batch, stored while this one was scored
+        self._in_flight = _InFlight(messages, decoded, decisions, self.service.writer.submitted)
         stats = self.stats
-        stats.last_batch_at = time.time()
         if stats.first_message_at is None:
-            stats.first_message_at = stats.last_batch_at - (t6 - t0)
+            stats.first_message_at = time.time() - (clock() - t0)
         stats.consumed += len(messages)
         stats.transactions += len(decoded.transactions)
         stats.labels += len(decoded.labels)
         stats.logins += len(decoded.logins)
         stats.dead_lettered += len(decoded.dead)
         stats.batches += 1
-        if decoded.timestamps_ms:
-            stats.record_latency(decoded.timestamps_ms, stored_at)
+        if not pipelined:
+            self._settle()
         return len(messages)
+
+    def _settle(self) -> None:
+        """The batch in flight: wait until stored, publish, then commit its offsets."""
+        batch = self._in_flight
+        if batch is None:
+            return
+        clock = time.perf_counter
+        stage = self.stats.stage_s
+        t0 = clock()
+        self._await_stored(batch.ticket)
+        stored_at = time.time()
+        t1 = clock()
+        self._publish(batch.decisions, batch.decoded)
+        t2 = clock()
+        try:
+            self.consumer.commit(next_offsets(batch.messages))
+        except BusError as exc:  # the batch is stored and published: a re-read is harmless
+            self.stats.commit_failures += 1
+            log.warning("%s; the batch will be read again and answered from the store", exc)
+        t3 = clock()
+        self._in_flight = None
+        stage["store"] += t1 - t0
+        stage["publish"] += t2 - t1
+        stage["commit"] += t3 - t2
+        self.stats.last_batch_at = time.time()
+        if batch.decoded.timestamps_ms:
+            self.stats.record_latency(batch.decoded.timestamps_ms, stored_at)
 
     def _apply(self, decoded: Decoded) -> list[Decision]:
         service = self.service
@@ -286,10 +320,10 @@ class StreamWorker:
         decided = {d.transaction_id: d for d in self.service.score(fresh)} if fresh else {}
         return [earlier.get(tx.transaction_id) or decided[tx.transaction_id] for tx in transactions]
 
-    def _await_stored(self) -> None:
-        """Until the writer has stored everything: the store being down stalls the worker
+    def _await_stored(self, ticket: int) -> None:
+        """Until the writer has stored the batch: the store being down stalls the worker
         (the writer retries), it never skips a batch."""
-        while not self.service.writer.flush(self.store_wait_s):
+        while not self.service.writer.wait(ticket, self.store_wait_s):
             if self._stop.is_set():
                 raise Stopped("decisions not stored; nothing committed")
             log.warning("waiting for the store (%d decisions queued)", self.service.writer.backlog)
