@@ -3,6 +3,7 @@ by hand from `seed.ROWS`; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import pytest
@@ -112,6 +113,14 @@ def test_score_histogram_and_drift(projected: EventStore) -> None:
     assert h.unlabelled[1] == 1 and h.unlabelled[18] == 1 and sum(h.unlabelled) == 2
     assert same.psi == pytest.approx(0.0)
     assert h.reference is not None and h.reference.since == T0
+    day2 = Window(since=T0 + timedelta(days=1), until=T0 + timedelta(days=2))
+    with projected.engine.connect() as conn:
+        nothing_then = Window(since=T0 - timedelta(days=30), until=T0 - timedelta(days=29))
+        fallback = aggregates.scores(conn, day2, 20, nothing_then)
+    assert fallback.reference is not None and fallback.reference.since == T0  # first week
+    # day 2 holds only tx-6 (bin 18): p = 1/6 there in the reference, q = 1
+    expected = (1 - 1 / 6) * math.log(6) + 5 * (1e-4 - 1 / 6) * math.log(1e-4 * 6)
+    assert fallback.psi == pytest.approx(expected)
 
 
 def test_labels_arriving_later_move_the_figures_once(projected: EventStore) -> None:

@@ -343,17 +343,18 @@ def scores(conn: Connection, span: Window, bins: int, reference: Window | None) 
     if bins < 1 or SCORE_BINS % bins:
         raise BadQuery(f"bins: {bins} must divide {SCORE_BINS} (e.g. 10, 20, 50, 100)")
     fraud, genuine, unlabelled = _histogram(conn, span, bins)
-    if reference is None:
-        first = conn.execute(select(func.min(t.dash_scores.c.hour))).scalar()
-        if first is not None:
-            start = _as_time(first)
-            reference = Window(since=start, until=start + DEFAULT_WINDOW)
-    drift = None
-    if reference is not None:
-        ref = _histogram(conn, reference, bins)
-        expected = [a + b + c for a, b, c in zip(*ref, strict=True)]
-        actual = [a + b + c for a, b, c in zip(fraud, genuine, unlabelled, strict=True)]
-        drift = psi(expected, actual)
+    actual = [a + b + c for a, b, c in zip(fraud, genuine, unlabelled, strict=True)]
+    candidates = [reference] if reference is not None else []
+    first = conn.execute(select(func.min(t.dash_scores.c.hour))).scalar()
+    if first is not None:
+        start = _as_time(first)
+        candidates.append(Window(since=start, until=start + DEFAULT_WINDOW))
+    drift, reference = None, None
+    for candidate in candidates:  # the given reference, else the first stored week
+        expected = [a + b + c for a, b, c in zip(*_histogram(conn, candidate, bins), strict=True)]
+        if sum(expected):
+            drift, reference = psi(expected, actual), candidate
+            break
     return ScoreHistogram(
         edges=[round(i / bins, 6) for i in range(bins + 1)],
         fraud=fraud,

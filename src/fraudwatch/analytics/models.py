@@ -74,3 +74,22 @@ def _live(conn: Connection, span: Window) -> dict[str, LiveFigures]:
         for item in aggregates.model_performance(conn, span, "window")
         if item.model_version
     }
+
+
+def champion_period(settings: Settings) -> Window | None:
+    """The data period the champion was trained on, when the registry records one."""
+    if not _registry_exists(settings.resolved_mlflow_tracking_uri):
+        return None
+    from fraudwatch.models.registry import ModelRegistry
+
+    registry = ModelRegistry.from_settings(settings)
+    try:
+        version = registry.client.get_model_version_by_alias(registry.name, "champion")
+        tags = registry.client.get_run(str(version.run_id)).data.tags
+        start = datetime.fromisoformat(tags["data_start"])
+        end = datetime.fromisoformat(tags["data_end"])
+    except Exception:  # no champion, no run or no period recorded: no such reference
+        return None
+    start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    return Window(since=start, until=end) if start < end else None

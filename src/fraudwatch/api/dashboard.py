@@ -29,7 +29,7 @@ from fraudwatch.analytics import aggregates, cursors, decisions
 from fraudwatch.analytics.backtest import run as run_backtest
 from fraudwatch.analytics.cursors import BadQuery
 from fraudwatch.analytics.decisions import DecisionFilter
-from fraudwatch.analytics.models import catalogue
+from fraudwatch.analytics.models import catalogue, champion_period
 from fraudwatch.analytics.projector import Projector
 from fraudwatch.analytics.timeline import logins_of, transaction_view, transactions_of
 from fraudwatch.analytics.views import (
@@ -399,9 +399,13 @@ def scores(
     until: Until = None,
     bins: Annotated[int, Query(ge=1, le=100, description="A divisor of 100")] = 20,
 ) -> ScoreHistogram:
+    service: ScoringService = request.app.state.service
+    reference = champion_period(service.app.settings)  # else the first stored week
     with _engine(request).connect() as conn:
         span = _window(conn, since, until)
-        return aggregates.scores(conn, span, bins, None)
+        if reference is not None:
+            reference = aggregates.window(conn, reference.since, reference.until)
+        return aggregates.scores(conn, span, bins, reference)
 
 
 @router.get(
