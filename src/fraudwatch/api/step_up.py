@@ -15,6 +15,7 @@ from fraudwatch.decisions.step_up import ChallengeError, Method, StepUp
 from fraudwatch.scoring.service import ScoringService
 from fraudwatch.security.access import Permission
 from fraudwatch.storage.writing import writing
+from fraudwatch.users.passkeys import PasskeyError
 
 router = APIRouter(prefix="/v1", tags=["step-up"])
 Service = Annotated[Principal, Depends(allow(Permission.SCORE))]
@@ -125,15 +126,22 @@ def customer_passkey_register(
     customer_id: str, credential: Credential, request: Request, key: Service
 ) -> dict[str, Any]:
     _, step_up = _step_up(request)
+    owner = f"customer:{customer_id}"
     with writing(step_up.passkeys.engine) as conn:
-        passkey = step_up.passkeys.register(
-            conn, owner=f"customer:{customer_id}", subject=f"customer:{customer_id}",
-            credential=credential,
-        )  # fmt: skip
-        audit.append(
-            conn, actor=key.actor, action="customer.passkey_registered",
-            target=f"customer:{customer_id}", details={"credential_id": passkey.credential_id},
-        )  # fmt: skip
+        try:
+            passkey = step_up.passkeys.register(
+                conn, owner=owner, subject=owner, credential=credential
+            )
+        except PasskeyError as exc:
+            refused: PasskeyError | None = exc  # raised after the used challenge is gone
+        else:
+            refused = None
+            audit.append(
+                conn, actor=key.actor, action="customer.passkey_registered", target=owner,
+                details={"credential_id": passkey.credential_id},
+            )  # fmt: skip
+    if refused is not None:
+        raise refused
     return {"credential_id": passkey.credential_id, "customer_id": customer_id}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from fraudwatch.control import audit
 from fraudwatch.storage import tables as t
@@ -52,30 +52,44 @@ class UserPasskeys:
             )
 
     def register(self, token: str, credential: dict[str, Any]) -> dict[str, Any]:
-        """Store the verified passkey; the first second factor also returns recovery codes."""
+        """Store the verified passkey; the first second factor also returns recovery codes.
+        A refused answer still uses its challenge up (the transaction commits, then raises)."""
         user = self._user(token, complete=True)
+        refused: PasskeyError | None = None
+        codes: list[str] | None = None
         with writing(self._engine) as conn:
-            passkey = self._passkeys.register(
-                conn, owner=_owner(user), subject=session_key(token), credential=credential
-            )
-            codes = None
-            if not user.has_second_factor:
-                unused = conn.execute(
-                    select(t.recovery_codes.c.code_hash).where(
-                        t.recovery_codes.c.username == user.username,
-                        t.recovery_codes.c.used_at.is_(None),
-                    )
-                ).first()
-                codes = None if unused else new_recovery_codes(conn, user.username)
-                pass_second_factor(conn, token)
-            audit.append(
-                conn,
-                actor=user.username,
-                action="user.passkey_registered",
-                target=f"user:{user.username}",
-                details={"credential_id": passkey.credential_id, "transports": passkey.transports},
-            )
+            try:
+                passkey = self._passkeys.register(
+                    conn, owner=_owner(user), subject=session_key(token), credential=credential
+                )
+            except PasskeyError as exc:
+                refused = exc
+            else:
+                codes = self._first_factor(conn, user, token)
+                audit.append(
+                    conn,
+                    actor=user.username,
+                    action="user.passkey_registered",
+                    target=f"user:{user.username}",
+                    details={"credential_id": passkey.credential_id,
+                             "transports": passkey.transports},
+                )  # fmt: skip
+        if refused is not None:
+            raise refused
         return {"credential_id": passkey.credential_id, "recovery_codes": codes}
+
+    def _first_factor(self, conn: Connection, user: SessionUser, token: str) -> list[str] | None:
+        """A first second factor completes the session and brings recovery codes."""
+        if user.has_second_factor:
+            return None
+        pass_second_factor(conn, token)
+        unused = conn.execute(
+            select(t.recovery_codes.c.code_hash).where(
+                t.recovery_codes.c.username == user.username,
+                t.recovery_codes.c.used_at.is_(None),
+            )
+        ).first()
+        return None if unused else new_recovery_codes(conn, user.username)
 
     def login_options(self, token: str) -> dict[str, Any]:
         user = self._user(token, complete=False)
@@ -87,14 +101,18 @@ class UserPasskeys:
     def login(self, token: str, credential: dict[str, Any]) -> SessionUser:
         """Complete a pending session with an assertion of one of the user's passkeys."""
         user = self._user(token, complete=False)
+        refused: PasskeyError | None = None
         with writing(self._engine) as conn:
             try:
                 self._passkeys.authenticate(
                     conn, owner=_owner(user), subject=session_key(token), credential=credential
                 )
-            except PasskeyError as exc:  # a failed login, like a wrong code
-                raise AuthError(exc.message) from None
-            pass_second_factor(conn, token)
+            except PasskeyError as exc:  # commit: the challenge stays used
+                refused = exc
+            else:
+                pass_second_factor(conn, token)
+        if refused is not None:  # a failed login, like a wrong code
+            raise AuthError(refused.message)
         return SessionUser(user.username, user.role, True, user.mfa_enabled, True)
 
     def of(self, token: str) -> list[Passkey]:
