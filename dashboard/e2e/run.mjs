@@ -30,6 +30,7 @@ function step(name) {
 }
 
 async function shot(page, name) {
+  await page.evaluate(() => window.scrollTo(0, 0)); // the fixed sidebar is drawn at the scroll position
   await page.waitForTimeout(400); // let charts finish their layout
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 }

@@ -66,7 +66,7 @@ export function DecisionBody({ detail }: { detail: Detail }) {
           ["Model", d.model_version ?? "rules only"],
           ["Rule set", d.ruleset_version ?? "starter set"],
           ["Latency", ms(d.latency_ms.total)],
-          ["Label", d.label ? `${d.label.is_fraud ? "fraud" : "genuine"}${d.label.fraud_type ? ` · ${label(d.label.fraud_type)}` : ""} (${when(d.label.known_at)})` : "not labelled"],
+          ["Label", d.label ? `${d.label.is_fraud ? "fraud" : "genuine"}${d.label.fraud_type && d.label.fraud_type !== "fraud" ? ` · ${label(d.label.fraud_type)}` : ""} (${when(d.label.known_at)})` : "not labelled"],
         ]}
       />
       <h3>Transaction</h3>

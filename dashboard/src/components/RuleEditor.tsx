@@ -53,6 +53,39 @@ export function ProblemMarker({ condition, validation }: { condition: string; va
   );
 }
 
+/** A published (frozen) version's rules, read only. */
+export function RuleTable({ rules }: { rules: Rule[] }) {
+  return (
+    <table className="grid compact rule-table">
+      <thead>
+        <tr>
+          <th>Rule</th>
+          <th>Action</th>
+          <th className="num">Weight</th>
+          <th>Condition</th>
+          <th>Description</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rules.map((r) => (
+          <tr key={r.name}>
+            <td className="mono">
+              {r.name}
+              {r.shadow && <span className="tag shadow">shadow</span>}
+            </td>
+            <td>
+              <span className={`badge outcome-${r.action}`}>{r.action.replace("_", " ")}</span>
+            </td>
+            <td className="num">{r.weight}</td>
+            <td className="mono wrap">{r.condition}</td>
+            <td className="wrap muted">{r.description}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 export function RuleEditor({ rule, lists, readOnly, onChange, onRemove, validationDelayMs }: {
   rule: Rule;
   lists: string[];
@@ -92,9 +125,13 @@ export function RuleEditor({ rule, lists, readOnly, onChange, onRemove, validati
           </>
         )}
       </div>
-      <textarea aria-label={`Condition of ${rule.name || "rule"}`} className="mono condition" value={rule.condition} readOnly={readOnly} spellCheck={false} rows={Math.min(4, Math.max(1, Math.ceil(rule.condition.length / 110)))} onChange={(e) => set("condition", e.target.value)} />
-      {!readOnly && <ProblemMarker condition={rule.condition} validation={validation} />}
-      <input aria-label="Description" className="description" placeholder="What it catches and why" value={rule.description} readOnly={readOnly} onChange={(e) => set("description", e.target.value)} />
+      <div className="rule-body">
+        <div>
+          <textarea aria-label={`Condition of ${rule.name || "rule"}`} className="mono condition" value={rule.condition} readOnly={readOnly} spellCheck={false} rows={Math.min(4, Math.max(1, Math.ceil(rule.condition.length / 80)))} onChange={(e) => set("condition", e.target.value)} />
+          {!readOnly && <ProblemMarker condition={rule.condition} validation={validation} />}
+        </div>
+        <textarea aria-label="Description" className="description" rows={1} placeholder="What it catches and why" value={rule.description} readOnly={readOnly} onChange={(e) => set("description", e.target.value)} />
+      </div>
     </div>
   );
 }

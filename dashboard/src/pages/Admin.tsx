@@ -3,7 +3,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { ApiError, api } from "../api/client";
 import type { Backtest, Role, Rule, RuleSet, Thresholds, User } from "../api/types";
 import { Can, useSession } from "../auth/session";
-import { RuleEditor } from "../components/RuleEditor";
+import { RuleEditor, RuleTable } from "../components/RuleEditor";
 import { KeyValues, Panel, QueryState, Tabs } from "../components/ui";
 import { count, label, percent, when } from "../lib/format";
 
@@ -193,8 +193,9 @@ function RulesSection() {
                 {editable && (
                   <input aria-label="Notes" className="description" placeholder="Notes for this version" value={notes} onChange={(e) => { setNotes(e.target.value); setDirty(true); }} />
                 )}
-                <div className="rules">
-                  {rules.map((rule, i) => (
+                {!editable && <RuleTable rules={rules} />}
+                <div className="rules" hidden={!editable}>
+                  {editable && rules.map((rule, i) => (
                     <RuleEditor key={i} rule={rule} lists={current.lists} readOnly={!editable} onChange={(r) => change(i, r)} onRemove={() => { setRules((rs) => rs.filter((_, j) => j !== i)); setDirty(true); }} />
                   ))}
                   {rules.length === 0 && <p className="muted">No rules in this version.</p>}

@@ -41,7 +41,7 @@ function Geo() {
       <QueryState query={query} what="the map" empty={(d) => (d.items.length ? null : "No decisions in this window.")}>
         {(data) => {
           const values = Object.fromEntries(data.items.filter((g) => g.country).map((g) => [g.country, g[metric]]));
-          const top = [...data.items].sort((a, b) => b[metric] - a[metric]).slice(0, 8);
+          const top = [...data.items].sort((a, b) => b[metric] - a[metric]).slice(0, 10);
           const fmt = metric === "fraud_amount" ? (v: number) => money(v) : (v: number) => count(v);
           return (
             <div className="geo">
@@ -51,20 +51,16 @@ function Geo() {
                 <thead>
                   <tr>
                     <th>Country</th>
+                    <th className="num">{name}</th>
                     <th className="num">Decisions</th>
-                    <th className="num">Flagged</th>
-                    <th className="num">Fraud</th>
-                    <th className="num">Fraud amt</th>
                   </tr>
                 </thead>
                 <tbody>
                   {top.map((g) => (
                     <tr key={g.country || "unknown"}>
                       <td>{g.country || <span className="muted">unknown</span>}</td>
+                      <td className="num">{fmt(g[metric])}</td>
                       <td className="num">{count(g.decisions)}</td>
-                      <td className="num">{count(g.flagged)}</td>
-                      <td className="num">{count(g.fraud)}</td>
-                      <td className="num">{short(g.fraud_amount)}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -151,7 +147,7 @@ function Breakdown() {
         {(data) => (
           <div className="breakdown">
             <ChartBox height={Math.max(200, data.items.length * 30 + 40)}>
-              <BarChart data={data.items.map((i) => ({ ...i, key: i.key ?? "unknown" }))} layout="vertical" margin={{ top: 4, right: 12, left: 8, bottom: 0 }}>
+              <BarChart data={data.items.map((i) => ({ ...i, key: i.key || "unknown" }))} layout="vertical" margin={{ top: 4, right: 12, left: 8, bottom: 0 }}>
                 <CartesianGrid {...GRID} horizontal={false} />
                 <XAxis type="number" {...AXIS} tickFormatter={short} />
                 <YAxis type="category" dataKey="key" {...AXIS} width={110} interval={0} tickFormatter={(v: string) => label(v)} />
@@ -176,7 +172,7 @@ function Breakdown() {
               </thead>
               <tbody>
                 {data.items.map((i) => (
-                  <tr key={i.key ?? "unknown"}>
+                  <tr key={i.key || "unknown"}>
                     <td>{i.key ? label(i.key) : <span className="muted">unknown</span>}</td>
                     <td className="num">{count(i.decisions)}</td>
                     <td className="num">{count(i.flagged)}</td>
