@@ -51,6 +51,10 @@ SearchOption = Annotated[
     float, typer.Option(min=0, help="Seconds of Optuna hyperparameter search (0: none).")
 ]
 SeedOption = Annotated[int, typer.Option(help="Random seed.")]
+ThreadsOption = Annotated[
+    int,
+    typer.Option(min=1, help="Training threads (1 wastes less CPU when the machine is shared)."),
+]
 KOption = Annotated[int, typer.Option("--k", min=1, help="Cards per day for card precision@k.")]
 
 
@@ -81,6 +85,7 @@ def _options(
     search_seconds: float,
     seed: int,
     event_columns: bool = True,
+    threads: int = 2,
 ) -> TrainOptions:
     from fraudwatch.models.blend import Thresholds
     from fraudwatch.models.classifier import Algorithm, ClassifierParams
@@ -89,7 +94,7 @@ def _options(
     if algorithm not in ("lightgbm", "xgboost"):
         raise typer.BadParameter("lightgbm or xgboost", param_hint="--algorithm")
     chosen: Algorithm = "xgboost" if algorithm == "xgboost" else "lightgbm"
-    params = ClassifierParams(algorithm=chosen, max_trees=trees, seed=seed)
+    params = ClassifierParams(algorithm=chosen, max_trees=trees, seed=seed, threads=threads)
     s, default = app.settings, Thresholds()
     configured = (s.review_threshold, s.step_up_threshold, s.block_threshold)
     # thresholds in the settings are kept; else they are chosen on the validation period
@@ -134,6 +139,7 @@ def train_command(
     trees: TreesOption = 400,
     search_seconds: SearchOption = 0.0,
     seed: SeedOption = 0,
+    threads: ThreadsOption = 2,
     out: Annotated[
         Path | None, typer.Option(help="Model directory (default: under FRAUDWATCH_HOME/models).")
     ] = None,
@@ -157,7 +163,7 @@ def train_command(
 
     started = time.perf_counter()
     with container() as app:
-        options = _options(app, algorithm, trees, search_seconds, seed, event_columns)
+        options = _options(app, algorithm, trees, search_seconds, seed, event_columns, threads)
         history = load_data(app, format, path, option, not json_output)
         fitted = fit_on_history(
             history,
@@ -320,6 +326,7 @@ def backtest_command(
     algorithm: AlgorithmOption = "lightgbm",
     trees: TreesOption = 400,
     seed: SeedOption = 0,
+    threads: ThreadsOption = 2,
     k: KOption = 100,
     json_output: JsonOption = False,
 ) -> None:
@@ -332,7 +339,7 @@ def backtest_command(
         loading = time.perf_counter()
         history = load_data(app, format, dataset, option, not json_output)
         loaded = time.perf_counter() - loading
-        options = _options(app, algorithm, trees, 0.0, seed)
+        options = _options(app, algorithm, trees, 0.0, seed, threads=threads)
     report = backtest(
         history,
         _feature_set(feature_set),

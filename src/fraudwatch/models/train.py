@@ -39,8 +39,9 @@ class TrainOptions:
     anomaly_trees: int = 100
     #: also read amount, hour, channel and entry mode (False: the feature set alone)
     event_columns: bool = True
-    #: genuine training rows kept at most (all frauds are kept); None keeps everything
-    max_genuine_rows: int | None = 300_000
+    #: genuine training rows kept at most (all frauds are kept); None keeps everything.
+    #: 100,000 on 2M simulated transactions: AP 0.727 vs 0.701 with 300,000, CPU 115 s vs 155 s
+    max_genuine_rows: int | None = 100_000
     blend: Blend = field(default_factory=Blend)
     #: fixed thresholds (configured); None chooses them on the validation period by `operating`
     thresholds: Thresholds | None = None
