@@ -8,7 +8,10 @@ older cases resolved, a share assigned to 20 analysts. Then starts the API as it
 and times each request (`--runs` times, after one warm-up), printing the median and the
 slowest per query. A bulk action changes different cases on every run.
 
-    .venv/bin/python bench/bench_cases.py [--decisions 1000000] [--runs 20]
+    .venv/bin/python bench/bench_cases.py [--decisions 1000000] [--runs 20] [--postgres]
+
+`--postgres` runs the same on a throwaway PostgreSQL cluster (the server binaries must be
+installed) instead of SQLite.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -34,6 +38,7 @@ from sqlalchemy import Connection, func, insert, select
 from fraudwatch.bootstrap import bootstrap
 from fraudwatch.cases.service import SLA, priority
 from fraudwatch.control.repository import Role
+from fraudwatch.devtools.postgres import throwaway_postgres
 from fraudwatch.devtools.process import free_port
 from fraudwatch.settings import load_settings
 from fraudwatch.storage import tables as t
@@ -153,17 +158,34 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--bulk", type=int, default=100, help="cases per bulk action")
+    parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL")
     args = parser.parse_args()
+    with ExitStack() as stack:
+        url = (
+            stack.enter_context(throwaway_postgres(shared_buffers="256MB"))
+            if args.postgres
+            else None
+        )
+        _bench(args, url)
+
+
+def _bench(args: argparse.Namespace, database_url: str | None) -> None:
     home = Path(tempfile.mkdtemp(prefix="fw-bench-cases-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDWATCH_")}
     env.update(FRAUDWATCH_HOME=str(home), FRAUDWATCH_WARMUP_DAYS="0")
+    if database_url:
+        env["FRAUDWATCH_DATABASE_URL"] = database_url
+    database = "PostgreSQL" if database_url else "SQLite"
     server: subprocess.Popen[bytes] | None = None
     try:
-        app = bootstrap(load_settings(home=home, warmup_days=0))
+        app = bootstrap(load_settings(home=home, warmup_days=0, database_url=database_url))
         now = datetime.now(UTC)
         started = time.perf_counter()
         with app.store.engine.begin() as conn:
             counts = _seed(conn, args.decisions, now, random.Random(7))
+        if database_url:  # fresh statistics, as autovacuum would gather them soon
+            with app.store.engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
         seeded = time.perf_counter() - started
         _, key = app.control.create_api_key(role=Role.ADMIN, name="bench", by="bench")
         with app.store.engine.connect() as conn:
@@ -184,7 +206,7 @@ def main() -> None:
         app.close()
         held = counts["in_cases"]
         print(f"seeded {counts['decisions']:,} decisions, {counts['cases']:,} cases holding "
-              f"{held:,} of them ({by_status}) in {seeded:.1f} s, SQLite")  # fmt: skip
+              f"{held:,} of them ({by_status}) in {seeded:.1f} s, {database}")  # fmt: skip
 
         port = free_port()
         url = f"http://127.0.0.1:{port}"
