@@ -5,8 +5,9 @@ the same customer): a burst on one card is one case. A case has a priority (from
 risk, its outcome and its amount), a queue (its strongest outcome), an SLA due time, an
 assignee, notes, and a status that moves only along `TRANSITIONS`. Resolving it with a
 disposition returns `Label`s for all its transactions: the caller stores them and feeds them to
-the label-aware features, and training picks them up — the feedback loop. Every user action is
-written to the hash-chained audit log in the same transaction.
+the label-aware features, and training picks them up — the feedback loop. Every user action
+needs the `cases.act` permission and is written to the hash-chained audit log in the same
+transaction, one entry per case; an action on many cases is all or nothing.
 """
 
 from __future__ import annotations
