@@ -60,10 +60,10 @@ def _tokenised(tx: Transaction, tokenizer: CardTokenizer, where: str) -> Transac
     if tx.card is None or tx.card.number is None:
         return tx
     try:
-        card = tokenizer.card_from_number(tx.card.number)
+        tx.card = tokenizer.card_from_number(tx.card.number)  # our own, just decoded: no copy
     except RecordError as exc:
         raise ValidationProblem(exc.message, f"{where}card.number") from None
-    return msgspec.structs.replace(tx, card=card)
+    return tx
 
 
 def _schema(name: str) -> dict[str, Any]:

@@ -17,12 +17,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, select
 
 from fraudwatch.alerts.dispatcher import AlertDispatcher, AlertRouter
 from fraudwatch.bootstrap import Container
 from fraudwatch.cases.service import CaseService
-from fraudwatch.decisions.model import Decision
+from fraudwatch.decisions.model import Decision, Outcome
 from fraudwatch.decisions.policy import Thresholds
 from fraudwatch.events.model import Label, Login, Transaction, content_hash
 from fraudwatch.features.defaults import default_feature_set
@@ -34,10 +36,12 @@ from fraudwatch.rules.language import Vocabulary
 from fraudwatch.rules.model import RuleSet
 from fraudwatch.rules.starter import starter_rule_set
 from fraudwatch.rules.vocabulary import vocabulary
+from fraudwatch.scoring.events import DecisionEvents
 from fraudwatch.scoring.logins import LoginAssessment, LoginRisk
 from fraudwatch.scoring.pipeline import DecisionPipeline, FeatureEngine, RiskModel
 from fraudwatch.scoring.rulebook import Rulebook
 from fraudwatch.scoring.writer import DecisionWriter, Listener, Pair
+from fraudwatch.storage import tables as t
 from fraudwatch.storage.model import WriteBatch
 
 log = logging.getLogger(__name__)
@@ -93,13 +97,11 @@ class ScoringService:
             else None
         )
         self.cases = CaseService(self.store.engine)
-
-        def stored(pairs: Sequence[Pair]) -> None:
-            self.cases.ingest(pairs)
-            if on_stored is not None:
-                on_stored(pairs)
-
-        self.writer = DecisionWriter(self.store, on_stored=stored, router=self.router)
+        self.events = DecisionEvents()  # DecisionMade, after the store write, off the hot path
+        self.events.subscribe("cases", self.cases.ingest)
+        if on_stored is not None:
+            self.events.subscribe("on_stored", on_stored)
+        self.writer = DecisionWriter(self.store, on_stored=self.events.publish, router=self.router)
         self._recent: OrderedDict[str, Decision] = OrderedDict()
         self._seen: set[str] = set()  # transaction ids in the features: replayed or decided
         self._lock = threading.Lock()
@@ -145,7 +147,34 @@ class ScoringService:
         history = load_history_from_store(self.store, self.locator, start=start)
         self.warmed_up = self.pipeline.replay(history.stream, progress)
         self._seen.update(row.transaction_id for row in history.transactions)
+        self.catch_up_cases(start)
         return self.warmed_up
+
+    def catch_up_cases(self, since: datetime) -> int:
+        """Put flagged decisions stored since `since` but in no case yet (the process stopped
+        between storing them and delivering their DecisionMade events) into their cases."""
+        d, members = t.decisions.c, t.case_decisions.c
+        query = (
+            select(d.transaction_id)
+            .where(
+                d.outcome.in_([o.value for o in Outcome if o is not Outcome.APPROVE]),
+                d.event_time >= since,
+                ~exists().where(members.transaction_id == d.transaction_id),
+            )
+            .order_by(d.event_time)
+        )
+        with self.store.engine.connect() as conn:
+            missing = [row[0] for row in conn.execute(query)]
+        pairs: list[Pair] = []
+        for tid in missing:
+            decision = self.store.get_decision(tid)
+            if decision is not None:
+                pairs.append((self.store.get_transaction(tid), decision))
+        if pairs:
+            log.warning("%d flagged decisions had no case yet: adding them", len(pairs))
+            for start in range(0, len(pairs), 1000):
+                self.cases.ingest(pairs[start : start + 1000])
+        return len(pairs)
 
     def start(self, poll_s: float) -> None:
         self.rulebook.start(poll_s)
@@ -155,6 +184,7 @@ class ScoringService:
     def close(self) -> None:
         self.rulebook.stop()
         self.writer.close()
+        self.events.close()  # what the last batches raised: cases, subscribers
         if self.dispatcher is not None:
             self.dispatcher.run_once()  # what the last batch raised, before stopping
             self.dispatcher.stop()
@@ -224,4 +254,5 @@ class ScoringService:
             "rules_version": self.rulebook.version,
             "mode": self.pipeline.mode,
             "writer_backlog": self.writer.backlog,
+            "events_backlog": self.events.backlog,
         }
