@@ -9,6 +9,7 @@ import os
 import re
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -16,6 +17,7 @@ from urllib.parse import parse_qs
 import pytest
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from fraudwatch.api.app import create_app
 from fraudwatch.bootstrap import bootstrap
@@ -24,6 +26,7 @@ from fraudwatch.features.defaults import default_feature_set
 from fraudwatch.rules import Action, Rule, RuleSet, vocabulary
 from fraudwatch.scoring.service import ScoringService
 from fraudwatch.settings import load_settings
+from fraudwatch.storage import tables as t
 from tests.api.authenticator import SoftwareAuthenticator
 from tests.receivers import Mailbox, Receiver
 
@@ -213,3 +216,21 @@ def test_the_customers_passkey_approves_and_a_stranger_key_does_not(
     no_destination = api.post("/v1/step-up/tx-p2", json={"method": "sms"}, headers=headers)
     assert no_destination.status_code == 422
     assert "destination" in no_destination.json()["detail"]
+
+
+def test_an_unanswered_challenge_expires_into_block_for_good(
+    client: tuple[TestClient, dict[str, str]],
+) -> None:
+    api, headers = client
+    _score(api, headers, 3)
+    sms = {"method": "sms", "destination": "+15551234567"}
+    assert api.post("/v1/step-up/tx-3", json=sms, headers=headers).status_code == 200
+    engine = api.app.state.service.store.engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:  # five minutes later
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        conn.execute(update(t.challenges).values(expires_at=past))
+    assert api.get("/v1/decisions/tx-3", headers=headers).json()["final_outcome"] == "block"
+    again = api.post("/v1/step-up/tx-3", json=sms, headers=headers)
+    assert again.status_code == 409 and "expired already" in again.json()["detail"]
+    late = api.post("/v1/step-up/tx-3/verify", json={"code": "123456"}, headers=headers).json()
+    assert (late["status"], late["final_outcome"]) == ("expired", "block")

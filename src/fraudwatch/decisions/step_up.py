@@ -81,11 +81,14 @@ class StepUp:
             )
         now = datetime.now(UTC)
         where = t.challenges.c.transaction_id == decision.transaction_id
-        row = conn.execute(select(t.challenges.c.status).where(where)).first()
-        if row is not None and row.status != "pending":
-            raise ChallengeError(
-                f"the challenge of {decision.transaction_id} is {row.status} already"
-            )
+        row = conn.execute(
+            select(t.challenges.c.status, t.challenges.c.expires_at).where(where)
+        ).first()
+        status: str | None = None if row is None else str(row.status)
+        if status == "pending" and row is not None and row.expires_at <= now:
+            status = "expired"  # settled as block: asking again does not revive it
+        if status is not None and status != "pending":
+            raise ChallengeError(f"the challenge of {decision.transaction_id} is {status} already")
         values: dict[str, Any] = {
             "method": method.value, "code_hash": code_hash, "status": "pending",
             "created_at": now, "expires_at": now + TTL,
