@@ -1,16 +1,23 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import type { ReactNode } from "react";
+import { Suspense, lazy, type ReactNode } from "react";
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { ApiError } from "./api/client";
 import { SessionProvider, useSession } from "./auth/session";
 import { Layout } from "./components/Layout";
-import { AdminPage } from "./pages/Admin";
-import { AnalyticsPage } from "./pages/Analytics";
+import { Loading } from "./components/ui";
 import { CasePage } from "./pages/CasePage";
 import { CasesPage } from "./pages/Cases";
 import { LivePage } from "./pages/Live";
 import { LoginPage } from "./pages/Login";
-import { ModelsPage } from "./pages/Models";
+
+// The chart-heavy pages load on first visit (the world atlas and the charts are most of the code).
+const AnalyticsPage = lazy(() => import("./pages/Analytics").then((m) => ({ default: m.AnalyticsPage })));
+const ModelsPage = lazy(() => import("./pages/Models").then((m) => ({ default: m.ModelsPage })));
+const AdminPage = lazy(() => import("./pages/Admin").then((m) => ({ default: m.AdminPage })));
+
+function Page({ children }: { children: ReactNode }) {
+  return <Suspense fallback={<Loading what="the page" />}>{children}</Suspense>;
+}
 
 export function makeQueryClient(): QueryClient {
   return new QueryClient({
@@ -45,9 +52,9 @@ export function AppRoutes() {
         <Route path="/live" element={<LivePage />} />
         <Route path="/cases" element={<CasesPage />} />
         <Route path="/cases/:caseId" element={<CasePage />} />
-        <Route path="/analytics" element={<AnalyticsPage />} />
-        <Route path="/models" element={<ModelsPage />} />
-        <Route path="/admin" element={<AdminPage />} />
+        <Route path="/analytics" element={<Page><AnalyticsPage /></Page>} />
+        <Route path="/models" element={<Page><ModelsPage /></Page>} />
+        <Route path="/admin" element={<Page><AdminPage /></Page>} />
         <Route path="*" element={<Navigate to="/live" replace />} />
       </Route>
     </Routes>
