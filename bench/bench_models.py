@@ -98,6 +98,8 @@ def main() -> None:
         f"{len(bundle.layout.columns)} columns, 2 threads, + Isolation Forest, calibration):"
     )
     median_line("train", seconds, "s")
+    chosen = ", ".join(f"{k} {v:.4g}" for k, v in bundle.thresholds.as_dict().items())
+    print(f"thresholds ({meta['operating_point']['rule']}): {chosen}")
 
     data = evaluation_set(frame, split)
     report = evaluate(bundle, data)
