@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, String, func, literal, select
 
 from fraudwatch.analytics.cursors import BadQuery
 from fraudwatch.analytics.decisions import count_recent
@@ -270,9 +270,9 @@ def model_performance(conn: Connection, span: Window, bucket: str) -> list[Model
         raise BadQuery(f"bucket: {bucket!r} is not hour or day")
 
     def start_of(hour: Any) -> datetime:
-        moment = _as_time(hour)
         if bucket == "window":
             return span.since
+        moment = _as_time(hour)
         return moment if bucket == "hour" else moment.replace(hour=0)
 
     groups: dict[tuple[datetime, str], dict[str, _Tally]] = defaultdict(lambda: defaultdict(_Tally))
@@ -282,12 +282,13 @@ def model_performance(conn: Connection, span: Window, bucket: str) -> list[Model
     bins: dict[tuple[datetime, str], tuple[list[float], list[float]]] = defaultdict(
         lambda: ([0.0] * SCORE_BINS, [0.0] * SCORE_BINS)
     )
-    for hour, version, bin_, fraud, others in conn.execute(
-        select(c.hour, c.model_version, c.bin, c.fraud, c.genuine + c.unlabelled).where(
-            c.hour >= span.since, c.hour < span.until
-        )
+    when = _bucket_of(conn, c.hour, bucket)
+    for start, version, bin_, fraud, others in conn.execute(
+        select(when, c.model_version, c.bin, func.sum(c.fraud), func.sum(c.genuine + c.unlabelled))
+        .where(c.hour >= span.since, c.hour < span.until)
+        .group_by(when, c.model_version, c.bin)
     ):
-        fraud_bins, genuine_bins = bins[start_of(hour), version]
+        fraud_bins, genuine_bins = bins[start_of(start), version]
         fraud_bins[bin_] += float(fraud)
         genuine_bins[bin_] += float(others)
     items = []
@@ -309,6 +310,18 @@ def model_performance(conn: Connection, span: Window, bucket: str) -> list[Model
             )
         )
     return items
+
+
+def _bucket_of(conn: Connection, hour: Any, bucket: str) -> Any:
+    """A rollup hour truncated to its bucket in SQL, so the database sums the bins (a month of
+    hourly score bins is 72,000 rows; of daily ones, 3,000)."""
+    if bucket == "hour":
+        return hour
+    if bucket == "window":
+        return literal("", String()).label("start")
+    if conn.dialect.name == "postgresql":
+        return func.date_trunc("day", func.timezone("UTC", hour)).label("start")  # UTC days
+    return func.substr(hour, 1, 10).label("start")  # SQLite keeps times as sortable text
 
 
 def _histogram(conn: Connection, span: Window, bins: int) -> tuple[list[int], ...]:
