@@ -62,8 +62,10 @@ def run(
     thresholds: Thresholds,
     span: Window,
     weights: Mapping[str, Mapping[str, float]],
+    *,
+    warm_up: timedelta = WARM_UP,
 ) -> BacktestResult:
-    history = load_history_from_store(store, locator, start=span.since - WARM_UP, end=span.until)
+    history = load_history_from_store(store, locator, start=span.since - warm_up, end=span.until)
     attributes = history.attribute_names()
     features = with_pass_through(feature_set, attributes)
     rule_vocabulary = vocabulary(features, set(rule_set.lists))

@@ -11,7 +11,7 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -442,6 +442,12 @@ class BacktestIn(BaseModel):
     lists: list[str] = Field(default_factory=list, description="Named lists the rules use")
     since: datetime | None = None
     until: datetime | None = None
+    warm_up_days: int = Field(
+        default=1, ge=0, le=30,
+        description="Stored history before `since` replayed into the features first (feature "
+        "windows longer than this see less history than the scorer did; 30 days is exact "
+        "for the default features, and slower)",
+    )  # fmt: skip
 
 
 Editor = Annotated[Principal, Depends(require(*EDIT_RULES))]
@@ -471,5 +477,5 @@ def backtest_rules(body: BacktestIn, request: Request, _: Editor) -> BacktestRes
     thresholds = service.rulebook.thresholds or service.thresholds
     return run_backtest(
         service.store, service.locator, service.feature_set, rule_set, service.rulebook.lists,
-        thresholds, span, weights,
+        thresholds, span, weights, warm_up=timedelta(days=body.warm_up_days),
     )  # fmt: skip
