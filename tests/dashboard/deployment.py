@@ -141,9 +141,7 @@ def further_day(app: Container, count: int) -> list[dict[str, Any]]:
     start = config.start + timedelta(days=config.days + 1)
     folder = app.settings.home / "e2e-feed"
     path = demo_live.live_day(folder, DEMO_SEED + 1, config.customer_count(), start, count)
-    transactions, _ = demo_live.read_live(path)
-    for tx in transactions:
-        tx["transaction_id"] = f"e2e-{tx['transaction_id']}"
+    transactions, _ = demo_live.read_live(path, prefix="e2e-")
     return transactions
 
 

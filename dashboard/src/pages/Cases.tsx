@@ -25,6 +25,8 @@ export function CasesPage() {
   const [params, setParams] = useSearchParams();
   const queue = (params.get("queue") as Queue | null) ?? "all";
   const status = (params.get("status") as CaseStatus | "any" | null) ?? "open";
+  const search = params.get("q") ?? "";
+  const [typed, setTyped] = useState(search);
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const [row, setRow] = useState(0);
   const after = cursors[cursors.length - 1];
@@ -34,9 +36,9 @@ export function CasesPage() {
     if (status !== "any") q.status = status;
     if (queue === "mine") q.assignee = session?.username;
     if (queue === "breaching") q.breached = true;
-    if (queue === "unassigned") q.unassigned = true;
+    if (search) q.q = search;
     return q;
-  }, [queue, status, after, session?.username]);
+  }, [queue, status, after, search, session?.username]);
 
   const cases = useQuery({
     queryKey: ["cases", query],
@@ -48,7 +50,7 @@ export function CasesPage() {
   const select = (next: Record<string, string>) => {
     setCursors([null]);
     setRow(0);
-    setParams({ queue, status, ...next });
+    setParams({ queue, status, ...(search ? { q: search } : {}), ...next });
   };
 
   const visible = (cases.data?.cases ?? []).filter((c) => queue !== "unassigned" || !c.assignee);
@@ -67,6 +69,14 @@ export function CasesPage() {
       <header className="page-head">
         <h1>Cases</h1>
         <div className="page-actions">
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              select({ q: typed.trim() });
+            }}
+          >
+            <input type="search" aria-label="Search cases" placeholder="Case, transaction, card, customer or assignee" className="w-search" value={typed} onChange={(e) => setTyped(e.target.value)} />
+          </form>
           <label className="inline">
             Status
             <select value={status} onChange={(e) => select({ status: e.target.value })} aria-label="Status">
@@ -144,6 +154,7 @@ export function CasesPage() {
 
 function emptyText(queue: Queue, status: string): string {
   const what = status === "any" ? "cases" : `${status} cases`;
+  if (new URLSearchParams(window.location.search).get("q")) return `No ${what} match this search.`;
   if (queue === "mine") return `No ${what} are assigned to you.`;
   if (queue === "unassigned") return `No unassigned ${what}.`;
   if (queue === "breaching") return `No ${what} past their SLA.`;

@@ -83,6 +83,7 @@ function Champion() {
         {(data) => {
           const metricNames = [...new Set(data.items.flatMap((m) => Object.keys(m.metrics)))].filter((m) => m.startsWith("test_")).sort();
           return (
+            <div className="scroll-x">
             <table className="grid">
               <thead>
                 <tr>
@@ -109,7 +110,7 @@ function Champion() {
                       <td className="mono">{m.name} v{m.version}</td>
                       <td>{role ? <span className={`tag ${role === "champion" ? "ok" : "warn"}`}>{role}</span> : m.aliases.join(", ") || <span className="muted">—</span>}</td>
                       <td>{m.stage || "—"}</td>
-                      <td>{when(m.created_at)}</td>
+                      <td title={when(m.created_at)}>{day(m.created_at)}</td>
                       {metricNames.map((name) => (
                         <td key={name} className="num">{m.metrics[name] === undefined ? "—" : m.metrics[name].toFixed(3)}</td>
                       ))}
@@ -124,6 +125,7 @@ function Champion() {
                 })}
               </tbody>
             </table>
+            </div>
           );
         }}
       </QueryState>

@@ -228,8 +228,11 @@ def live_day(folder: Path, seed: int, customers: int, start: Any, transactions: 
     return out
 
 
-def read_live(path: Path) -> tuple[list[dict[str, Any]], set[str]]:
-    """The live transactions in time order, and which are fraud (the simulator's truth)."""
+def read_live(path: Path, prefix: str = "live-") -> tuple[list[dict[str, Any]], set[str]]:
+    """The live transactions in time order, and which are fraud (the simulator's truth).
+
+    Ids get `prefix`: a day simulated with the history's seed numbers its transactions as the
+    history does, and a reused id would be a different payment under a stored one's name."""
     transactions, fraud = [], set()
     files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
     for file in files:
@@ -238,9 +241,10 @@ def read_live(path: Path) -> tuple[list[dict[str, Any]], set[str]]:
                 event = json.loads(line)
                 kind = event.pop("type", "transaction")
                 if kind == "transaction":
+                    event["transaction_id"] = prefix + event["transaction_id"]
                     transactions.append(event)
                 elif kind == "label" and event.get("is_fraud"):
-                    fraud.add(event["transaction_id"])
+                    fraud.add(prefix + event["transaction_id"])
     transactions.sort(key=lambda e: e["event_time"])
     return transactions, fraud
 
