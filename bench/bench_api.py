@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -76,6 +77,12 @@ end
 def _fraudwatch(env: dict[str, str], *args: str) -> str:
     command = [sys.executable, "-m", "fraudwatch.cli.main", *args]
     return subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Traffic:
@@ -162,8 +169,10 @@ def main() -> None:
             rates, p50s, p95s, p99s = [], [], [], []
             for run in range(args.runs):
                 connections = args.connections if batch == 1 else args.batch_connections
+                cpu = cpu_seconds(server.pid)
                 r = traffic.load(url, key, batch, args.seconds, connections, args.cap)
                 rate = r["requests"] * batch / r["seconds"]
+                cpu_us = 1e6 * (cpu_seconds(server.pid) - cpu) / max(1, r["requests"] * batch)
                 rates.append(rate)
                 p50s.append(r["p50"])
                 p95s.append(r["p95"])
@@ -171,7 +180,8 @@ def main() -> None:
                 reused = f", {int(r['reused']):,} repeated" if r["reused"] else ""
                 print(f"{label} run {run + 1}: {rate:,.0f} transactions/s, request latency "
                       f"p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, p99 {r['p99']:.1f} ms, "
-                      f"{int(r['errors'])} errors{reused}", flush=True)  # fmt: skip
+                      f"{int(r['errors'])} errors{reused}; server CPU {cpu_us:.0f} µs per "
+                      "transaction", flush=True)  # fmt: skip
             median = statistics.median
             print(f"{label} median of {args.runs}: {median(rates):,.0f} transactions/s, "
                   f"p50 {median(p50s):.1f} ms, p95 {median(p95s):.1f} ms, "

@@ -12,9 +12,11 @@ embedded store, then published. Per run, one set of workers goes through:
   back from the topics, not reported by the worker. "kept up": the decisions ended within 1 s of
   the traffic.
 
-Full default feature set, the 24-rule starter set (a model only when the scoring service loads
-one), persistence on (SQLite, transactions and decisions). Medians of several runs: the machine
-is shared, figures are noisy.
+The deployment is the benchmark scenario (`scenario.py`): weeks of simulated history stored, a
+LightGBM champion trained on it (so the model runs), the features warmed up from the history by
+each worker at start, the full default feature set, the 24-rule starter set, persistence on
+(SQLite: transactions and decisions); the traffic is what follows the history (same customers,
+cards and merchants). Medians of several runs: the machine is shared, figures are noisy.
 
     .venv/bin/python bench/bench_kafka.py --transactions 200000 --runs 3
 """
@@ -43,34 +45,16 @@ import numpy as np
 from fraudwatch.bootstrap import bootstrap
 from fraudwatch.devtools.kafka import throwaway_tansu
 from fraudwatch.settings import load_settings
-from fraudwatch.simulate import SimulationConfig, simulate
 from fraudwatch.stream.kafka import KafkaProducer, ensure_topics
 from fraudwatch.stream.load import Keyed, keyed, send
 
-
-def transactions_only(path: Path, limit: int) -> list[bytes]:
-    out = []
-    with path.open("rb") as lines:
-        for line in lines:
-            if b'"type":"transaction"' in line:
-                out.append(line)
-                if len(out) >= limit:
-                    break
-    return out
-
-
-def template_home(root: Path) -> Path:
-    """Keys and an empty migrated store, copied for every run (same token key, fresh data)."""
-    home = root / "template"
-    app = bootstrap(load_settings(home=home, warmup_days=0))
-    _ = app.tokenizer, app.store
-    app.close()
-    return home
+sys.path.insert(0, str(Path(__file__).parent))
+from scenario import prepare
 
 
 def env_for(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDWATCH_")}
-    env.update(FRAUDWATCH_HOME=str(home), FRAUDWATCH_WARMUP_DAYS="0")
+    env.update(FRAUDWATCH_HOME=str(home))  # warm-up: the default days of stored history
     return env
 
 
@@ -100,7 +84,7 @@ def start_workers(
 
 
 def wait_joined(
-    workers: list[tuple[subprocess.Popen[bytes], Path]], timeout_s: float = 120
+    workers: list[tuple[subprocess.Popen[bytes], Path]], timeout_s: float = 900
 ) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -275,21 +259,23 @@ def main() -> None:
     )
     args = parser.parse_args()
     live_count = int(args.rate * args.seconds)
+    scenario = prepare()
     with tempfile.TemporaryDirectory(prefix="fraudwatch-bench-kafka-") as tmp:
         root = Path(tmp)
-        stream = root / "stream.jsonl"
         total = args.prime + args.transactions + 2 * live_count
-        simulate(SimulationConfig(transactions=total, seed=1), str(stream), "json")
-        lines = transactions_only(stream, total)
-        template = template_home(root)
+        if total > scenario.transactions:
+            sys.exit(f"{total:,} transactions needed, the scenario has {scenario.transactions:,}")
+        # Each run starts from a fresh copy of the home. On the bus, events carry their type.
+        lines = [b'{"type":"transaction",' + line[1:] for line in scenario.lines(total)]
+        template = scenario.home
         print(
-            f"kafka benchmark: {len(lines):,} simulated transactions (canonical JSON, keyed by "
-            f"card token) on a throwaway Tansu, {args.partitions} partitions, {args.workers} "
-            f"worker process(es), batches up to {args.batch_size}; {args.prime:,} priming, drain "
-            f"{args.transactions:,}, "
-            "then "
-            f"{live_count:,} at {args.rate:,.0f}/s, then {args.seconds:.0f} s at half the drain "
-            f"rate; default features, 24 starter rules, SQLite persistence; {args.runs} runs",
+            f"kafka benchmark on {scenario.description}; canonical JSON keyed by card token on "
+            f"a throwaway Tansu, {args.partitions} partitions, {args.workers} worker "
+            f"process(es), batches up to {args.batch_size}; per run {args.prime:,} priming, "
+            f"drain {args.transactions:,}, then {live_count:,} at {args.rate:,.0f}/s, then "
+            f"{args.seconds:.0f} s at half the drain rate (each run on a fresh copy of the "
+            f"deployment); model, default features, 24 starter rules, SQLite persistence; "
+            f"{args.runs} runs",
             flush=True,
         )
         results = []
