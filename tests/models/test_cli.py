@@ -90,6 +90,13 @@ def test_backtest_on_simulated_history_reports_scenarios(
     scenarios = report["recall_by_scenario"]
     assert len(scenarios) >= 3 and "stolen_card_spree" in scenarios
     assert all(0 <= s["recall"] <= 1 and s["frauds"] > 0 for s in scenarios.values())
+    stages = ("load", "features", "train", "score_and_evaluate", "total")
+    assert set(report["seconds"]) == set(report["cpu_seconds"]) == set(stages)
+    assert all(report["cpu_seconds"][s] >= 0 for s in stages)
+    assert report["cpu_seconds"]["total"] >= report["cpu_seconds"]["train"] > 0
+    assert report["operating_point"]["rule"] in ("validation", "configured") or report[
+        "operating_point"
+    ]["rule"].startswith("fallback")
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
