@@ -16,6 +16,7 @@ def test_the_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     live = report["live"]
     assert live["transactions"] >= 500 and live["stored"] == live["transactions"]
     assert live["outcomes"].get("error", 0) == 0
+    assert live["labels_reported"] >= 1  # the day's labels, sent as the bank would
     assert live["outcomes"].get("block", 0) >= 1  # the reported card at least
     assert sum(live["cases"].values()) >= 1
     assert live["alerts_delivered"] >= 1

@@ -352,6 +352,7 @@ function ThresholdsSection() {
 
 function UsersSection() {
   const client = useQueryClient();
+  const { session } = useSession();
   const users = useQuery({ queryKey: ["users"], queryFn: ({ signal }) => api.get<User[]>("/v1/users", { signal }) });
   const [form, setForm] = useState({ username: "", role: "analyst" as Role, password: "" });
   const create = useMutation({
@@ -376,6 +377,7 @@ function UsersSection() {
                 <th>Role</th>
                 <th>MFA</th>
                 <th>Status</th>
+                <th>Last login</th>
                 <th />
               </tr>
             </thead>
@@ -388,9 +390,10 @@ function UsersSection() {
                   </td>
                   <td>{u.mfa_enabled ? "on" : <span className="muted">off</span>}</td>
                   <td>{u.disabled ? <span className="tag danger">disabled</span> : <span className="tag ok">active</span>}</td>
+                  <td>{u.last_login_at ? when(String(u.last_login_at)) : <span className="muted">never</span>}</td>
                   <td>
-                    {!u.disabled && (
-                      <button type="button" className="link small danger" onClick={() => disable.mutate(u.username)}>
+                    {!u.disabled && u.username !== session?.username && (
+                      <button type="button" className="link small danger" onClick={() => window.confirm(`Disable ${u.username}? Their sessions end at once.`) && disable.mutate(u.username)}>
                         disable
                       </button>
                     )}

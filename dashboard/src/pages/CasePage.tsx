@@ -155,6 +155,8 @@ export function CasePage() {
       void client.invalidateQueries({ queryKey: ["cases"] });
       void client.invalidateQueries({ queryKey: ["timeline"] });
       void client.invalidateQueries({ queryKey: ["decision-detail"] });
+      // labels change the fraud figures everywhere
+      for (const key of ["summary", "geo", "trends", "breakdown", "model-performance", "scores", "rule-stats"]) void client.invalidateQueries({ queryKey: [key] });
     },
   });
 

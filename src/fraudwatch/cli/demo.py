@@ -136,6 +136,9 @@ def _live(
             f"{demo_live.CLIENTS} concurrent clients")  # fmt: skip
         report = demo_live.stream(url, key, live_txs, fraud)
         report["stored"] = demo_live.wait_stored(app, [tx["transaction_id"] for tx in live_txs])
+        # the day's chargebacks and analysts' findings: the dashboard tells caught from missed
+        labels = demo_live.read_live_labels(path)
+        report["labels_reported"] = demo_live.report_labels(url, key, labels)
         time.sleep(2)  # the dispatcher's next round
         report["cases"] = CaseService(app.store.engine).counts()
         report["alerts_delivered"] = len(receiver.alerts)

@@ -249,6 +249,34 @@ def read_live(path: Path, prefix: str = "live-") -> tuple[list[dict[str, Any]], 
     return transactions, fraud
 
 
+def read_live_labels(path: Path, prefix: str = "live-") -> list[dict[str, Any]]:
+    """The live day's labels (chargebacks, analysts' findings), ids prefixed as `read_live`."""
+    labels = []
+    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+    for file in files:
+        with file.open(encoding="utf-8") as handle:
+            for line in handle:
+                event = json.loads(line)
+                if event.pop("type", None) == "label":
+                    event["transaction_id"] = prefix + event["transaction_id"]
+                    labels.append(event)
+    return labels
+
+
+def report_labels(url: str, key: str, labels: list[dict[str, Any]]) -> int:
+    """Send the day's labels as the bank would once they are known; how many were accepted."""
+    if not labels:
+        return 0
+    response = httpx.post(
+        f"{url}/v1/labels",
+        json={"labels": labels},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
+    response.raise_for_status()
+    return int(response.json()["accepted"])
+
+
 async def _post_all(
     url: str, key: str, transactions: list[dict[str, Any]]
 ) -> list[tuple[str, float, str]]:
