@@ -86,6 +86,7 @@ def test_training_stores_the_chosen_thresholds_and_evaluate_reports_them(
     )
     loaded = ModelBundle.load(bundle.save(tmp_path / "m"))
     assert loaded.thresholds == bundle.thresholds
+    assert loaded.threshold_rule == "validation"
     report = evaluate(loaded, evaluation_set(simulated_frame, split))
     assert report["operating_point"] == point
     assert report["thresholds"]["review"]["threshold"] == bundle.thresholds.review

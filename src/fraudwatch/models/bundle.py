@@ -39,6 +39,12 @@ class ModelBundle:
     thresholds: Thresholds
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def threshold_rule(self) -> str:
+        """How `thresholds` were chosen (for the scorer and its status page): "validation"
+        (on the validation period, docs/models.md), "configured", or "fallback: <why>"."""
+        return str(self.metadata.get("operating_point", {}).get("rule", "configured"))
+
     def layout_width_check(self, x: np.ndarray) -> None:
         if x.ndim != 2 or x.shape[1] != len(self.layout.columns):
             raise FeatureLayoutError(
