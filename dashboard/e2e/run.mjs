@@ -25,6 +25,15 @@ const results = {};
 const ruleName = `large_amount_review_${Date.now() % 100000}`;
 const TIMEOUT = 20_000;
 
+/** How long a page takes from navigation until its data is on screen, in ms (the report). */
+async function timed(name, action) {
+  const started = performance.now();
+  await action();
+  const ms = Math.round(performance.now() - started);
+  (results.page_ms ??= {})[name] = ms;
+  console.log(`  ${name}: ${ms} ms`);
+}
+
 function step(name) {
   console.log(`• ${name}`);
 }
@@ -183,23 +192,30 @@ async function main() {
     results.case_id = caseId;
     results.case_transactions = txIds;
     await page.getByRole("button", { name: "Reopen" }).waitFor();
-    await page.getByRole("link", { name: "← Cases" }).click();
-    await page.getByTestId("case-row").first().waitFor();
+    await timed("cases", async () => {
+      await page.getByRole("link", { name: "← Cases" }).click();
+      await page.getByTestId("case-row").first().waitFor();
+    });
     await shot(page, "05-cases");
 
     // -- analytics and models --------------------------------------------------------------
     step("analytics: the map, trends and breakdowns");
-    await page.getByRole("link", { name: /Analytics/ }).click();
-    await page.locator(".map-country").first().waitFor();
-    await page.locator(".recharts-bar-rectangle").first().waitFor();
+    await timed("analytics", async () => {
+      await page.getByRole("link", { name: /Analytics/ }).click();
+      await page.locator(".map-country").first().waitFor();
+      await page.locator(".recharts-bar-rectangle").first().waitFor();
+      await page.locator(".breakdown tbody tr").first().waitFor();
+    });
     const shaded = await page.locator(".map-country").evaluateAll((paths) => paths.filter((p) => p.getAttribute("fill")?.startsWith("rgb")).length);
     assert.ok(shaded >= 1, "at least one country is shaded");
     await shot(page, "07-analytics");
 
     step("models and rules");
-    await page.getByRole("link", { name: /Models/ }).click();
-    await page.getByRole("heading", { name: /Rules: hit rates/ }).waitFor();
-    await page.locator(".panel").filter({ hasText: "Rules: hit rates" }).locator("tbody tr").first().waitFor();
+    await timed("models", async () => {
+      await page.getByRole("link", { name: /Models/ }).click();
+      await page.getByRole("heading", { name: /Rules: hit rates/ }).waitFor();
+      await page.locator(".panel").filter({ hasText: "Rules: hit rates" }).locator("tbody tr").first().waitFor();
+    });
     await shot(page, "08-models");
 
     // -- an analyst drafts a rule; the engine's message shows inline -----------------------

@@ -66,6 +66,7 @@ def test_an_analyst_an_admin_and_a_viewer_use_the_dashboard(tools: None, tmp_pat
             assert active["version"] == results["published_version"]
         assert results["viewer_refused"] == [403, 403, 403]
         assert results["live_received"] >= 3
+        print("dashboard pages, navigation to data on screen (ms):", results["page_ms"])
     shots = sorted(p.name for p in SCREENSHOTS.glob("*.png"))
     for page in ("03-live", "05-cases", "06-case", "07-analytics", "08-models", "10-admin"):
         assert any(name.startswith(page) for name in shots), f"no screenshot of {page}"
