@@ -36,15 +36,20 @@ def catalogue(settings: Settings, conn: Connection, span: Window) -> ModelCatalo
     registry = ModelRegistry.from_settings(settings)
     client, name = registry.client, registry.name
     live = _live(conn, span)
+    versions = client.search_model_versions(f"name = '{name}'")
+    aliases: dict[str, list[str]] = {}
+    if versions:  # searched versions do not carry their aliases: the model has them
+        for alias, number in client.get_registered_model(name).aliases.items():
+            aliases.setdefault(str(number), []).append(alias)
     items = []
-    for version in client.search_model_versions(f"name = '{name}'"):
+    for version in versions:
         run = client.get_run(version.run_id) if version.run_id else None
         tags = run.data.tags if run is not None else {}
         items.append(
             ModelItem(
                 name=name,
                 version=int(version.version),
-                aliases=sorted(version.aliases or []),
+                aliases=sorted(aliases.get(str(version.version), [])),
                 stage=version.tags.get("stage", ""),
                 created_at=datetime.fromtimestamp(version.creation_timestamp / 1000, UTC),
                 metrics=dict(run.data.metrics) if run is not None else {},
