@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { NavLink, Outlet, useNavigate } from "react-router-dom";
 import { useSession } from "../auth/session";
+import { isTyping } from "../lib/keys";
 
 const NAV = [
   { to: "/live", label: "Live", key: "l" },
@@ -10,18 +11,13 @@ const NAV = [
   { to: "/admin", label: "Admin", key: "d" },
 ];
 
-function typing(target: EventTarget | null): boolean {
-  const element = target as HTMLElement | null;
-  return !!element && (element.tagName === "INPUT" || element.tagName === "TEXTAREA" || element.tagName === "SELECT" || element.isContentEditable);
-}
-
 /** `g` then a letter moves between pages (g l live, g c cases, g a analytics, g m models, g d admin). */
 function useGoShortcuts(): void {
   const navigate = useNavigate();
   useEffect(() => {
     let armed = 0;
     const onKey = (event: KeyboardEvent) => {
-      if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (isTyping(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
       if (event.key === "g") {
         armed = Date.now();
         return;

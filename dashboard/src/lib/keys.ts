@@ -21,3 +21,10 @@ export function useKeys(handlers: Record<string, (event: KeyboardEvent) => void>
     return () => window.removeEventListener("keydown", onKey);
   }, [handlers, enabled]);
 }
+
+/** Keeps the keyboard cursor's row (`tr.cursor`) in view as `j` / `k` move it. */
+export function useCursorInView(cursor: number): void {
+  useEffect(() => {
+    document.querySelector("tr.cursor")?.scrollIntoView?.({ block: "nearest" });
+  }, [cursor]);
+}

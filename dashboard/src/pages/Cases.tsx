@@ -6,7 +6,7 @@ import type { CaseStatus, CaseSummary } from "../api/types";
 import { useSession } from "../auth/session";
 import { OutcomeBadge, QueryState, ScoreBar, Tabs } from "../components/ui";
 import { label, money, relative, when } from "../lib/format";
-import { useKeys } from "../lib/keys";
+import { useCursorInView, useKeys } from "../lib/keys";
 
 type Queue = "mine" | "all" | "unassigned" | "breaching";
 
@@ -63,6 +63,7 @@ export function CasesPage() {
     [visible, row, navigate],
   );
   useKeys(keys);
+  useCursorInView(row);
 
   return (
     <div className="page">

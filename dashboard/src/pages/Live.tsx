@@ -8,7 +8,7 @@ import { OutcomeFilter } from "../components/OutcomeFilter";
 import { ErrorState, OutcomeBadge, ScoreBar, Tile } from "../components/ui";
 import { NO_FILTERS, matches, toQuery, type DecisionFilters } from "../lib/filters";
 import { clock, count, label, money, ms, percent, short } from "../lib/format";
-import { useKeys } from "../lib/keys";
+import { useCursorInView, useKeys } from "../lib/keys";
 
 const CAP = 300;
 
@@ -157,6 +157,7 @@ export function LivePage() {
     [togglePause, rows, cursor],
   );
   useKeys(keys, selected === null);
+  useCursorInView(cursor);
 
   const shown = paused ? "paused" : status;
   return (
