@@ -47,6 +47,7 @@ from fraudwatch.stream.decode import Decoded, decode_batch
 log = logging.getLogger(__name__)
 STAGES = ("consume", "decode", "score", "store", "publish", "commit")
 LATENCY_SAMPLES = 5_000_000
+STORE_SLOW_S = 5.0  # say so when a batch has waited this long for the store
 FIRST_MESSAGE_WAIT_S = 60.0  # an idle exit waits this long for the first message (group join)
 _encode = msgspec.json.Encoder().encode
 
@@ -323,10 +324,18 @@ class StreamWorker:
     def _await_stored(self, ticket: int) -> None:
         """Until the writer has stored the batch: the store being down stalls the worker
         (the writer retries), it never skips a batch."""
+        started = last_said = time.monotonic()
         while not self.service.writer.wait(ticket, self.store_wait_s):
             if self._stop.is_set():
                 raise Stopped("decisions not stored; nothing committed")
-            log.warning("waiting for the store (%d decisions queued)", self.service.writer.backlog)
+            now = time.monotonic()
+            if now - last_said >= STORE_SLOW_S:  # a slow store is normal under load; a stuck one
+                last_said = now
+                log.warning(
+                    "waiting %.0f s for the store (%d decisions queued)",
+                    now - started,
+                    self.service.writer.backlog,
+                )
 
     def _publish(self, decisions: list[Decision], decoded: Decoded) -> None:
         producer = self.producer
