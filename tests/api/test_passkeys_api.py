@@ -13,10 +13,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
 from fraudwatch.bootstrap import Container
+from fraudwatch.control.repository import Role
 from fraudwatch.users.service import UserRole, UserService
 from tests.api.authenticator import SoftwareAuthenticator, b64url
 
 PASSWORD = "correct horse battery"
+Keys = dict[Role, dict[str, str]]
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -160,3 +162,23 @@ def test_a_password_alone_neither_adds_nor_removes_a_factor_and_changes_are_audi
         "admin",
         True,
     )
+
+
+def test_an_admin_resets_the_second_factor_of_a_user_who_lost_their_device(
+    client: TestClient, container: Container, keys: Keys
+) -> None:
+    _user(container)
+    key = SoftwareAuthenticator()
+    first, _ = _login(client, "ana")
+    assert _enrol(client, first, key).status_code == 200
+    refused = client.post("/v1/users/ana/reset-second-factor", headers=keys[Role.ANALYST])
+    assert refused.status_code == 403
+    reset = client.post("/v1/users/ana/reset-second-factor", headers=keys[Role.ADMIN])
+    assert reset.status_code == 200
+    assert client.get("/v1/cases", headers=first).status_code == 401  # sessions ended
+    pending, body = _login(client, "ana")
+    assert (body["second_factor"], body["methods"]) == ("required", [])
+    assert _enrol(client, pending, SoftwareAuthenticator()).status_code == 200  # a new device
+    assert client.get("/v1/cases", headers=pending).status_code == 200
+    actions = _audit_actions(client, keys[Role.ADMIN])
+    assert actions[:2] == ["user.passkey_registered", "user.second_factor_reset"]

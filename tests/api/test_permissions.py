@@ -46,6 +46,7 @@ MATRIX: dict[tuple[str, str], set[Role]] = {
     ("POST", "/v1/users"): {A},
     ("GET", "/v1/users"): {A},
     ("POST", "/v1/users/{username}/disable"): {A},
+    ("POST", "/v1/users/{username}/reset-second-factor"): {A},
     ("POST", "/v1/step-up/{transaction_id}"): {S, A},
     ("POST", "/v1/step-up/{transaction_id}/verify"): {S, A},
     ("GET", "/v1/auth/me"): EVERYONE,

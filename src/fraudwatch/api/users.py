@@ -151,6 +151,15 @@ def list_users(request: Request, _: Admin) -> list[dict[str, Any]]:
     return _users(request).users()
 
 
+@router.post(
+    "/users/{username}/reset-second-factor",
+    summary="Remove a user's TOTP, passkeys and recovery codes (a lost device)",
+)
+def reset_second_factor(username: str, request: Request, key: Admin) -> dict[str, str]:
+    _users(request).reset_second_factor(username, by=key.actor)
+    return {"reset": username}
+
+
 @router.post("/users/{username}/disable", summary="Disable a user and end their sessions")
 def disable_user(username: str, request: Request, key: Admin) -> dict[str, str]:
     _users(request).disable(username, by=key.actor)

@@ -10,7 +10,9 @@ from fraudwatch.cli.common import JsonOption, container
 from fraudwatch.cli.output import console, emit_json, table
 from fraudwatch.users.service import UserRole, UserService
 
-users_app = typer.Typer(help="Users: create, list, disable.", no_args_is_help=True)
+users_app = typer.Typer(
+    help="Users: create, list, disable, reset a second factor.", no_args_is_help=True
+)
 
 
 @users_app.command("create")
@@ -59,3 +61,12 @@ def disable_command(username: Annotated[str, typer.Option(help="Login name.")]) 
     with container() as app:
         UserService(app.store.engine, app.keyring).disable(username, by="command line")
     console.print(f"disabled {username}")
+
+
+@users_app.command("reset-second-factor")
+def reset_command(username: Annotated[str, typer.Option(help="Login name.")]) -> None:
+    """Remove a user's TOTP, passkeys and recovery codes (a lost device) and end their sessions;
+    they set up a new second factor at their next login."""
+    with container() as app:
+        UserService(app.store.engine, app.keyring).reset_second_factor(username, by="command line")
+    console.print(f"second factor of {username} reset")

@@ -210,6 +210,31 @@ class UserService:
                 conn, actor=by, action="user.disable", target=f"user:{username}", details=None
             )
 
+    def reset_second_factor(self, username: str, *, by: str) -> None:
+        """For a user who lost their device: remove TOTP, passkeys and recovery codes and end
+        their sessions; they set up a new second factor at the next login."""
+        check(by, Permission.USERS_ADMIN)
+        with writing(self._engine) as conn:
+            done = conn.execute(
+                update(t.users)
+                .where(t.users.c.username == username)
+                .values(mfa_enabled=False, totp_enc=None, pii_key_id=None)
+            )
+            if done.rowcount != 1:
+                raise NotFoundError(f"no user {username!r}")
+            removed = conn.execute(
+                delete(t.passkeys).where(t.passkeys.c.owner == f"user:{username}")
+            ).rowcount
+            conn.execute(delete(t.recovery_codes).where(t.recovery_codes.c.username == username))
+            conn.execute(delete(t.sessions).where(t.sessions.c.username == username))
+            audit.append(
+                conn,
+                actor=by,
+                action="user.second_factor_reset",
+                target=f"user:{username}",
+                details={"passkeys_removed": int(removed)},
+            )
+
     # -- logging in -----------------------------------------------------------------------
 
     def login(self, username: str, password: str) -> Session:
