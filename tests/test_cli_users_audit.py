@@ -1,6 +1,6 @@
 """Bootstrapping people and checking the audit log through the `fraudwatch` command: create (the
-password typed at the prompt), list, disable; `audit verify` passes on the untouched chain and,
-once a row is edited in the database, exits 1 naming that entry."""
+password typed at the prompt), list, disable, reset a second factor; `audit verify` passes on
+the untouched chain and, once a row is edited in the database, exits 1 naming that entry."""
 
 from __future__ import annotations
 
@@ -22,13 +22,16 @@ def test_users_and_a_tampered_audit_log(tmp_path: Path) -> None:
                            "--password", "short", check=False)  # fmt: skip
     assert too_short.returncode != 0 and "12 characters" in too_short.stderr + too_short.stdout
     fraudwatch(home, "users", "disable", "--username", "vic")
+    fraudwatch(home, "users", "reset-second-factor", "--username", "ada")
+    nobody = fraudwatch(home, "users", "reset-second-factor", "--username", "eve", check=False)
+    assert nobody.returncode != 0 and "no user 'eve'" in nobody.stderr + nobody.stdout
     listed = as_json(fraudwatch(home, "users", "list", "--json"))
     users = {u["username"]: u for u in listed["users"]}
     assert (users["ada"]["role"], users["vic"]["disabled"]) == ("admin", True)
     assert "password" not in json.dumps(listed)
 
     intact = as_json(fraudwatch(home, "audit", "verify", "--json"))
-    assert intact == {"entries": 3, "ok": True, "bad_seq": None, "problem": None}
+    assert intact == {"entries": 4, "ok": True, "bad_seq": None, "problem": None}
     with sqlite3.connect(home / "fraudwatch.db") as db:  # someone edits history
         db.execute("UPDATE audit_log SET actor = 'nobody' WHERE seq = 2")
     tampered = fraudwatch(home, "audit", "verify", check=False)
