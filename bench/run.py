@@ -20,6 +20,7 @@ BENCHMARKS = [
     ("HTTP scoring API", ["bench_api.py", "--seconds", "15", "--runs", "3"]),
     ("kafka path end to end", ["bench_kafka.py", "--transactions", "200000", "--runs", "3"]),
     ("dashboard API", ["bench_dashboard.py", "--decisions", "1000000", "--runs", "3"]),
+    ("case API", ["bench_cases.py"]),
 ]
 
 

@@ -110,6 +110,18 @@ class Settings(BaseSettings):
         "repository's dashboard/dist.",
     )
 
+    # -- passkeys (WebAuthn) ------------------------------------------------------------------
+    webauthn_rp_id: str = Field(
+        default="localhost",
+        description="The relying party id of passkeys: the domain users and customers see "
+        "(e.g. fraud.example.com).",
+    )
+    webauthn_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to answer a passkey ceremony (e.g. https://fraud.example."
+        "com); empty: https on the rp id or its subdomains (http on localhost).",
+    )
+
     # -- alerts -------------------------------------------------------------------------------
     alert_channels: dict[str, ChannelConfig] = Field(
         default_factory=dict, description="Alert channels by name (Slack, email, SMS, webhook)."

@@ -182,3 +182,27 @@ def test_an_admin_resets_the_second_factor_of_a_user_who_lost_their_device(
     assert client.get("/v1/cases", headers=pending).status_code == 200
     actions = _audit_actions(client, keys[Role.ADMIN])
     assert actions[:2] == ["user.passkey_registered", "user.second_factor_reset"]
+
+
+def test_the_relying_party_comes_from_the_settings(container: Container) -> None:
+    from fraudwatch.api.app import create_app
+    from fraudwatch.scoring.service import ScoringService
+    from fraudwatch.settings import load_settings
+
+    settings = load_settings(
+        home=container.settings.home,
+        warmup_days=0,
+        webauthn_rp_id="fraud.example.com",
+        webauthn_origins=["https://fraud.example.com"],
+    )
+    container.settings = settings
+    app = create_app(ScoringService(container))
+    for passkeys in (app.state.users.passkeys, app.state.step_up.passkeys):
+        party = passkeys.relying_party
+        assert party.rp_id == "fraud.example.com"
+        assert party.check_origin("https://fraud.example.com") == "https://fraud.example.com"
+    with TestClient(app) as client:
+        _user(container)
+        session, _ = _login(client, "ana")
+        options = client.post("/v1/auth/passkeys/register/options", headers=session)
+        assert options.json()["rp"]["id"] == "fraud.example.com"

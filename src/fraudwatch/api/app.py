@@ -30,6 +30,8 @@ from fraudwatch.errors import FraudwatchError
 from fraudwatch.events.model import Login, Transaction
 from fraudwatch.rules.model import RuleSetError
 from fraudwatch.scoring.service import ScoringService
+from fraudwatch.settings import Settings
+from fraudwatch.users.passkeys import Passkeys, RelyingParty
 from fraudwatch.users.service import UserService
 
 STATUS = {
@@ -67,7 +69,8 @@ def create_app(service: ScoringService, *, poll_s: float | None = None) -> FastA
     app.state.service = service
     app.state.metrics = Metrics()
     app.state.authenticate = Authenticator(service.control)
-    app.state.users = UserService(service.store.engine, service.app.keyring)
+    relying_party = _relying_party(service.app.settings)
+    app.state.users = UserService(service.store.engine, service.app.keyring, relying_party)
     app.state.step_up = _step_up(service)
     app.include_router(scoring.router)
     app.include_router(admin.router)
@@ -98,7 +101,12 @@ def _step_up(service: ScoringService) -> StepUp:
         if name in settings.alert_channels
     }
     key = service.app.tokenizer.token("fraudwatch step-up codes").encode()
-    return StepUp(service.store.engine, key, channels)
+    passkeys = Passkeys(service.store.engine, _relying_party(settings))
+    return StepUp(service.store.engine, key, channels, passkeys)
+
+
+def _relying_party(settings: Settings) -> RelyingParty:
+    return RelyingParty(rp_id=settings.webauthn_rp_id, origins=frozenset(settings.webauthn_origins))
 
 
 def _errors(app: FastAPI) -> None:
