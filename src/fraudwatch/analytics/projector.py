@@ -19,12 +19,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Engine, and_, or_, select
+from sqlalchemy import Connection, Engine, Float, Text, and_, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from fraudwatch.analytics.decisions import labels_of
-from fraudwatch.analytics.rollup import UNLABELLED, Delta, Fact, LabelState, add, new_delta
+from fraudwatch.analytics.rollup import (
+    UNLABELLED,
+    Delta,
+    Fact,
+    LabelState,
+    add,
+    moment,
+    new_delta,
+)
 from fraudwatch.analytics.rollup import relabel as relabel_delta
 from fraudwatch.storage import tables as t
 from fraudwatch.storage.writing import writing
@@ -50,8 +58,11 @@ class Cursor(msgspec.Struct):
 
 def _facts_query() -> Any:
     return select(
-        _d.transaction_id, _d.event_time, _d.decided_at, _d.outcome, _d.risk_score,
-        _d.model_version, _d.rules_hit, _d.latency_ms, _x.amount, _x.merchant_country,
+        _d.transaction_id, _raw_time(_d.event_time), _raw_time(_d.decided_at), _d.outcome,
+        _d.risk_score,
+        _d.model_version, _d.rules_hit, _d.latency_ms,
+        type_coerce(_x.amount, Float).label("amount"),  # a float: no Decimal per row
+        _x.merchant_country,
         _x.billing_country, _x.merchant_mcc, _x.channel,
     ).select_from(
         t.decisions.outerjoin(
@@ -59,6 +70,12 @@ def _facts_query() -> Any:
             and_(_x.transaction_id == _d.transaction_id, _x.event_time == _d.event_time),
         )
     )  # fmt: skip
+
+
+def _raw_time(column: Any) -> Any:
+    """A time column read as the driver gives it (SQLite: text, parsed by `moment`, several
+    times faster than SQLAlchemy's per-row processing; PostgreSQL: a datetime already)."""
+    return type_coerce(column, Text).label(column.name)
 
 
 def _insert(conn: Connection) -> Any:
@@ -163,7 +180,7 @@ class Projector:
             return 0
         last = rows[-1]
         moved = msgspec.structs.replace(
-            cursor, decided_at=last.decided_at, transaction_id=last.transaction_id
+            cursor, decided_at=moment(last.decided_at), transaction_id=last.transaction_id
         )
         return self._project(rows, moved)
 
@@ -214,7 +231,7 @@ class Projector:
             values.append(
                 {
                     "transaction_id": row.transaction_id,
-                    "event_time": row.event_time,
+                    "event_time": moment(row.event_time),
                     "is_fraud": state.is_fraud,
                     "fraud_type": state.fraud_type,
                 }

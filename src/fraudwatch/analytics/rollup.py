@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -47,7 +47,7 @@ class Fact:
         if total is None and latency:
             total = sum(float(v) for v in latency.values())
         return cls(
-            row.transaction_id, row.event_time, row.outcome, float(row.risk_score),
+            row.transaction_id, moment(row.event_time), row.outcome, float(row.risk_score),
             row.model_version, tuple(hits.get("fired", ())), tuple(hits.get("shadow", ())),
             None if total is None else float(total),
             float(row.amount) if row.amount is not None else 0.0,
@@ -71,6 +71,13 @@ def _document(value: Any) -> dict[str, Any]:
         decoded: dict[str, Any] = msgspec.json.decode(value)
         return decoded
     return dict(value)
+
+
+def moment(value: datetime | str) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite's text, or the driver's datetime)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def hour_of(moment: datetime) -> datetime:
