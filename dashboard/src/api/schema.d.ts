@@ -639,6 +639,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/users/{username}/reset-second-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Remove a user's TOTP, passkeys and recovery codes (a lost device) */
+        post: operations["reset_second_factor_v1_users__username__reset_second_factor_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/users/{username}/disable": {
         parameters: {
             query?: never;
@@ -1067,6 +1084,12 @@ export interface components {
             since?: string | null;
             /** Until */
             until?: string | null;
+            /**
+             * Warm Up Days
+             * @description Stored history before `since` replayed into the features first (feature windows longer than this see less history than the scorer did; 30 days is exact for the default features, and slower)
+             * @default 1
+             */
+            warm_up_days: number;
         };
         /** BacktestResult */
         BacktestResult: {
@@ -3455,6 +3478,39 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: string;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reset_second_factor_v1_users__username__reset_second_factor_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
