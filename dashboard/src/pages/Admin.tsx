@@ -362,6 +362,10 @@ function UsersSection() {
       void client.invalidateQueries({ queryKey: ["users"] });
     },
   });
+  const reset = useMutation({
+    mutationFn: (username: string) => api.post("/v1/users/{username}/reset-second-factor", {}, { params: { username } }),
+    onSuccess: () => void client.invalidateQueries({ queryKey: ["users"] }),
+  });
   const disable = useMutation({
     mutationFn: (username: string) => api.post("/v1/users/{username}/disable", {}, { params: { username } }),
     onSuccess: () => void client.invalidateQueries({ queryKey: ["users"] }),
@@ -391,7 +395,12 @@ function UsersSection() {
                   <td>{u.mfa_enabled ? "on" : <span className="muted">off</span>}</td>
                   <td>{u.disabled ? <span className="tag danger">disabled</span> : <span className="tag ok">active</span>}</td>
                   <td>{u.last_login_at ? when(String(u.last_login_at)) : <span className="muted">never</span>}</td>
-                  <td>
+                  <td className="actions">
+                    {Boolean(u.mfa_enabled) && u.username !== session?.username && (
+                      <button type="button" className="link small" title="A lost device: they set up a new second factor at their next login" onClick={() => window.confirm(`Reset ${u.username}'s second factor?`) && reset.mutate(u.username)}>
+                        reset 2FA
+                      </button>
+                    )}
                     {!u.disabled && u.username !== session?.username && (
                       <button type="button" className="link small danger" onClick={() => window.confirm(`Disable ${u.username}? Their sessions end at once.`) && disable.mutate(u.username)}>
                         disable
@@ -422,6 +431,7 @@ function UsersSection() {
             </button>
             {create.error && <p className="form-error" role="alert">{errorText(create.error)}</p>}
             {disable.error && <p className="form-error" role="alert">{errorText(disable.error)}</p>}
+            {reset.error && <p className="form-error" role="alert">{errorText(reset.error)}</p>}
           </form>
         </div>
       )}
