@@ -33,10 +33,23 @@ function useGoShortcuts(): void {
   }, [navigate]);
 }
 
+/** Fetch the chart-heavy pages' code once the first page is up, so they open at once later. */
+function usePrefetchPages(): void {
+  useEffect(() => {
+    const timer = setTimeout(() => {
+      void import("../pages/Analytics");
+      void import("../pages/Models");
+      void import("../pages/Admin");
+    }, 1500);
+    return () => clearTimeout(timer);
+  }, []);
+}
+
 export function Layout() {
   const { session, signOut } = useSession();
   const [showKeys, setShowKeys] = useState(false);
   useGoShortcuts();
+  usePrefetchPages();
   return (
     <div className="shell">
       <nav className="sidebar" aria-label="Main">
