@@ -42,6 +42,7 @@ def test_summary_counts_outcomes_fraud_and_money(projected: EventStore) -> None:
     assert s.latency_ms.p50 == pytest.approx(3.0, rel=0.05)  # totals 2 2 3 3 4 5
     assert s.latency_ms.p99 == pytest.approx(5.0, rel=0.05)
     assert s.throughput_per_s == pytest.approx(1 / 60)  # only tx-6 in its last minute
+    assert s.rollups_until == T0 + timedelta(days=1, seconds=1)  # tx-6 was decided then
 
 
 def test_default_window_is_the_week_up_to_the_newest_decision(projected: EventStore) -> None:

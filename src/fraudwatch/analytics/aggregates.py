@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, String, func, literal, select
 
 from fraudwatch.analytics.cursors import BadQuery
@@ -35,6 +36,7 @@ from fraudwatch.analytics.views import (
 from fraudwatch.storage import tables as t
 
 DEFAULT_WINDOW = timedelta(days=7)
+PROJECTOR_CHECKPOINT = "dashboard.projector"  # the projector's cursor (see projector.py)
 HOUR = timedelta(hours=1)
 BREAKDOWNS = {
     "mcc": "mcc",
@@ -74,6 +76,17 @@ def window(conn: Connection, since: datetime | None, until: datetime | None) -> 
     if since >= until:
         raise BadQuery("since: must be before until")
     return Window(since=since, until=until)
+
+
+def projected_until(conn: Connection) -> datetime | None:
+    """The projector's cursor: every decision decided up to then is in the rollups."""
+    value = conn.execute(
+        select(t.checkpoints.c.value).where(t.checkpoints.c.key == PROJECTOR_CHECKPOINT)
+    ).scalar()
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(msgspec.json.decode(value)["decided_at"])
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def newest_event(conn: Connection) -> datetime | None:
@@ -146,6 +159,7 @@ def summary(conn: Connection, span: Window) -> Summary:
         false_positives=int(flagged - flagged_fraud),
         latency_ms=_latency(conn, span),
         throughput_per_s=recent / 60.0,
+        rollups_until=projected_until(conn),
     )
 
 

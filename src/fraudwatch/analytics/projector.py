@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, Float, Text, and_, or_, select, type_
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from fraudwatch.analytics.aggregates import PROJECTOR_CHECKPOINT
 from fraudwatch.analytics.decisions import labels_of
 from fraudwatch.analytics.rollup import (
     UNLABELLED,
@@ -38,7 +39,7 @@ from fraudwatch.storage import tables as t
 from fraudwatch.storage.writing import writing
 
 log = logging.getLogger(__name__)
-CHECKPOINT = "dashboard.projector"
+CHECKPOINT = PROJECTOR_CHECKPOINT
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ID_CHUNK = 500
 MEASURES = {

@@ -158,6 +158,11 @@ class Summary(BaseModel):
     throughput_per_s: float = Field(
         description="Decisions per second over the last minute of stored decisions"
     )
+    rollups_until: datetime | None = Field(
+        default=None,
+        description="The aggregates hold every decision decided up to this time (they trail "
+        "the store while the projector catches up); null: nothing projected yet",
+    )
 
 
 class GeoItem(BaseModel):
