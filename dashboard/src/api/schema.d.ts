@@ -1715,6 +1715,11 @@ export interface components {
              * @description Decisions per second over the last minute of stored decisions
              */
             throughput_per_s: number;
+            /**
+             * Rollups Until
+             * @description The aggregates hold every decision decided up to this time (they trail the store while the projector catches up); null: nothing projected yet
+             */
+            rollups_until?: string | null;
         };
         /** ThresholdsIn */
         ThresholdsIn: {

@@ -6,7 +6,7 @@ import type { BreakdownItem, GeoItem, Summary, TrendItem } from "../api/types";
 import { AXIS, COLOURS, ChartBox, GRID, TOOLTIP } from "../components/charts";
 import { Panel, QueryState, Tabs, Tile } from "../components/ui";
 import { WorldMap } from "../components/WorldMap";
-import { count, day, hour, label, money, percent, short } from "../lib/format";
+import { count, day, hour, label, money, percent, short, when } from "../lib/format";
 
 type GeoMetric = "fraud" | "decisions" | "flagged" | "blocked" | "fraud_amount";
 type Dimension = "mcc" | "country" | "channel" | "scenario";
@@ -202,7 +202,7 @@ function Money() {
       <Tile title="Fraud caught" tone="approve" value={s ? money(s.fraud_caught_amount) : "…"} sub={s ? `${count(s.fraud_caught)} transactions` : ""} />
       <Tile title="Fraud lost (approved)" tone="block" value={s ? money(s.fraud_missed_amount) : "…"} sub={s ? `${count(s.fraud_missed)} transactions` : ""} />
       <Tile title="Labelled fraud" value={s ? count(s.labelled_fraud) : "…"} sub={s ? `${count(s.false_positives)} false positives` : ""} />
-      <Tile title="Window" value={s ? `${day(s.since)} – ${day(s.until)}` : "…"} tone="muted" />
+      <Tile title="Window" value={s ? `${day(s.since)} – ${day(s.until)}` : "…"} sub={s?.rollups_until ? `figures up to ${when(s.rollups_until)}` : undefined} tone="muted" />
     </div>
   );
 }
