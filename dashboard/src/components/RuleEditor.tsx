@@ -55,6 +55,7 @@ export function ProblemMarker({ condition, validation }: { condition: string; va
 
 /** A published (frozen) version's rules, read only. */
 export function RuleTable({ rules }: { rules: Rule[] }) {
+  const described = rules.some((r) => r.description);
   return (
     <table className="grid compact rule-table">
       <thead>
@@ -63,7 +64,7 @@ export function RuleTable({ rules }: { rules: Rule[] }) {
           <th>Action</th>
           <th className="num">Weight</th>
           <th>Condition</th>
-          <th>Description</th>
+          {described && <th>Description</th>}
         </tr>
       </thead>
       <tbody>
@@ -78,7 +79,7 @@ export function RuleTable({ rules }: { rules: Rule[] }) {
             </td>
             <td className="num">{r.weight}</td>
             <td className="mono wrap">{r.condition}</td>
-            <td className="wrap muted">{r.description}</td>
+            {described && <td className="wrap muted">{r.description}</td>}
           </tr>
         ))}
       </tbody>
