@@ -85,6 +85,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def single_batches(url: str) -> tuple[float, float]:
+    """(requests, batches) of single-transaction scoring so far, from /metrics."""
+    values = {}
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if line.startswith("fraudwatch_single_batch_size_"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return (
+        values.get("fraudwatch_single_batch_size_sum", 0.0),
+        values.get("fraudwatch_single_batch_size_count", 0.0),
+    )
+
+
 class Traffic:
     """Hands out consecutive, never reused slices of the scenario's traffic file, so every
     request carries a new transaction and event times only move forward."""
@@ -170,6 +183,7 @@ def main() -> None:
             for run in range(args.runs):
                 connections = args.connections if batch == 1 else args.batch_connections
                 cpu = cpu_seconds(server.pid)
+                before = single_batches(url)
                 r = traffic.load(url, key, batch, args.seconds, connections, args.cap)
                 rate = r["requests"] * batch / r["seconds"]
                 cpu_us = 1e6 * (cpu_seconds(server.pid) - cpu) / max(1, r["requests"] * batch)
@@ -178,6 +192,10 @@ def main() -> None:
                 p95s.append(r["p95"])
                 p99s.append(r["p99"])
                 reused = f", {int(r['reused']):,} repeated" if r["reused"] else ""
+                if batch == 1:
+                    after = single_batches(url)
+                    together = (after[0] - before[0]) / max(1.0, after[1] - before[1])
+                    reused += f", {together:.1f} requests scored together on average"
                 print(f"{label} run {run + 1}: {rate:,.0f} transactions/s, request latency "
                       f"p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, p99 {r['p99']:.1f} ms, "
                       f"{int(r['errors'])} errors{reused}; server CPU {cpu_us:.0f} µs per "

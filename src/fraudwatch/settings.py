@@ -110,6 +110,13 @@ class Settings(BaseSettings):
         "repository's dashboard/dist.",
     )
 
+    dashboard_projector: bool = Field(
+        default=True,
+        description="Keep the dashboard's rollups current from inside `fraudwatch serve`. On "
+        "scoring-only nodes switch it off and run `fraudwatch projector` in one process "
+        "elsewhere (its work then takes no CPU or write lock from scoring).",
+    )
+
     # -- passkeys (WebAuthn) ------------------------------------------------------------------
     webauthn_rp_id: str = Field(
         default="localhost",

@@ -90,7 +90,7 @@ class Projector:
         self,
         engine: Engine,
         *,
-        page: int = 20_000,
+        page: int = 2_000,  # one write transaction each: short, scoring's writer never waits long
         poll_s: float = 0.5,
         sweep_s: float = 10.0,
         lag_s: float = 15.0,

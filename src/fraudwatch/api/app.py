@@ -55,7 +55,8 @@ def create_app(service: ScoringService, *, poll_s: float | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start(poll_s if poll_s is not None else service.app.settings.rules_poll_s)
-        projector.start()
+        if service.app.settings.dashboard_projector:
+            projector.start()
         yield
         projector.stop()
         service.close()
@@ -156,6 +157,7 @@ def _operations(app: FastAPI) -> None:
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     def prometheus() -> Response:
         metrics.queue.labels("decision_writer").set(service.writer.backlog)
+        metrics.queue.labels("decision_events").set(service.events.backlog)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

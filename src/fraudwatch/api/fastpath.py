@@ -59,7 +59,7 @@ class FastScoring:
         self.authenticate = authenticate
         self.users = users
         self.metrics = metrics
-        self.batcher = Batcher(service)
+        self.batcher = Batcher(service, metrics=metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path")
@@ -129,9 +129,12 @@ class Batcher:
     exactly those of one-by-one scoring in arrival order (the pipeline orders by event time
     within a batch, as it does across requests)."""
 
-    def __init__(self, service: ScoringService, max_batch: int = 256) -> None:
+    def __init__(
+        self, service: ScoringService, max_batch: int = 256, metrics: Metrics | None = None
+    ) -> None:
         self.service = service
         self.max_batch = max_batch
+        self.metrics = metrics
         self._waiting: list[tuple[Transaction, asyncio.Future[Decision]]] = []
         self._scheduled = False
         self.batches = 0
@@ -163,6 +166,8 @@ class Batcher:
             return
         self.batches += 1
         self.scored += len(batch)
+        if self.metrics is not None:
+            self.metrics.single_batch.observe(len(batch))
         for (_, future), decision in zip(batch, decisions, strict=True):
             if not future.done():  # the client may have gone
                 future.set_result(decision)

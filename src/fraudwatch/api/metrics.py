@@ -30,6 +30,12 @@ class Metrics:
         self.queue = Gauge(
             "fraudwatch_queue_depth", "Items waiting, by queue", ["queue"], registry=self.registry
         )
+        self.single_batch = Histogram(
+            "fraudwatch_single_batch_size",
+            "Single-transaction requests scored together in one batch",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=self.registry,
+        )
         self.rules_hits = Counter(
             "fraudwatch_rule_hits",
             "Rule hits (shadow hits included)",

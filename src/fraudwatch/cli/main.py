@@ -16,6 +16,7 @@ from fraudwatch.cli import (
     ingest,
     models,
     openapi,
+    projector,
     rules,
     serve,
     simulate,
@@ -54,6 +55,7 @@ app.command("evaluate")(models.evaluate_command)
 app.command("backtest")(models.backtest_command)
 app.add_typer(models.models_app, name="models")
 app.command("openapi")(openapi.openapi_command)
+app.command("projector")(projector.projector_command)
 
 
 def _version(value: bool) -> None:
