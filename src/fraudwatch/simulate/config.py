@@ -14,6 +14,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
+DEFAULT_START = datetime(2026, 1, 5, tzinfo=UTC)
+
+
 class LabelMix(BaseModel):
     """Who finds a scenario's fraud out (relative weights): drives the label delay."""
 
@@ -156,7 +159,7 @@ class SimulationConfig(BaseModel):
 
     transactions: int = Field(10_000, ge=1, le=50_000_000)
     seed: int = Field(0, ge=0)
-    start: AwareDatetime = datetime(2026, 1, 5, tzinfo=UTC)
+    start: AwareDatetime = DEFAULT_START
     days: int = Field(30, ge=1, le=366)
     customers: int | None = Field(None, ge=10, description="default: transactions / 40")
     behaviour: Behaviour = Behaviour()

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from fraudwatch.simulate import labels as labelling
 from fraudwatch.simulate.columns import hex_strings, mix64
-from fraudwatch.simulate.config import SimulationConfig
+from fraudwatch.simulate.config import DEFAULT_START, SimulationConfig
 from fraudwatch.simulate.logins import legit_logins
 from fraudwatch.simulate.scenarios import friendly_fraud, run_scenarios
 from fraudwatch.simulate.timeline import LabelBatch, LoginBatch, TxBatch
@@ -33,11 +33,18 @@ class Simulation:
     labels: LabelBatch
 
     def transaction_ids(self, rows: npt.NDArray[np.int64]) -> pa.Array:
-        """Ids of transaction rows: unique (a bijection of the row), random-looking, per seed."""
-        return hex_strings("tx_", mix64(rows, self.world.config.seed * 7 + 10))
+        """Ids of transaction rows: unique (a bijection of the row), random-looking, per seed
+        and start day, so streams simulated for consecutive periods (same seed, the next start)
+        never reuse each other's ids."""
+        return hex_strings("tx_", mix64(rows, self._id_key(10)))
 
     def login_ids(self, rows: npt.NDArray[np.int64]) -> pa.Array:
-        return hex_strings("lgn_", mix64(rows, self.world.config.seed * 7 + 11))
+        return hex_strings("lgn_", mix64(rows, self._id_key(11)))
+
+    def _id_key(self, kind: int) -> int:
+        config = self.world.config
+        day = (config.start - DEFAULT_START).days  # 0 for the default start: ids as before
+        return config.seed * 7 + kind + day * 1_000_003
 
 
 def generate(config: SimulationConfig) -> Simulation:
