@@ -12,6 +12,7 @@ approved, never on the approve path. Each decision records the versions and each
 from __future__ import annotations
 
 import heapq
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -109,8 +110,16 @@ class DecisionPipeline:
 
     def score(self, transactions: Sequence[Transaction]) -> list[Decision]:
         """Decisions for `transactions`, in their order."""
+        return self.score_detailed(transactions)[0]
+
+    def score_detailed(
+        self, transactions: Sequence[Transaction]
+    ) -> tuple[list[Decision], dict[str, dict[str, float | None]]]:
+        """Decisions in the order of `transactions`, and the feature values each flagged one
+        (review, step_up, block) was made on, by transaction id (a missing value is None): what
+        an investigator sees on the case page."""
         if not transactions:
-            return []
+            return [], {}
         stages = _Stages(time.perf_counter(), {})
         order = sorted(range(len(transactions)), key=lambda i: transactions[i].event_time)
         with self._lock:
@@ -159,7 +168,16 @@ class DecisionPipeline:
                 latency_ms=latency,
                 late=k in late,
             )
-        return [d for d in out if d is not None]
+        seen: dict[str, dict[str, float | None]] = {}
+        names = self._names
+        for k, verdict in enumerate(verdicts):
+            if verdict.outcome is not Outcome.APPROVE:
+                values = features[k].tolist()
+                seen[transactions[order[k]].transaction_id] = {
+                    name: None if math.isnan(value) else value  # NaN: missing
+                    for name, value in zip(names, values, strict=True)
+                }
+        return [d for d in out if d is not None], seen
 
     def replay(
         self, stream: Sequence[StreamItem], progress: Callable[[int], None] | None = None

@@ -200,7 +200,7 @@ class ScoringService:
             if tx.transaction_id not in known and tx.transaction_id not in seen:
                 seen.add(tx.transaction_id)
                 fresh.append(tx)
-        decided = self.pipeline.score(fresh) if fresh else []
+        decided, features = self.pipeline.score_detailed(fresh) if fresh else ([], {})
         with self._lock:
             for decision in decided:
                 self._recent[decision.transaction_id] = decision
@@ -208,7 +208,7 @@ class ScoringService:
             while len(self._recent) > RECENT:
                 self._recent.popitem(last=False)
         if decided:
-            self.writer.submit(list(zip(fresh, decided, strict=True)))
+            self.writer.submit(list(zip(fresh, decided, strict=True)), features)
         by_id = {**known, **{d.transaction_id: d for d in decided}}
         return [by_id[tx.transaction_id] for tx in transactions]
 

@@ -52,6 +52,7 @@ class DecisionWriter:
         self._state = threading.Condition()  # guards _pending, _closed; wakes waiters
         self._wake = threading.Event()  # a full batch waits, or flush/close was asked for
         self._pending = 0
+        self._features: dict[str, dict[str, float | None]] = {}  # by transaction id, _state
         self._submitted = 0  # items submitted since start (tickets), guarded by _state
         self._stored = 0  # ... and stored, in submission order
         self._closed = False
@@ -60,10 +61,17 @@ class DecisionWriter:
         self._thread = threading.Thread(target=self._run, name="decision-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, pairs: Sequence[tuple[Transaction | None, Decision]]) -> None:
-        """Queue decisions (with their transaction, or None when it is stored already). Cheap:
-        the writer thread is not woken per item but every `max_delay_s` or per full batch."""
+    def submit(
+        self,
+        pairs: Sequence[tuple[Transaction | None, Decision]],
+        features: dict[str, dict[str, float | None]] | None = None,
+    ) -> None:
+        """Queue decisions (with their transaction, or None when it is stored already), and
+        the features of those to keep them for (by transaction id). Cheap: the writer thread
+        is not woken per item but every `max_delay_s` or per full batch."""
         with self._state:
+            if features:
+                self._features.update(features)
             if self._closed:
                 raise RuntimeError("the decision writer is closed")
             while self._pending >= self._capacity:  # bounded memory: wait for the writer
@@ -125,6 +133,12 @@ class DecisionWriter:
         )
         if self._router is not None:
             batch.alerts = [a for tx, d in items for a in self._router.alerts(tx, d)]
+        if self._features:
+            with self._state:
+                found = [(d, self._features.pop(d.transaction_id, None)) for _, d in items]
+            batch.decision_features = [
+                (d.transaction_id, d.event_time, f) for d, f in found if f is not None
+            ]
         delay = 0.1
         while True:
             try:

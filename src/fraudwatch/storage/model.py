@@ -49,6 +49,10 @@ class WriteBatch:
     checkpoints: dict[str, str] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)  # the first per transaction wins
     alerts: list[Alert] = field(default_factory=list)  # outbox entries, one per key
+    # (transaction id, event time, feature name -> value or None): what a flagged decision saw
+    decision_features: list[tuple[str, datetime, dict[str, float | None]]] = field(
+        default_factory=list
+    )
 
     def __len__(self) -> int:
         return (
@@ -59,6 +63,7 @@ class WriteBatch:
             + len(self.checkpoints)
             + len(self.decisions)
             + len(self.alerts)
+            + len(self.decision_features)
         )
 
 

@@ -122,6 +122,18 @@ class SqlEventStore(ABC):
                     self._insert_new(conn, part)
             if batch.checkpoints:
                 self._upsert_checkpoints(conn, batch.checkpoints)
+            if batch.decision_features:
+                self._insert_features(conn, batch.decision_features)
+
+    def _insert_features(
+        self, conn: Connection, rows: list[tuple[str, datetime, dict[str, float | None]]]
+    ) -> None:
+        """The features flagged decisions were made on; the first write of a decision wins."""
+        insert = postgres_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(
+            insert(t.decision_features).on_conflict_do_nothing(),
+            [{"transaction_id": tid, "event_time": at, "features": f} for tid, at, f in rows],
+        )
 
     def _upsert_checkpoints(self, conn: Connection, checkpoints: dict[str, str]) -> None:
         now = datetime.now(UTC)
