@@ -1712,7 +1712,7 @@ export interface components {
             latency_ms: components["schemas"]["Percentiles"];
             /**
              * Throughput Per S
-             * @description Decisions per second over the last minute of stored decisions
+             * @description Decisions per second over the minute before the newest decision was made
              */
             throughput_per_s: number;
             /**

@@ -142,8 +142,7 @@ def summary(conn: Connection, span: Window) -> Summary:
     flagged = sum(tallies[o].decisions for o in FLAGGED)
     caught = sum(tallies[o].fraud for o in FLAGGED)
     flagged_fraud = caught
-    newest = newest_event(conn)
-    recent = count_recent(conn, newest, 60.0) if newest is not None else 0
+    recent = count_recent(conn, 60.0)
     return Summary(
         since=span.since,
         until=span.until,

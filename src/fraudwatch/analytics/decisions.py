@@ -280,13 +280,19 @@ def one(conn: Connection, transaction_id: str) -> tuple[DecisionView, Any] | Non
     return view, tx
 
 
-def count_recent(conn: Connection, newest_time: datetime, seconds: float) -> int:
-    """Decisions whose event time is within `seconds` before `newest_time`."""
-    since = newest_time - timedelta(seconds=seconds)
+def count_recent(conn: Connection, seconds: float) -> int:
+    """Decisions made within `seconds` before the newest one was made (by `decided_at`, the
+    scorer's clock: traffic replayed from the past still shows its real rate)."""
+    newest = conn.execute(select(func.max(_decisions.decided_at))).scalar()
+    if newest is None:
+        return 0
+    if isinstance(newest, str):  # SQLite's max() returns the stored text
+        newest = datetime.fromisoformat(newest)
+    since = newest - timedelta(seconds=seconds)
     return int(
         conn.execute(
             select(func.count()).where(
-                _decisions.event_time > since, _decisions.event_time <= newest_time
+                _decisions.decided_at > since, _decisions.decided_at <= newest
             )
         ).scalar_one()
     )

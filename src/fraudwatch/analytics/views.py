@@ -156,7 +156,7 @@ class Summary(BaseModel):
     false_positives: int = Field(description="Flagged decisions not labelled fraud")
     latency_ms: Percentiles = Field(description="Total decision latency (5 % buckets)")
     throughput_per_s: float = Field(
-        description="Decisions per second over the last minute of stored decisions"
+        description="Decisions per second over the minute before the newest decision was made"
     )
     rollups_until: datetime | None = Field(
         default=None,

@@ -41,6 +41,7 @@ from fraudwatch.scoring.logins import LoginAssessment, LoginRisk
 from fraudwatch.scoring.pipeline import DecisionPipeline, FeatureEngine, RiskModel
 from fraudwatch.scoring.rulebook import Rulebook
 from fraudwatch.scoring.writer import DecisionWriter, Listener, Pair
+from fraudwatch.settings import Settings
 from fraudwatch.storage import tables as t
 from fraudwatch.storage.model import WriteBatch
 
@@ -73,11 +74,7 @@ class ScoringService:
         self.logins = LoginRisk(self.locator)
         self.engine = make_engine(self.feature_set, settings.allowed_lateness_s)
         self.rulebook = Rulebook(self.control, self.vocabulary_for, fallback=starter_rule_set())
-        self.thresholds = thresholds or Thresholds(
-            settings.review_threshold if settings.review_threshold is not None else 0.3,
-            settings.step_up_threshold if settings.step_up_threshold is not None else 0.6,
-            settings.block_threshold if settings.block_threshold is not None else 0.9,
-        )
+        self.thresholds = thresholds or _thresholds(settings, model)
         self.pipeline = DecisionPipeline(
             self.engine,
             self.locator,
@@ -115,20 +112,7 @@ class ScoringService:
 
         feature_set = default_feature_set()
         model = champion(app.settings, feature_set.names)
-        settings = app.settings
-        thresholds = None
-        if model is not None:
-            trained = model.bundle.thresholds
-            thresholds = Thresholds(
-                settings.review_threshold
-                if settings.review_threshold is not None
-                else trained.review,
-                settings.step_up_threshold
-                if settings.step_up_threshold is not None
-                else trained.step_up,
-                settings.block_threshold if settings.block_threshold is not None else trained.block,
-            )
-        return cls(app, model=model, thresholds=thresholds, feature_set=feature_set)
+        return cls(app, model=model, feature_set=feature_set)
 
     def vocabulary_for(self, rule_set: RuleSet) -> Vocabulary:
         return vocabulary(self.feature_set, set(rule_set.lists))
@@ -256,3 +240,15 @@ class ScoringService:
             "writer_backlog": self.writer.backlog,
             "events_backlog": self.events.backlog,
         }
+
+
+def _thresholds(settings: Settings, model: RiskModel | None) -> Thresholds:
+    """Each threshold from the settings when set there, else the one the model chose on its
+    validation period (`models/operating.py`), else the fixed defaults."""
+    bundle = getattr(model, "bundle", None)
+    trained = bundle.thresholds if bundle is not None else Thresholds(0.3, 0.6, 0.9)
+    return Thresholds(
+        settings.review_threshold if settings.review_threshold is not None else trained.review,
+        settings.step_up_threshold if settings.step_up_threshold is not None else trained.step_up,
+        settings.block_threshold if settings.block_threshold is not None else trained.block,
+    )
