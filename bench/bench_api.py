@@ -146,6 +146,13 @@ def main() -> None:
     parser.add_argument("--batch-connections", type=int, default=4)
     parser.add_argument("--cap", type=int, default=150_000, help="transactions per run at most")
     parser.add_argument("--rules-only", action="store_true", help="no model (rules and policy)")
+    parser.add_argument(
+        "--projector",
+        choices=("in-process", "off"),
+        default="in-process",
+        help="the dashboard's rollup projector: inside the server (the embedded default), or off "
+        "(a scoring-only node; `fraudwatch projector` runs elsewhere)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench_api needs wrk: apt-get install wrk")
@@ -153,6 +160,8 @@ def main() -> None:
     traffic = Traffic(scenario)
     home = scenario.copy_home(Path(tempfile.mkdtemp(prefix="fw-bench-api-")) / "home")
     env = env_for(home)
+    if args.projector == "off":
+        env["FRAUDWATCH_DASHBOARD_PROJECTOR"] = "false"
     if args.rules_only:
         env["FRAUDWATCH_MLFLOW_TRACKING_URI"] = f"sqlite:///{home / 'no-models.db'}"
     key = json.loads(_fraudwatch(env, "apikey", "create", "--role", "service", "--json"))["key"]
@@ -174,7 +183,8 @@ def main() -> None:
         print(f"data: {scenario.description}")
         print(f"fraudwatch serve: mode {ready['mode']}, rules {ready['rules_version']}, "
               f"features warmed up on the stored history, default features, SQLite persistence "
-              f"on; wrk 1 thread, {args.connections} connections (batches of {args.batch}: "
+              f"on, dashboard projector {args.projector}; wrk 1 thread, {args.connections} "
+              f"connections (batches of {args.batch}: "
               f"{args.batch_connections}), {args.seconds} s per run, {args.runs} runs, every "
               "transaction new")  # fmt: skip
         traffic.load(url, key, 1, 3, args.connections, 30_000)  # warm-up: JIT, caches
