@@ -37,6 +37,10 @@ from fraudwatch.scoring.rulebook import Rulebook
 
 Matrix = npt.NDArray[np.float64]
 REPLAY_CHUNK = 50_000
+SCALAR_RULES_BELOW = 128
+"""Smaller batches evaluate the rules one transaction at a time (about 13 µs each): the
+vectorised form costs ~1.5 ms per call whatever the size, ~2 µs per transaction after that.
+Both give identical hits (tested)."""
 
 
 class FeatureEngine(Protocol):
@@ -273,12 +277,15 @@ class DecisionPipeline:
         if compiled is None:
             return [RuleHits((), (), 0.0, None)] * len(rows)
         names = self._names
-        if len(rows) == 1:
-            values: dict[str, Any] = dict(zip(names, features[0].tolist(), strict=True))
-            values.update(self._fields(rows[0]))
-            values["model_score"] = None if probability is None else float(probability[0])
-            values["anomaly_score"] = None if anomaly is None else float(anomaly[0])
-            return [compiled.evaluate(values)]
+        if len(rows) < SCALAR_RULES_BELOW:  # the vector form's per-call cost is ~1.5 ms
+            out = []
+            for k, (row, vector) in enumerate(zip(rows, features.tolist(), strict=True)):
+                values: dict[str, Any] = dict(zip(names, vector, strict=True))
+                values.update(self._fields(row))
+                values["model_score"] = None if probability is None else float(probability[k])
+                values["anomaly_score"] = None if anomaly is None else float(anomaly[k])
+                out.append(compiled.evaluate(values))
+            return out
         columns: dict[str, Any] = {name: features[:, i] for i, name in enumerate(names)}
         fields = [self._fields(row) for row in rows]
         for name, kind in compiled.vocabulary.names.items():
