@@ -24,3 +24,11 @@ def test_the_committed_api_types_match_the_openapi_document() -> None:
         cwd=DASHBOARD, capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     assert check.returncode == 0, check.stderr[-3000:] or check.stdout[-3000:]
+
+
+def test_the_lock_file_names_no_address() -> None:
+    """Versions and integrity hashes pin the dashboard's packages; the lock names no download
+    or funding address (`dashboard/.npmrc`, `node scripts/clean-lock.mjs`)."""
+    lock = (DASHBOARD / "package-lock.json").read_text(encoding="utf-8")
+    assert "://" not in lock
+    assert '"integrity": "sha512-' in lock
