@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import sqlite3
@@ -49,13 +48,7 @@ from fraudwatch.stream.kafka import KafkaProducer, ensure_topics
 from fraudwatch.stream.load import Keyed, keyed, send
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scenario import prepare
-
-
-def env_for(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDWATCH_")}
-    env.update(FRAUDWATCH_HOME=str(home))  # warm-up: the default days of stored history
-    return env
+from scenario import env_for, prepare  # workers warm up on the default days of history
 
 
 def start_workers(

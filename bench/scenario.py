@@ -88,7 +88,6 @@ def prepare(
         shutil.rmtree(root)
     (root / "work").mkdir(parents=True)
     started = time.perf_counter()
-    say = lambda text: print(f"  [scenario] {text}", file=sys.stderr, flush=True)  # noqa: E731
     say(f"preparing (once, cached in {root}): {description}")
 
     past = SimulationConfig(transactions=history, seed=seed, customers=customers, days=days)
@@ -132,6 +131,10 @@ def prepare(
     done.write_text(json.dumps({"transactions": len(events), "model": model}))
     say(f"ready in {time.perf_counter() - started:.0f} s")
     return Scenario(home, root / "traffic.jsonl", len(events), description)
+
+
+def say(text: str) -> None:
+    print(f"  [scenario] {text}", file=sys.stderr, flush=True)
 
 
 def _next_midnight(moment: datetime) -> datetime:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -21,8 +21,10 @@ from fraudwatch.storage.model import WriteBatch
 from tests.scoring.test_service import T0, _tx, app  # noqa: F401 (the fixture)
 
 
-def _decision(i: int, outcome: Outcome = Outcome.REVIEW) -> Decision:
-    moment = T0 + timedelta(minutes=i)
+def _decision(
+    i: int, outcome: Outcome = Outcome.REVIEW, moment: datetime | None = None
+) -> Decision:
+    moment = moment or T0 + timedelta(minutes=i)
     return Decision(
         transaction_id=f"h-{i}", event_time=moment, decided_at=moment, outcome=outcome,
         risk_score=0.5,
@@ -64,8 +66,8 @@ def test_publishing_waits_when_subscribers_are_behind() -> None:
 def test_cases_come_from_events_and_are_rebuilt_after_a_crash(app: Container) -> None:  # noqa: F811
     # Flagged decisions stored, their events never delivered (the process died in between).
     txs = [_tx(i, hours=i) for i in range(3)]
-    decisions = [_decision(0), _decision(1, Outcome.BLOCK), _decision(2, Outcome.APPROVE)]
-    decisions = [_with_time(d, tx.event_time) for d, tx in zip(decisions, txs, strict=True)]
+    outcomes = (Outcome.REVIEW, Outcome.BLOCK, Outcome.APPROVE)
+    decisions = [_decision(i, o, txs[i].event_time) for i, o in enumerate(outcomes)]
     app.store.write(
         WriteBatch(transactions=[(tx, content_hash(tx)) for tx in txs], decisions=decisions)
     )
@@ -76,9 +78,3 @@ def test_cases_come_from_events_and_are_rebuilt_after_a_crash(app: Container) ->
     assert sorted(members) == ["h-0", "h-1"]
     assert service.catch_up_cases(T0 - timedelta(days=1)) == 0  # idempotent
     service.close()
-
-
-def _with_time(decision: Decision, moment: datetime) -> Decision:
-    import msgspec
-
-    return msgspec.structs.replace(decision, event_time=moment, decided_at=datetime.now(UTC))

@@ -6,9 +6,9 @@ the same behaviour (API key and role check, 422 problem+json naming the field, i
 metrics) and documented in the same OpenAPI document (`app._openapi`); every other route goes on
 to FastAPI.
 
-Single-transaction requests that arrive together are scored together (`Batcher`): a batch of
-32 costs little more than one transaction (the feature kernel, the model and the rules are
-vectorised; their per-call overhead is most of a single transaction's cost), so under load the
+Single-transaction requests that arrive together are scored together (`Batcher`): the feature
+kernel and the model are vectorised and their per-call overhead is most of a lone transaction's
+cost (about 740 µs of CPU alone, 210 µs each in a group of 11: docs/api.md), so under load the
 throughput of single requests approaches that of batches, while a lone request is scored at
 once — it never waits for company.
 """
