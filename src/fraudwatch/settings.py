@@ -102,6 +102,12 @@ class Settings(BaseSettings):
         default=30, ge=0, description="Stored history replayed into the features at start-up."
     )
     max_batch: int = Field(default=10_000, ge=1, le=100_000, description="Largest scoring batch.")
+    store_writer: Literal["process", "thread"] = Field(
+        default="process",
+        description="Where `serve` and `worker` store decisions: a child process (the write off "
+        "the scoring process's interpreter lock) or a thread; an in-memory database always "
+        "uses a thread.",
+    )
 
     # -- dashboard ----------------------------------------------------------------------------
     dashboard_dir: Path | None = Field(

@@ -5,8 +5,9 @@ Idempotent and resumable: each projected decision gets a `dash_facts` row in the
 transaction as its rollup increments and the cursor, so a restart (or a second API process)
 never counts a decision twice. The tail follows `decided_at`; a decision whose write landed
 after later-decided ones (batched writers) is caught by a sweep that re-reads the last
-`lag_s` seconds before the cursor every `sweep_s`. A label is applied as the difference between
-the decision's rollup contributions under its old and its new label.
+`lag_s` seconds before the cursor every `sweep_s` (labels likewise: a step reads the labels
+newer than the label cursor, a sweep the `label_lag_s` before it too). A label is applied as the
+difference between the decision's rollup contributions under its old and its new label.
 """
 
 from __future__ import annotations
@@ -158,8 +159,9 @@ class Projector:
         """Project one page of new decisions, then new labels; how many rows changed."""
         cursor = self.cursor()
         done = self._decisions(cursor)
-        done += self._labels(self.cursor())
-        if time.monotonic() - self._swept >= self._sweep_s:
+        sweeping = time.monotonic() - self._swept >= self._sweep_s
+        done += self._labels(self.cursor(), again=sweeping)
+        if sweeping:
             self._swept = time.monotonic()
             done += self._sweep(self.cursor())
         return done
@@ -244,14 +246,20 @@ class Projector:
         )
         return set(conn.execute(statement, values).scalars().all())
 
-    def _labels(self, cursor: Cursor) -> int:
-        """Apply labels stored since the label cursor (re-reading `label_lag_s` before it)."""
-        since = cursor.labels - self._label_lag if cursor.labels != EPOCH else EPOCH
+    def _labels(self, cursor: Cursor, *, again: bool) -> int:
+        """Apply labels stored after the label cursor; `again` (at each sweep) re-reads the
+        `label_lag_s` before it too, for labels whose write landed after later ones. Between
+        sweeps a step reads only what is newer than the cursor: nothing, mostly."""
+        labels_at = t.labels.c.ingested_at
+        if cursor.labels == EPOCH:
+            newer = labels_at >= EPOCH
+        elif again:
+            newer = labels_at >= cursor.labels - self._label_lag
+        else:
+            newer = labels_at > cursor.labels
         with self._engine.connect() as conn:
             recent = conn.execute(
-                select(t.labels.c.transaction_id, t.labels.c.ingested_at).where(
-                    t.labels.c.ingested_at >= since
-                )
+                select(t.labels.c.transaction_id, t.labels.c.ingested_at).where(newer)
             ).all()
             if not recent:
                 return 0

@@ -55,8 +55,8 @@ def create_app(service: ScoringService, *, poll_s: float | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start(poll_s if poll_s is not None else service.app.settings.rules_poll_s)
-        if service.app.settings.dashboard_projector:
-            projector.start()
+        if service.app.settings.dashboard_projector and not service.projects_dashboard:
+            projector.start()  # in this process, unless the writer process keeps the rollups
         yield
         projector.stop()
         service.close()

@@ -83,7 +83,7 @@ def worker_command(
             bootstrap_servers,
             {name: partitions for name in (*topics.events, decisions_topic, dead_letter_topic)},
         )
-        service = ScoringService(app)
+        service = ScoringService.with_champion(app, writer=app.settings.store_writer)
         days = app.settings.warmup_days if warmup_days is None else warmup_days
         replayed = service.warm_up(days)
         service.start(app.settings.rules_poll_s)

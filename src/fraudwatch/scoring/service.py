@@ -41,9 +41,11 @@ from fraudwatch.scoring.logins import LoginAssessment, LoginRisk
 from fraudwatch.scoring.pipeline import DecisionPipeline, FeatureEngine, RiskModel
 from fraudwatch.scoring.rulebook import Rulebook
 from fraudwatch.scoring.writer import DecisionWriter, Listener, Pair
+from fraudwatch.scoring.writer_process import ProcessWriter
 from fraudwatch.settings import Settings
 from fraudwatch.storage import tables as t
 from fraudwatch.storage.model import WriteBatch
+from fraudwatch.storage.urls import in_memory
 
 log = logging.getLogger(__name__)
 RECENT = 1_000_000  # decisions kept in memory for idempotent replies
@@ -64,7 +66,11 @@ class ScoringService:
         thresholds: Thresholds | None = None,
         feature_set: FeatureSet | None = None,
         on_stored: Listener | None = None,
+        writer: str = "thread",
     ) -> None:
+        """`writer`: "thread" stores decisions from a thread of this process, "process" from a
+        child process (`writer_process.py`: the write off this process's GIL; needs a database
+        other processes can open, not an in-memory one)."""
         settings = app.settings
         self.app = app
         self.feature_set = feature_set or default_feature_set()
@@ -95,24 +101,38 @@ class ScoringService:
         )
         self.cases = CaseService(self.store.engine)
         self.events = DecisionEvents()  # DecisionMade, after the store write, off the hot path
-        self.events.subscribe("cases", self.cases.ingest)
         if on_stored is not None:
             self.events.subscribe("on_stored", on_stored)
-        self.writer = DecisionWriter(self.store, on_stored=self.events.publish, router=self.router)
+        self.writer: DecisionWriter | ProcessWriter
+        if writer == "process" and in_memory(settings.resolved_database_url):
+            writer = "thread"  # another process cannot open this database
+        self.projects_dashboard = False  # the writer process keeps the dashboard's rollups
+        if writer == "process":  # the child opens the cases and writes the alert outbox
+            self.projects_dashboard = settings.dashboard_projector
+            self.writer = ProcessWriter(
+                settings, on_stored=self.events.publish, project=self.projects_dashboard
+            )
+        elif writer == "thread":
+            self.events.subscribe("cases", self.cases.ingest)
+            self.writer = DecisionWriter(
+                self.store, on_stored=self.events.publish, router=self.router
+            )
+        else:
+            raise ValueError(f"writer must be 'thread' or 'process', not {writer!r}")
         self._recent: OrderedDict[str, Decision] = OrderedDict()
         self._seen: set[str] = set()  # transaction ids in the features: replayed or decided
         self._lock = threading.Lock()
         self.warmed_up = 0
 
     @classmethod
-    def with_champion(cls, app: Container) -> ScoringService:
+    def with_champion(cls, app: Container, *, writer: str = "thread") -> ScoringService:
         """The service with the registry's champion model (rules-only when there is none);
         thresholds from the settings, else the ones the model was trained with."""
         from fraudwatch.scoring.model import champion
 
         feature_set = default_feature_set()
         model = champion(app.settings, feature_set.names)
-        return cls(app, model=model, feature_set=feature_set)
+        return cls(app, model=model, feature_set=feature_set, writer=writer)
 
     def vocabulary_for(self, rule_set: RuleSet) -> Vocabulary:
         return vocabulary(self.feature_set, set(rule_set.lists))

@@ -98,7 +98,8 @@ class DecisionWriter:
 
     @property
     def backlog(self) -> int:
-        return len(self._items)
+        """Decisions submitted and not yet stored."""
+        return self._pending
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every submitted decision is stored; False on timeout."""

@@ -32,6 +32,7 @@ class CardTokenizer:
         self._key = key
         self._check_luhn = check_luhn
         self._cache: dict[str, str] = {}
+        self._checked: dict[str, str] = {}  # numbers that passed the Luhn check -> token
 
     def token(self, value: str) -> str:
         cached = self._cache.get(value)
@@ -51,12 +52,18 @@ class CardTokenizer:
         card numbers are card keys, not real PANs); `None` keeps the tokenizer's setting.
         """
         number = raw.replace(" ", "").replace("-", "")
+        luhn = self._check_luhn if check_luhn is None else check_luhn
+        checked = self._checked.get(number)
+        if checked is not None:  # passed every check before, Luhn included
+            return Card(token=checked, bin=number[:6], last4=number[-4:])
         if not number.isdigit() or not 12 <= len(number) <= 19:
             raise RecordError("bad_card_number", "must be 12 to 19 digits", field=field)
-        luhn = self._check_luhn if check_luhn is None else check_luhn
         if luhn and not luhn_valid(number):
             raise RecordError("bad_card_number", "fails the Luhn check", field=field)
-        return Card(token=self.token(number), bin=number[:6], last4=number[-4:])
+        token = self.token(number)
+        if luhn and len(self._checked) < 1_000_000:
+            self._checked[number] = token
+        return Card(token=token, bin=number[:6], last4=number[-4:])
 
     def card_from_key(self, namespace: str, key: str) -> Card:
         """A card known only by a stable identifier in a source (no PAN available)."""

@@ -107,6 +107,7 @@ labels = Table(
     PrimaryKeyConstraint("transaction_id", "source", name="pk_labels"),
 )
 Index("ix_labels_known_at", labels.c.known_at)
+Index("ix_labels_ingested_at", labels.c.ingested_at)  # the dashboard projector's tail
 
 logins = Table(
     "logins",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fraudwatch.errors import ConfigError
 from fraudwatch.security.masking import redact
 
-__all__ = ["redact", "scheme_of", "sqlalchemy_url"]
+__all__ = ["in_memory", "redact", "scheme_of", "sqlalchemy_url"]
 
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 
@@ -27,3 +27,14 @@ def sqlalchemy_url(url: str) -> str:
             raise ConfigError(f"PostgreSQL is reached through psycopg 3, not {driver!r}")
         return f"postgresql+psycopg://{rest}"
     return url
+
+
+def in_memory(url: str) -> bool:
+    """True for an SQLite database that lives in one process's memory (`sqlite://`,
+    `sqlite:///:memory:`, `mode=memory`): no other process can open it."""
+    from sqlalchemy import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    return parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"

@@ -10,7 +10,9 @@ concurrent writer waits for the busy timeout instead of failing half-way. Rows g
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +25,9 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from fraudwatch.storage.backends.base import SqlEventStore
 from fraudwatch.storage.batching import KeyedRows
 from fraudwatch.storage.codec import SQLITE_VALUES
+from fraudwatch.storage.urls import in_memory
 
+log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 30
 CACHE_KIB = 64 * 1024
 BEGIN_OPTION = "fraudwatch_sqlite_begin"
@@ -52,14 +56,13 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEnt
         cursor.close()
 
 
+def _no_autocheckpoint(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+
 def _on_begin(conn: Connection) -> None:
     mode = conn.get_execution_options().get(BEGIN_OPTION, "DEFERRED")
     conn.exec_driver_sql(f"BEGIN {mode}")
-
-
-def _is_memory(url: str) -> bool:
-    parsed = make_url(url)
-    return parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
 
 
 class SQLiteEventStore(SqlEventStore):
@@ -68,12 +71,14 @@ class SQLiteEventStore(SqlEventStore):
     value_style = SQLITE_VALUES
     id_chunk = 500  # well under SQLite's bound-parameter limit
 
+    _checkpointer: tuple[threading.Thread, threading.Event] | None = None
+
     def _create_engine(self, url: str) -> Engine:
         options: dict[str, Any] = {
             "json_serializer": _json_serializer,
             "json_deserializer": msgspec.json.decode,
         }
-        if _is_memory(url):
+        if in_memory(url):
             # One shared connection, or every checkout would see its own empty database.
             engine = create_engine(
                 url, poolclass=StaticPool, connect_args={"check_same_thread": False}, **options
@@ -86,6 +91,44 @@ class SQLiteEventStore(SqlEventStore):
         event.listen(engine, "connect", _on_connect)
         event.listen(engine, "begin", _on_begin)
         return engine
+
+    def checkpoint_in_background(self, every_s: float = 0.5) -> None:
+        """Take the WAL checkpoints off this store's writes: its connections stop checkpointing
+        at commit (SQLite's default, when the WAL passes 1,000 pages: the committing writer then
+        copies the WAL into the database and waits for the fsync), and a thread of its own does
+        it every `every_s` instead, on its own connection, while the writes go on (the sqlite3
+        module lets go of the interpreter lock meanwhile). For a process whose job is writing:
+        the decision writer (`scoring/writer_process.py`)."""
+        database = make_url(str(self._engine.url)).database
+        if not database or in_memory(str(self._engine.url)) or self._checkpointer is not None:
+            return
+        event.listen(self._engine, "connect", _no_autocheckpoint)
+        self._engine.dispose()  # pooled connections reopen with the setting
+        stop = threading.Event()
+
+        def run() -> None:
+            conn = sqlite3.connect(database, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+            try:
+                while not stop.wait(every_s):
+                    try:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    except sqlite3.Error:  # busy now: the next round catches up
+                        log.warning("WAL checkpoint failed; retrying", exc_info=True)
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            finally:
+                conn.close()
+
+        thread = threading.Thread(target=run, name="sqlite-checkpoint", daemon=True)
+        self._checkpointer = (thread, stop)
+        thread.start()
+
+    def close(self) -> None:
+        if self._checkpointer is not None:
+            thread, stop = self._checkpointer
+            stop.set()
+            thread.join(30)
+            self._checkpointer = None
+        super().close()
 
     @contextmanager
     def _write_transaction(self) -> Iterator[Connection]:

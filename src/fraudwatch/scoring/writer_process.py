@@ -1,0 +1,380 @@
+"""The decision writer in its own process: the store write off the scoring process's GIL.
+
+Storing a decided transaction costs more CPU than scoring it (encryption, content hashes, a dozen
+B-tree inserts: docs/api.md), and in the scoring process that work competes with scoring for the
+one interpreter lock however many cores there are. `ProcessWriter` has the interface of
+`DecisionWriter` (`submit`, tickets and `wait`, `flush`, `backlog`, `close`) but hands the pairs,
+msgpack-encoded, through a pipe to a child process that opens the same store (file SQLite or
+PostgreSQL) and writes them, together with the alert outbox rows, in one transaction per batch;
+while it falls behind it joins what is waiting into larger transactions. It then opens the
+investigators' cases from the flagged decisions (the child owns that write too). The child
+acknowledges each batch once it is durably stored; only then do waiters return and the
+`on_stored` listeners run, in the scoring process, with the pairs it kept.
+
+Nothing is lost when the child dies: every batch not yet acknowledged is sent again, in order, to
+a new child (writes are idempotent, so a batch stored just before the crash is skipped).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import pickle
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+
+import msgspec
+
+from fraudwatch.decisions.model import Decision
+from fraudwatch.events.model import Transaction
+from fraudwatch.scoring.writer import Listener, Pair
+from fraudwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Features = dict[str, dict[str, float | None]]
+
+
+class _Batch(msgspec.Struct, array_like=True):
+    seq: int
+    pairs: list[tuple[Transaction | None, Decision]]
+    features: Features
+
+
+class _Ack(msgspec.Struct, array_like=True):
+    seq: int
+    stored: bool
+    error: str | None = None
+
+
+_encode = msgspec.msgpack.Encoder().encode
+_batch_decoder = msgspec.msgpack.Decoder(_Batch)
+_ack_decoder = msgspec.msgpack.Decoder(_Ack)
+
+
+class ProcessWriter:
+    """`DecisionWriter`'s interface, the writing done by a child process (see the module)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        max_batch: int = 5000,
+        max_delay_s: float = 0.02,
+        capacity: int = 100_000,
+        on_stored: Listener | None = None,
+        start_timeout_s: float = 120.0,
+        project: bool = False,
+    ) -> None:
+        """`project`: the child also keeps the dashboard's rollups (`analytics/projector.py`),
+        off the scoring process too."""
+        self._settings = settings
+        self._project = project
+        self._max_batch = max_batch
+        self._max_delay = max_delay_s
+        self._capacity = capacity
+        self._on_stored = on_stored
+        self._start_timeout = start_timeout_s
+        self._items: deque[Pair] = deque()
+        self._features: Features = {}
+        self._state = threading.Condition()
+        self._wake = threading.Event()
+        self._pending = 0  # submitted, not yet stored
+        self._submitted = 0
+        self._stored = 0
+        self._closed = False
+        self._unacked: OrderedDict[int, tuple[list[Pair], bytes]] = OrderedDict()
+        self._seq = 0
+        self.written = 0
+        self.failures = 0
+        self.restarts = 0
+        self._process: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None
+        self._send_lock = threading.Lock()
+        self._start_child()
+        self._sender = threading.Thread(target=self._send_loop, name="writer-send", daemon=True)
+        self._reader = threading.Thread(target=self._read_loop, name="writer-acks", daemon=True)
+        self._sender.start()
+        self._reader.start()
+
+    # -- the interface of DecisionWriter --------------------------------------------------------
+
+    def submit(self, pairs: Sequence[Pair], features: Features | None = None) -> None:
+        with self._state:
+            if self._closed:
+                raise RuntimeError("the decision writer is closed")
+            while self._pending >= self._capacity:
+                self._wake.set()
+                self._state.wait(1.0)
+            if features:
+                self._features.update(features)
+            self._pending += len(pairs)
+            self._submitted += len(pairs)
+            self._items.extend(pairs)
+        if len(self._items) >= self._max_batch:
+            self._wake.set()
+
+    @property
+    def submitted(self) -> int:
+        with self._state:
+            return self._submitted
+
+    def wait(self, ticket: int, timeout: float = 30.0) -> bool:
+        self._wake.set()
+        with self._state:
+            return self._state.wait_for(lambda: self._stored >= ticket, timeout)
+
+    @property
+    def backlog(self) -> int:
+        """Decisions submitted and not yet stored."""
+        return self._pending
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        self._wake.set()
+        with self._state:
+            return self._state.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        if not self.flush(timeout):
+            log.error("%d decisions were not stored before the writer closed", self._pending)
+        with self._state:
+            self._closed = True
+        self._wake.set()
+        self._sender.join(timeout)
+        with self._send_lock:
+            conn = self._conn
+            if conn is not None:
+                with contextlib.suppress(OSError):  # stop: the child exits, the reader sees EOF
+                    conn.send_bytes(b"")
+        if self._process is not None:
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        self._reader.join(timeout)
+        with self._send_lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- the child ------------------------------------------------------------------------------
+
+    def _start_child(self) -> None:
+        """`python -m fraudwatch.scoring.writer_process FD`: a fresh interpreter (nothing of
+        the caller's main module re-imported), talking over a socket pair; the settings go
+        first, pickled (secrets included, never on a command line or in the environment)."""
+        mine, theirs = socket.socketpair()
+        try:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    __name__,
+                    str(theirs.fileno()),
+                    str(self._max_batch),
+                    "project" if self._project else "",
+                ],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        conn = Connection(mine.detach())
+        conn.send_bytes(pickle.dumps(self._settings))
+        if not conn.poll(self._start_timeout) or conn.recv_bytes() != b"ready":
+            process.kill()
+            conn.close()
+            raise RuntimeError("the writer process did not start")
+        self._process, self._conn = process, conn
+
+    def _restart(self) -> None:
+        """A new child, and every batch it has not acknowledged sent to it again, in order."""
+        with self._send_lock:
+            if self._process is not None:
+                self._process.wait()
+            while True:
+                try:
+                    self._start_child()
+                    break
+                except Exception:
+                    log.exception("restarting the writer process failed; retrying")
+                    time.sleep(1.0)
+            self.restarts += 1
+            with self._state:
+                again = [payload for _, payload in self._unacked.values()]
+            assert self._conn is not None
+            for payload in again:
+                self._conn.send_bytes(payload)
+        log.warning("writer process restarted; %d batches sent again", len(again))
+
+    def _send_loop(self) -> None:
+        while True:
+            self._wake.wait(self._max_delay)
+            self._wake.clear()
+            while self._items:
+                items: list[Pair] = []
+                while self._items and len(items) < self._max_batch:
+                    items.append(self._items.popleft())
+                self._send(items)
+            with self._state:
+                if self._closed and not self._items:
+                    return
+
+    def _send(self, items: list[Pair]) -> None:
+        with self._state:
+            features = (
+                {
+                    d.transaction_id: found
+                    for _, d in items
+                    if (found := self._features.pop(d.transaction_id, None)) is not None
+                }
+                if self._features
+                else {}
+            )
+            self._seq += 1
+            seq = self._seq
+        payload = _encode(_Batch(seq, items, features))
+        with self._state:
+            self._unacked[seq] = (items, payload)
+        while True:
+            with self._send_lock:
+                conn = self._conn
+                try:
+                    if conn is None:
+                        raise OSError("no writer process")
+                    conn.send_bytes(payload)
+                    return
+                except OSError:
+                    pass  # the reader restarts the child and sends every unacked batch again
+            if self._closed and conn is None:
+                return
+            time.sleep(0.05)
+            with self._state:
+                if seq not in self._unacked:
+                    return
+
+    def _read_loop(self) -> None:
+        while True:
+            conn = self._conn
+            try:
+                if conn is None:
+                    raise EOFError
+                ack = _ack_decoder.decode(conn.recv_bytes())
+            except (EOFError, OSError):
+                with self._state:
+                    if self._closed:
+                        return
+                log.error("the writer process stopped (exit code %s)", self._exitcode())
+                self._restart()
+                continue
+            if not ack.stored:
+                self.failures += 1
+                log.error("the writer process could not store a batch: %s; retrying", ack.error)
+                continue
+            with self._state:
+                items, _ = self._unacked.pop(ack.seq, ([], b""))
+                self._stored += len(items)
+                self.written += len(items)
+                self._state.notify_all()
+            if self._on_stored is not None and items:
+                try:
+                    self._on_stored(items)
+                except Exception:
+                    log.exception("a decision listener failed")
+            with self._state:
+                self._pending -= len(items)
+                self._state.notify_all()
+
+    def _exitcode(self) -> int | None:
+        return None if self._process is None else self._process.poll()
+
+
+def child_main(conn: Connection, max_batch: int, project: bool) -> None:
+    """The writer process: store each batch it receives (joining those waiting into one
+    transaction), acknowledge it, then open cases from it; until the pipe closes. With
+    `project`, a thread keeps the dashboard's rollups."""
+    from fraudwatch.alerts.dispatcher import AlertRouter
+    from fraudwatch.analytics.projector import Projector
+    from fraudwatch.bootstrap import bootstrap
+    from fraudwatch.cases.service import CaseService
+    from fraudwatch.events.model import content_hash
+    from fraudwatch.storage.model import WriteBatch
+
+    logging.basicConfig(format="%(asctime)s writer %(levelname)s %(message)s")
+    settings: Settings = pickle.loads(conn.recv_bytes())  # noqa: S301 - our parent, a private socket
+    app = bootstrap(settings)
+    store = app.store
+    background = getattr(store, "checkpoint_in_background", None)
+    if background is not None:  # SQLite: the fsync of a checkpoint no longer stalls the writes
+        background()
+    cases = CaseService(store.engine)
+    router = (
+        AlertRouter(settings.alert_routes, settings.alert_channels)
+        if settings.alert_routes
+        else None
+    )
+    projector = Projector(store.engine) if project else None
+    if projector is not None:
+        projector.start()
+    conn.send_bytes(b"ready")
+    stopping = False
+    try:
+        while not stopping:
+            try:
+                message = conn.recv_bytes()
+                if not message:  # stop
+                    return
+                batches = [_batch_decoder.decode(message)]
+                size = len(batches[0].pairs)
+                while size < max_batch and conn.poll(0):
+                    message = conn.recv_bytes()
+                    if not message:
+                        stopping = True
+                        break
+                    batches.append(_batch_decoder.decode(message))
+                    size += len(batches[-1].pairs)
+            except EOFError:
+                return
+            pairs = [pair for batch in batches for pair in batch.pairs]
+            write = WriteBatch(
+                transactions=[(tx, content_hash(tx)) for tx, _ in pairs if tx is not None],
+                decisions=[decision for _, decision in pairs],
+            )
+            if router is not None:
+                write.alerts = [a for tx, d in pairs for a in router.alerts(tx, d)]
+            write.decision_features = [
+                (d.transaction_id, d.event_time, found)
+                for batch in batches
+                for _, d in batch.pairs
+                if (found := batch.features.get(d.transaction_id)) is not None
+            ]
+            delay = 0.1
+            while True:
+                try:
+                    store.write(write)
+                    break
+                except Exception as exc:  # a database hiccup: retry, the write is idempotent
+                    log.exception("writing %d decisions failed; retrying", len(pairs))
+                    conn.send_bytes(_encode(_Ack(batches[0].seq, False, type(exc).__name__)))
+                    time.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+            for batch in batches:
+                conn.send_bytes(_encode(_Ack(batch.seq, True)))
+            try:
+                cases.ingest(pairs)
+            except Exception:  # cases are caught up at the next start (catch_up_cases)
+                log.exception("opening cases for %d decisions failed", len(pairs))
+    finally:
+        if projector is not None:
+            projector.stop()
+        app.close()
+
+
+if __name__ == "__main__":
+    child_main(Connection(int(sys.argv[1])), int(sys.argv[2]), sys.argv[3] == "project")

@@ -1,0 +1,107 @@
+"""The decision writer in a child process: decisions, transactions, alerts and cases stored by
+the child; waiters and listeners told only once the child has stored; a killed child replaced
+with nothing lost and nothing stored twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from fraudwatch.bootstrap import Container, bootstrap
+from fraudwatch.decisions.model import Outcome
+from fraudwatch.events.model import Card, Transaction
+from fraudwatch.scoring.service import ScoringService
+from fraudwatch.scoring.writer import Pair
+from fraudwatch.scoring.writer_process import ProcessWriter
+from fraudwatch.settings import load_settings
+from fraudwatch.storage import tables as t
+from tests.conftest import make_transaction
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+LISTED = "tok_" + "b" * 32
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Container]:
+    for name in list(os.environ):
+        if name.startswith("FRAUDWATCH_"):
+            monkeypatch.delenv(name)
+    container = bootstrap(load_settings(home=tmp_path / "home"))
+    yield container
+    container.close()
+
+
+def _tx(i: int, card: str = "tok_" + "a" * 32) -> Transaction:
+    return make_transaction(
+        transaction_id=f"p-{i}",
+        event_time=T0 + timedelta(seconds=i),
+        amount=Decimal("12.50"),
+        card=Card(token=card),
+    )
+
+
+def _count(app: Container, table: t.Table) -> int:
+    with app.store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_the_child_stores_decisions_and_opens_cases(app: Container) -> None:
+    heard: list[Pair] = []
+
+    def listener(pairs: Sequence[Pair]) -> None:
+        heard.extend(pairs)
+
+    app.control.add_to_list("blocked_cards", [LISTED], by="test")
+    service = ScoringService(app, writer="process", on_stored=listener)
+    assert isinstance(service.writer, ProcessWriter)
+    decisions = service.score([_tx(i) for i in range(200)] + [_tx(500, card=LISTED)])
+    assert decisions[-1].outcome is Outcome.BLOCK
+    ticket = service.writer.submitted
+    assert ticket == 201
+    assert service.writer.wait(ticket, 60)
+    assert _count(app, t.decisions) == 201 and _count(app, t.transactions) == 201
+    assert app.store.get_decision("p-500") == decisions[-1]
+    service.close()  # delivers the listener's last events
+    assert {d.transaction_id for _, d in heard} == {d.transaction_id for d in decisions}
+    flagged = {d.transaction_id for d in decisions if d.outcome is not Outcome.APPROVE}
+    with app.store.engine.connect() as conn:  # the child opened cases for the flagged ones
+        members = set(conn.execute(select(t.case_decisions.c.transaction_id)).scalars())
+    assert "p-500" in flagged and members == flagged
+
+
+def test_a_killed_child_is_replaced_and_nothing_is_lost_or_doubled(app: Container) -> None:
+    service = ScoringService(app, writer="process")
+    writer = service.writer
+    assert isinstance(writer, ProcessWriter) and writer._process is not None
+    service.score([_tx(i) for i in range(100)])
+    assert writer.flush(60)
+    os.kill(writer._process.pid, signal.SIGKILL)  # mid-stream: the next batches meet a dead child
+    for start in range(100, 1100, 100):
+        service.score([_tx(i) for i in range(start, start + 100)])
+    assert writer.flush(120)
+    assert writer.restarts >= 1
+    assert _count(app, t.decisions) == 1100 and _count(app, t.transactions) == 1100
+    keys = t.event_keys.c
+    with app.store.engine.connect() as conn:
+        doubled = conn.execute(
+            select(keys.id).group_by(keys.kind, keys.id).having(func.count() > 1)
+        ).all()
+    assert doubled == []
+    service.close()
+
+
+def test_an_in_memory_database_keeps_the_writer_in_process(tmp_path: Path) -> None:
+    app = bootstrap(load_settings(home=tmp_path / "home", database_url="sqlite://"))
+    try:
+        service = ScoringService(app, writer="process")
+        assert not isinstance(service.writer, ProcessWriter)
+        service.close()
+    finally:
+        app.close()
