@@ -57,12 +57,27 @@ class LightGBMModel:
         self.booster = booster
         best = booster.best_iteration  # 0 or -1 when training did not stop early / loaded
         self.best_iteration = int(best) if best and best > 0 else booster.current_iteration()
+        self._explainer: Any = None  # treeshap.TreeExplainer, built on first use
+        self._explainer_failed = False
 
     def margin(self, x: np.ndarray) -> np.ndarray:
         out: np.ndarray = self.booster.predict(x, raw_score=True, num_threads=1)
         return out
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Exact SHAP contributions (the last column the bias), LightGBM's `pred_contrib`
+        values computed by the numba explainer (`treeshap`), or by LightGBM if the explainer
+        cannot be built for this booster."""
+        if self._explainer is None and not self._explainer_failed:
+            from fraudwatch.models.treeshap import TreeExplainer
+
+            try:
+                self._explainer = TreeExplainer(self.booster, self.best_iteration)
+            except (ValueError, KeyError):
+                self._explainer_failed = True
+        if self._explainer is not None:
+            contributions: np.ndarray = self._explainer.contributions(x)
+            return contributions
         out: np.ndarray = self.booster.predict(x, pred_contrib=True, num_threads=1)
         return out
 

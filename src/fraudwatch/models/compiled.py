@@ -43,7 +43,8 @@ def _margins(
                 k = kind[node]
                 if k & 8:
                     go_left = False
-                    if not np.isnan(value) and value >= 0:
+                    # LightGBM's int cast truncates: (-1, 0) is category 0; NaN goes right
+                    if value > -1.0:
                         category = int(value)
                         for c in range(cat_start[node], cat_end[node]):
                             if cats[c] == category:
@@ -94,22 +95,36 @@ class CompiledTrees:
 
 
 def _flatten(trees: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Node arrays of the trees: `roots` (per tree), the split nodes' `feature`, `threshold`,
+    `kind`, `left`/`right` (node index >= 0 or -(leaf index + 1)), categorical sets
+    (`cat_start`..`cat_end` into `cats`) and `count` (LightGBM's internal_count, the training
+    rows reaching the node); the leaves' `leaf` values and `leaf_count`; and each tree's
+    `expected` value, LightGBM's `Tree::ExpectedValue` (leaf values weighted by leaf counts,
+    summed in LightGBM's leaf order; a single leaf's value), the SHAP bias of the tree. Counts
+    missing from the dump are -1."""
     nodes: dict[str, list[Any]] = {
-        k: [] for k in ("feature", "threshold", "kind", "left", "right", "cat_start", "cat_end")
+        k: []
+        for k in ("feature", "threshold", "kind", "left", "right", "cat_start", "cat_end", "count")
     }
     leaves: list[float] = []
+    leaf_counts: list[int] = []
     cats: list[int] = []
     roots: list[int] = []
+    expected: list[float] = []
+    tree_leaves: list[tuple[int, int, float]] = []  # (LightGBM leaf index, count, value)
 
     def add(node: dict[str, Any]) -> int:
         """Index of the node (>= 0) or -(leaf index + 1)."""
         if "split_index" not in node:
             leaves.append(float(node["leaf_value"]))
+            leaf_counts.append(int(node.get("leaf_count", -1)))
+            tree_leaves.append((int(node.get("leaf_index", 0)), leaf_counts[-1], leaves[-1]))
             return -len(leaves)
         index = len(nodes["feature"])
         for values in nodes.values():
             values.append(0)
         nodes["feature"][index] = int(node["split_feature"])
+        nodes["count"][index] = int(node.get("internal_count", -1))
         kind = MISSING[node["missing_type"]] | (4 if node["default_left"] else 0)
         if node["decision_type"] == "==":
             kind |= 8
@@ -126,7 +141,16 @@ def _flatten(trees: list[dict[str, Any]]) -> dict[str, np.ndarray]:
         return index
 
     for tree in trees:
+        tree_leaves.clear()
         roots.append(add(tree))
+        if roots[-1] < 0:
+            expected.append(tree_leaves[0][2])
+        else:
+            total = float(nodes["count"][roots[-1]])
+            value = 0.0
+            for _, count, leaf in sorted(tree_leaves):
+                value += (count / total) * leaf
+            expected.append(value)
     out = {
         name: np.asarray(values, dtype=np.float64 if name == "threshold" else np.int64)
         for name, values in nodes.items()
@@ -134,4 +158,6 @@ def _flatten(trees: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     out["roots"] = np.asarray(roots, dtype=np.int64)
     out["leaf"] = np.asarray(leaves, dtype=np.float64)
     out["cats"] = np.asarray(cats or [-1], dtype=np.int64)
+    out["leaf_count"] = np.asarray(leaf_counts, dtype=np.int64)
+    out["expected"] = np.asarray(expected, dtype=np.float64)
     return out
