@@ -66,7 +66,7 @@ class ProcessWriter:
         settings: Settings,
         *,
         max_batch: int = 5000,
-        max_delay_s: float = 0.02,
+        max_delay_s: float = 0.05,
         capacity: int = 100_000,
         on_stored: Listener | None = None,
         start_timeout_s: float = 120.0,
