@@ -51,7 +51,21 @@ def _problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
-def create_app(service: ScoringService, *, poll_s: float | None = None) -> FastAPI:
+def create_server(service: ScoringService, *, poll_s: float | None = None) -> FastScoring:
+    """What `fraudwatch serve` runs: `create_app`, with the two scoring routes answered in
+    front of the framework's middleware stack instead of inside it (five fewer layers of
+    ASGI wrappers per scored request; every other request goes on to the app unchanged)."""
+    app = create_app(service, poll_s=poll_s, fast_path=False)
+    state = app.state
+    return FastScoring(app, service, state.authenticate, state.users, state.metrics)
+
+
+def create_app(
+    service: ScoringService, *, poll_s: float | None = None, fast_path: bool = True
+) -> FastAPI:
+    """The API; `fast_path=False` leaves the scoring routes to a `FastScoring` in front of it
+    (`create_server`)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start(poll_s if poll_s is not None else service.app.settings.rules_poll_s)
@@ -79,13 +93,14 @@ def create_app(service: ScoringService, *, poll_s: float | None = None) -> FastA
     app.include_router(users.router)
     app.include_router(step_up.router)
     projector = dashboard.install(app, service.store.engine)
-    app.add_middleware(
-        FastScoring,
-        service=service,
-        authenticate=app.state.authenticate,
-        users=app.state.users,
-        metrics=app.state.metrics,
-    )
+    if fast_path:
+        app.add_middleware(
+            FastScoring,
+            service=service,
+            authenticate=app.state.authenticate,
+            users=app.state.users,
+            metrics=app.state.metrics,
+        )
     _errors(app)
     _operations(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

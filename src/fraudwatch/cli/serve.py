@@ -64,7 +64,7 @@ def serve_command(
     decisions and says so."""
     import uvicorn
 
-    from fraudwatch.api.app import create_app
+    from fraudwatch.api.app import create_server
     from fraudwatch.scoring.service import ScoringService
 
     with container() as app:
@@ -84,7 +84,7 @@ def serve_command(
         err_console.print(f"listening on http://{host}:{port} (OpenAPI: http://{host}:{port}/docs)")
         quiet_garbage_collector()
         uvicorn.run(
-            create_app(service), host=host, port=port, log_level="warning", access_log=False
+            create_server(service), host=host, port=port, log_level="warning", access_log=False
         )
 
 
