@@ -137,7 +137,8 @@ class Projector:
                 busy = 0
             if busy == 0:
                 self.caught_up.set()
-                self._stop.wait(self._poll_s)
+            if busy < self._page:  # caught up (less than a full page): let a page gather, so
+                self._stop.wait(self._poll_s)  # each write transaction carries many decisions
 
     def catch_up(self) -> int:
         """Project everything stored now; the number of decisions and labels applied."""
