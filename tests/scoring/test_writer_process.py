@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from fraudwatch.bootstrap import Container, bootstrap
 from fraudwatch.decisions.model import Outcome
@@ -47,7 +47,7 @@ def _tx(i: int, card: str = "tok_" + "a" * 32) -> Transaction:
     )
 
 
-def _count(app: Container, table: t.Table) -> int:
+def _count(app: Container, table: Table) -> int:
     with app.store.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 

@@ -100,7 +100,7 @@ class FastScoring:
             decision = await self.batcher.score(tx)
         except Exception:  # logged once per batch by the batcher
             return _failed()
-        self.metrics.observe([decision])
+        self.metrics.observe([decision], stages=False)  # the batcher observed the stages
         return 200, _json.encode(decision), _JSON
 
     def _score(self, path: str, body: bytes | None) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
@@ -168,6 +168,7 @@ class Batcher:
         self.scored += len(batch)
         if self.metrics is not None:
             self.metrics.single_batch.observe(len(batch))
+            self.metrics.observe_stages(decisions[0])
         for (_, future), decision in zip(batch, decisions, strict=True):
             if not future.done():  # the client may have gone
                 future.set_result(decision)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -43,14 +44,30 @@ class Metrics:
             registry=self.registry,
         )
 
-    def observe(self, decisions: Sequence[Decision]) -> None:
+        self._children: dict[tuple[str, ...], Any] = {}  # labels() is slow: ~2 µs a call
+
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        key = (str(id(metric)), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def observe(self, decisions: Sequence[Decision], *, stages: bool = True) -> None:
+        """Count the decisions' outcomes and rule hits, and (`stages`) the stage times of the
+        batch they were made in (once: a batch's decisions share them)."""
         if not decisions:
             return
+        child = self._child
         for decision in decisions:
-            self.decisions.labels(decision.outcome.value).inc()
+            child(self.decisions, decision.outcome.value).inc()
             for rule in decision.rules_hit:
-                self.rules_hits.labels(rule, "false").inc()
+                child(self.rules_hits, rule, "false").inc()
             for rule in decision.shadow_hits:
-                self.rules_hits.labels(rule, "true").inc()
-        for stage, ms in decisions[0].latency_ms.items():  # one batch: the same stage times
-            self.stage.labels(stage).observe(ms / 1000)
+                child(self.rules_hits, rule, "true").inc()
+        if stages:
+            self.observe_stages(decisions[0])
+
+    def observe_stages(self, decision: Decision) -> None:
+        for stage, ms in decision.latency_ms.items():
+            self._child(self.stage, stage).observe(ms / 1000)
