@@ -35,7 +35,7 @@ def main() -> None:
     logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("fraudwatch.stream").setLevel(logging.INFO)
     app = bootstrap(load_settings(home=Path(home), warmup_days=0))
-    service = ScoringService(app)
+    service = ScoringService(app, writer=app.settings.store_writer)  # a writer process, as served
     consumer = KafkaConsumer(
         bootstrap_servers, group=group, topics=[topic], session_timeout_ms=2000
     )
