@@ -42,16 +42,16 @@ class Fact:
 
     @classmethod
     def from_row(cls, row: Any) -> Fact:
-        hits, latency = _document(row.rules_hit), _document(row.latency_ms)
-        total = latency.get("total")
-        if total is None and latency:
-            total = sum(float(v) for v in latency.values())
+        """A row of the projector's facts query, by position (`projector._facts_query`:
+        transaction_id, event_time, decided_at, outcome, risk_score, model_version, rules_hit,
+        latency_ms, amount, merchant_country, billing_country, merchant_mcc, channel)."""
+        tid, event_time, _, outcome, risk, model, hits, latency, amount, *where = row
+        fired, shadow = _hits(hits)
+        merchant_country, billing_country, mcc, channel = where
         return cls(
-            row.transaction_id, moment(row.event_time), row.outcome, float(row.risk_score),
-            row.model_version, tuple(hits.get("fired", ())), tuple(hits.get("shadow", ())),
-            None if total is None else float(total),
-            float(row.amount) if row.amount is not None else 0.0,
-            row.merchant_country, row.billing_country, row.merchant_mcc, row.channel,
+            tid, moment(event_time), outcome, float(risk), model, fired, shadow,
+            _total_ms(latency), float(amount) if amount is not None else 0.0,
+            merchant_country, billing_country, mcc, channel,
         )  # fmt: skip
 
 
@@ -62,6 +62,33 @@ class LabelState:
 
 
 UNLABELLED = LabelState(None)
+
+
+class _Hits(msgspec.Struct):
+    fired: tuple[str, ...] = ()
+    shadow: tuple[str, ...] = ()
+
+
+_hits_decoder = msgspec.json.Decoder(_Hits)
+_latency_decoder = msgspec.json.Decoder(dict[str, float])
+
+
+def _hits(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(fired, shadow) of a stored `rules_hit` document (JSON text, or the driver's dict)."""
+    if isinstance(value, str | bytes):
+        hits = _hits_decoder.decode(value)
+        return hits.fired, hits.shadow
+    document = _document(value)
+    return tuple(document.get("fired", ())), tuple(document.get("shadow", ()))
+
+
+def _total_ms(value: Any) -> float | None:
+    """A stored `latency_ms` document's total (the sum of its stages when it has none)."""
+    latency = _latency_decoder.decode(value) if isinstance(value, str | bytes) else _document(value)
+    total = latency.get("total")
+    if total is None and latency:
+        total = sum(float(v) for v in latency.values())
+    return None if total is None else float(total)
 
 
 def _document(value: Any) -> dict[str, Any]:
@@ -129,14 +156,61 @@ def new_delta() -> Delta:
 
 
 def add(delta: Delta, fact: Fact, label: LabelState, sign: float = 1.0) -> None:
-    """Add (sign 1) or take back (sign -1) what `fact` with `label` contributes."""
-    for row, measures in contributions(fact, label).items():
+    """Add (sign 1) or take back (sign -1) what `fact` with `label` contributes: `contributions`
+    summed into `delta` directly, without building its rows first (the projector adds every
+    stored decision; a test checks both agree)."""
+    hour = fact.event_time.replace(minute=0, second=0, microsecond=0)
+    fraud = label.is_fraud is True
+    labelled = label.is_fraud is not None
+    amount = fact.amount
+    measures = (
+        sign, sign * amount, sign if labelled else 0.0, sign if fraud else 0.0,
+        sign * amount if fraud else 0.0,
+    )  # fmt: skip
+    outcome, model = fact.outcome, fact.model_version or ""
+    scenario = (label.fraud_type or UNSPECIFIED_FRAUD) if fraud else ""
+    for dimension, key in (
+        ("all", ""), ("merchant_country", fact.merchant_country or ""),
+        ("billing_country", fact.billing_country or ""), ("mcc", fact.mcc or ""),
+        ("channel", fact.channel or ""), ("scenario", scenario), ("model", model),
+    ):  # fmt: skip
+        row = ("dash_rollup", (dimension, hour, key, outcome))
         current = delta.get(row)
         if current is None:
-            delta[row] = [sign * value for value in measures]
+            delta[row] = list(measures)
         else:
-            for i, value in enumerate(measures):
-                current[i] += sign * value
+            current[0] += measures[0]
+            current[1] += measures[1]
+            current[2] += measures[2]
+            current[3] += measures[3]
+            current[4] += measures[4]
+    _bump(
+        delta,
+        ("dash_scores", (hour, model, score_bin(fact.risk_score))),
+        (
+            sign if fraud else 0.0,
+            sign if labelled and not fraud else 0.0,
+            0.0 if labelled else sign,
+        ),
+    )
+    for rule in dict.fromkeys((*fact.fired, *fact.shadow)):
+        fired, shadow = rule in fact.fired, rule in fact.shadow
+        _bump(
+            delta,
+            ("dash_rules", (hour, rule)),
+            (sign if fired else 0.0, sign if shadow else 0.0, sign if fired and fraud else 0.0),
+        )
+    if fact.latency_total_ms is not None:
+        _bump(delta, ("dash_latency", (hour, latency_bucket(fact.latency_total_ms))), (sign,))
+
+
+def _bump(delta: Delta, row: tuple[str, Key], measures: tuple[float, ...]) -> None:
+    current = delta.get(row)
+    if current is None:
+        delta[row] = list(measures)
+    else:
+        for i, value in enumerate(measures):
+            current[i] += value
 
 
 def relabel(delta: Delta, fact: Fact, old: LabelState, new: LabelState) -> None:
