@@ -71,9 +71,23 @@ class KeyedRows:
                 yield encode(event, key[2])
 
 
+def _memoised(time: Callable[[datetime], Any]) -> Callable[[datetime], Any]:
+    """`time` remembering what it formatted in this batch (a transaction and its decision have
+    the same time; a batch's times repeat)."""
+    seen: dict[datetime, Any] = {}
+
+    def cached(moment: datetime) -> Any:
+        found = seen.get(moment)
+        if found is None:
+            found = seen[moment] = time(moment)
+        return found
+
+    return cached
+
+
 def prepare(batch: WriteBatch, encoder: RowEncoder, style: ValueStyle) -> list[KeyedRows]:
     """Split a batch by table; refuse it whole if a transaction still carries a card number."""
-    now, time = style.time(datetime.now(UTC)), style.time
+    now, time = style.time(datetime.now(UTC)), _memoised(style.time)
     txs = KeyedRows(
         TRANSACTION,
         "transactions",
