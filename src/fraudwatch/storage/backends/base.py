@@ -5,7 +5,9 @@ the engine, the transaction it writes in, and `_insert_new`: how it stores the r
 whose ids are not yet in `event_keys` (executemany on SQLite; on PostgreSQL the keys go through a
 COPY-filled staging table and INSERT ... ON CONFLICT DO NOTHING, the new rows through COPY). The
 registry `event_keys` is the gate: an event is stored only together with its key, so replays and
-duplicates within a batch are skipped and the first content wins.
+duplicates within a batch are skipped and the first content wins. (On SQLite, which has no
+partitions, a decision's gate is the decisions table's own primary key instead: see
+`backends/sqlite.py`.)
 """
 
 from __future__ import annotations

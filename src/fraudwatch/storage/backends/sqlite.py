@@ -13,18 +13,21 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, select
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
+from fraudwatch.decisions.model import Decision, decision_digest
+from fraudwatch.storage import tables as t
 from fraudwatch.storage.backends.base import SqlEventStore
 from fraudwatch.storage.batching import KeyedRows
 from fraudwatch.storage.codec import SQLITE_VALUES
+from fraudwatch.storage.model import DECISION
 from fraudwatch.storage.urls import in_memory
 
 log = logging.getLogger(__name__)
@@ -138,23 +141,74 @@ class SQLiteEventStore(SqlEventStore):
                 yield conn
 
     def _insert_new(self, conn: Connection, part: KeyedRows) -> None:
-        stored = self._stored_ids(conn, part.kind, [key[0] for key in part.keys])
+        ids = [key[0] for key in part.keys]
+        # A decision's key is its own table's primary key here (no partitions to prune, so no
+        # registry row is needed to find it): one random-key B-tree insert fewer per decision.
+        own_key = part.kind == DECISION
+        stored = (
+            self._stored_decisions(conn, ids) if own_key else self._stored_ids(conn, part.kind, ids)
+        )
         fresh = {key[0] for key in part.keys if key[0] not in stored}
         if not fresh:
             return
         # The sqlite3 connection itself, to stream rows into executemany as they are encoded.
         raw = cast(sqlite3.Connection, conn.connection.driver_connection)
-        raw.executemany(
-            "INSERT OR IGNORE INTO event_keys (kind, id, content_hash, event_time) "
-            "VALUES (?, ?, ?, ?)",
-            ((part.kind, *key) for key in part.keys if key[0] in fresh),
-        )
+        if not own_key:
+            raw.executemany(
+                "INSERT OR IGNORE INTO event_keys (kind, id, content_hash, event_time) "
+                "VALUES (?, ?, ?, ?)",
+                ((part.kind, *key) for key in part.keys if key[0] in fresh),
+            )
         columns = ", ".join(part.columns)
         marks = ", ".join("?" * len(part.columns))
         raw.executemany(
             f"INSERT OR IGNORE INTO {part.table} ({columns}) VALUES ({marks})",
             part.rows(None if len(fresh) == len(part.keys) else fresh),
         )
+
+    def _stored_decisions(self, conn: Connection, ids: list[str]) -> set[str]:
+        """The transactions among `ids` with a stored decision (primary-key prefix lookups;
+        decisions stored before this change have a registry row too, and a table row)."""
+        stored: set[str] = set()
+        for start in range(0, len(ids), self.id_chunk):
+            chunk = ids[start : start + self.id_chunk]
+            marks = ", ".join("?" * len(chunk))
+            rows = conn.exec_driver_sql(
+                f"SELECT transaction_id FROM decisions WHERE transaction_id IN ({marks})",
+                tuple(chunk),
+            )
+            stored.update(row_id for (row_id,) in rows)
+        return stored
+
+    def get_decision(self, transaction_id: str) -> Decision | None:
+        """The stored decision of a transaction, by the decisions' own primary key."""
+        rows = t.decisions.c
+        query = (
+            select(t.decisions)
+            .where(rows.transaction_id == transaction_id)
+            .order_by(rows.event_time)
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else self._decoder.decision(row)
+
+    def known_hashes(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
+        """As on every store; a decision's hash is computed from its stored row (decisions
+        have no registry row here: `_insert_new`)."""
+        if kind != DECISION:
+            return super().known_hashes(kind, ids)
+        found: dict[str, bytes] = {}
+        unique = list(dict.fromkeys(ids))
+        rows = t.decisions.c
+        with self._engine.connect() as conn:
+            for start in range(0, len(unique), self.id_chunk):
+                chunk = unique[start : start + self.id_chunk]
+                query = select(t.decisions).where(rows.transaction_id.in_(chunk))
+                for row in conn.execute(query).mappings():
+                    decision = self._decoder.decision(row)
+                    found.setdefault(decision.transaction_id, decision_digest(decision))
+        return found
 
     def _stored_ids(self, conn: Connection, kind: str, ids: list[str]) -> set[str]:
         stored: set[str] = set()
