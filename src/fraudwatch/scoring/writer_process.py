@@ -165,7 +165,7 @@ class ProcessWriter:
 
     # -- the child ------------------------------------------------------------------------------
 
-    def _start_child(self) -> None:
+    def _start_child(self) -> Connection:
         """`python -m fraudwatch.scoring.writer_process FD`: a fresh interpreter (nothing of
         the caller's main module re-imported), talking over a socket pair; the settings go
         first, pickled (secrets included, never on a command line or in the environment)."""
@@ -192,15 +192,19 @@ class ProcessWriter:
             conn.close()
             raise RuntimeError("the writer process did not start")
         self._process, self._conn = process, conn
+        return conn
 
     def _restart(self) -> None:
         """A new child, and every batch it has not acknowledged sent to it again, in order."""
         with self._send_lock:
             if self._process is not None:
                 self._process.wait()
+            if self._conn is not None:
+                self._conn.close()  # the dead child's end
+                self._conn = None
             while True:
                 try:
-                    self._start_child()
+                    conn = self._start_child()
                     break
                 except Exception:
                     log.exception("restarting the writer process failed; retrying")
@@ -208,9 +212,8 @@ class ProcessWriter:
             self.restarts += 1
             with self._state:
                 again = [payload for _, payload in self._unacked.values()]
-            assert self._conn is not None
             for payload in again:
-                self._conn.send_bytes(payload)
+                conn.send_bytes(payload)
         log.warning("writer process restarted; %d batches sent again", len(again))
 
     def _send_loop(self) -> None:
