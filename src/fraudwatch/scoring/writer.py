@@ -27,56 +27,52 @@ log = logging.getLogger(__name__)
 
 Pair = tuple[Transaction | None, Decision]
 Listener = Callable[[Sequence[Pair]], None]
+Features = dict[str, dict[str, float | None]]
 
 
-class DecisionWriter:
+class QueuedWriter:
+    """What both decision writers share: the bounded queue of submitted pairs (and the features
+    of the flagged ones), tickets and waiting, and a thread that drains the queue in batches of
+    `max_batch` every `max_delay_s` (or at once for a full batch) to `_handle`. A subclass
+    stores the batch and calls `_done(items)` once it is durable, in submission order."""
+
     def __init__(
         self,
-        store: EventStore,
         *,
-        max_batch: int = 5000,
-        max_delay_s: float = 0.05,
-        capacity: int = 100_000,
-        on_stored: Listener | None = None,
-        router: AlertRouter | None = None,
+        max_batch: int,
+        max_delay_s: float,
+        capacity: int,
+        on_stored: Listener | None,
+        thread_name: str,
     ) -> None:
-        """`on_stored(pairs)` runs after each batch is durably written (to open cases, publish);
-        `router` turns decisions into alerts, stored in the same transaction (the outbox)."""
-        self._store = store
         self._max_batch = max_batch
         self._max_delay = max_delay_s
         self._capacity = capacity
-        self._items: deque[tuple[Transaction | None, Decision]] = deque()
         self._on_stored = on_stored
-        self._router = router
+        self._items: deque[Pair] = deque()
         self._state = threading.Condition()  # guards _pending, _closed; wakes waiters
         self._wake = threading.Event()  # a full batch waits, or flush/close was asked for
-        self._pending = 0
-        self._features: dict[str, dict[str, float | None]] = {}  # by transaction id, _state
+        self._pending = 0  # submitted, not yet stored (and heard by the listener)
+        self._features: Features = {}  # by transaction id, guarded by _state
         self._submitted = 0  # items submitted since start (tickets), guarded by _state
         self._stored = 0  # ... and stored, in submission order
         self._closed = False
         self.written = 0
         self.failures = 0
-        self._thread = threading.Thread(target=self._run, name="decision-writer", daemon=True)
-        self._thread.start()
+        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
 
-    def submit(
-        self,
-        pairs: Sequence[tuple[Transaction | None, Decision]],
-        features: dict[str, dict[str, float | None]] | None = None,
-    ) -> None:
+    def submit(self, pairs: Sequence[Pair], features: Features | None = None) -> None:
         """Queue decisions (with their transaction, or None when it is stored already), and
         the features of those to keep them for (by transaction id). Cheap: the writer thread
         is not woken per item but every `max_delay_s` or per full batch."""
         with self._state:
-            if features:
-                self._features.update(features)
             if self._closed:
                 raise RuntimeError("the decision writer is closed")
             while self._pending >= self._capacity:  # bounded memory: wait for the writer
                 self._wake.set()
                 self._state.wait(1.0)
+            if features:
+                self._features.update(features)
             self._pending += len(pairs)
             self._submitted += len(pairs)
             self._items.extend(pairs)
@@ -107,8 +103,10 @@ class DecisionWriter:
         with self._state:
             return self._state.wait_for(lambda: self._pending == 0, timeout)
 
-    def close(self, timeout: float = 30.0) -> None:
-        self.flush(timeout)
+    def _stop_draining(self, timeout: float) -> None:
+        """Flush, refuse new submissions, and let the draining thread finish."""
+        if not self.flush(timeout):
+            log.error("%d decisions were not stored before the writer closed", self._pending)
         with self._state:
             self._closed = True
         self._wake.set()
@@ -119,27 +117,94 @@ class DecisionWriter:
             self._wake.wait(self._max_delay)
             self._wake.clear()
             while self._items:
-                items: list[tuple[Transaction | None, Decision]] = []
+                items: list[Pair] = []
                 while self._items and len(items) < self._max_batch:
                     items.append(self._items.popleft())
-                self._write(items)
+                self._handle(items, self._take_features(items))
             with self._state:
                 if self._closed and not self._items:
                     return
 
-    def _write(self, items: list[tuple[Transaction | None, Decision]]) -> None:
-        batch = WriteBatch(
-            transactions=[(tx, content_hash(tx)) for tx, _ in items if tx is not None],
-            decisions=[decision for _, decision in items],
+    def _take_features(self, items: list[Pair]) -> Features:
+        if not self._features:
+            return {}
+        with self._state:
+            return {
+                d.transaction_id: found
+                for _, d in items
+                if (found := self._features.pop(d.transaction_id, None)) is not None
+            }
+
+    def _handle(self, items: list[Pair], features: Features) -> None:
+        raise NotImplementedError
+
+    def _done(self, items: list[Pair]) -> None:
+        """`items` are durably stored: waiters return, then the listener hears of them."""
+        with self._state:  # `wait` returns (listeners may still be running)
+            self._stored += len(items)
+            self.written += len(items)
+            self._state.notify_all()
+        if self._on_stored is not None and items:
+            try:
+                self._on_stored(items)
+            except Exception:  # a listener must not stop the writer
+                log.exception("a decision listener failed")
+        with self._state:
+            self._pending -= len(items)
+            self._state.notify_all()
+
+
+def write_batch(
+    pairs: Sequence[Pair], features: Features, router: AlertRouter | None
+) -> WriteBatch:
+    """The store write of decided pairs: the transactions (with their content hashes), the
+    decisions, the alerts they raise (the outbox, in the same transaction) and the features the
+    flagged ones were made on."""
+    batch = WriteBatch(
+        transactions=[(tx, content_hash(tx)) for tx, _ in pairs if tx is not None],
+        decisions=[decision for _, decision in pairs],
+    )
+    if router is not None:
+        batch.alerts = [a for tx, d in pairs for a in router.alerts(tx, d)]
+    batch.decision_features = [
+        (d.transaction_id, d.event_time, found)
+        for _, d in pairs
+        if (found := features.get(d.transaction_id)) is not None
+    ]
+    return batch
+
+
+class DecisionWriter(QueuedWriter):
+    """Stores the batches from its own thread, in this process."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        max_batch: int = 5000,
+        max_delay_s: float = 0.05,
+        capacity: int = 100_000,
+        on_stored: Listener | None = None,
+        router: AlertRouter | None = None,
+    ) -> None:
+        """`on_stored(pairs)` runs after each batch is durably written (to open cases, publish);
+        `router` turns decisions into alerts, stored in the same transaction (the outbox)."""
+        super().__init__(
+            max_batch=max_batch,
+            max_delay_s=max_delay_s,
+            capacity=capacity,
+            on_stored=on_stored,
+            thread_name="decision-writer",
         )
-        if self._router is not None:
-            batch.alerts = [a for tx, d in items for a in self._router.alerts(tx, d)]
-        if self._features:
-            with self._state:
-                found = [(d, self._features.pop(d.transaction_id, None)) for _, d in items]
-            batch.decision_features = [
-                (d.transaction_id, d.event_time, f) for d, f in found if f is not None
-            ]
+        self._store = store
+        self._router = router
+        self._thread.start()
+
+    def close(self, timeout: float = 30.0) -> None:
+        self._stop_draining(timeout)
+
+    def _handle(self, items: list[Pair], features: Features) -> None:
+        batch = write_batch(items, features, self._router)
         delay = 0.1
         while True:
             try:
@@ -150,15 +215,4 @@ class DecisionWriter:
                 log.exception("writing %d decisions failed; retrying in %.1f s", len(items), delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        self.written += len(items)
-        with self._state:  # durably stored: `wait` returns (listeners may still be running)
-            self._stored += len(items)
-            self._state.notify_all()
-        if self._on_stored is not None:
-            try:
-                self._on_stored(items)
-            except Exception:  # a listener must not stop the writer
-                log.exception("a decision listener failed")
-        with self._state:
-            self._pending -= len(items)
-            self._state.notify_all()
+        self._done(items)

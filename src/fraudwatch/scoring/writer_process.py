@@ -25,20 +25,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections import OrderedDict
 from multiprocessing.connection import Connection
 
 import msgspec
 
 from fraudwatch.decisions.model import Decision
 from fraudwatch.events.model import Transaction
-from fraudwatch.scoring.writer import Listener, Pair
+from fraudwatch.scoring.writer import Features, Listener, Pair, QueuedWriter, write_batch
 from fraudwatch.settings import Settings
 
 log = logging.getLogger(__name__)
-
-Features = dict[str, dict[str, float | None]]
 
 
 class _Batch(msgspec.Struct, array_like=True):
@@ -58,7 +55,7 @@ _batch_decoder = msgspec.msgpack.Decoder(_Batch)
 _ack_decoder = msgspec.msgpack.Decoder(_Ack)
 
 
-class ProcessWriter:
+class ProcessWriter(QueuedWriter):
     """`DecisionWriter`'s interface, the writing done by a child process (see the module)."""
 
     def __init__(
@@ -74,79 +71,29 @@ class ProcessWriter:
     ) -> None:
         """`project`: the child also keeps the dashboard's rollups (`analytics/projector.py`),
         off the scoring process too."""
+        super().__init__(
+            max_batch=max_batch,
+            max_delay_s=max_delay_s,
+            capacity=capacity,
+            on_stored=on_stored,
+            thread_name="writer-send",
+        )
         self._settings = settings
         self._project = project
-        self._max_batch = max_batch
-        self._max_delay = max_delay_s
-        self._capacity = capacity
-        self._on_stored = on_stored
         self._start_timeout = start_timeout_s
-        self._items: deque[Pair] = deque()
-        self._features: Features = {}
-        self._state = threading.Condition()
-        self._wake = threading.Event()
-        self._pending = 0  # submitted, not yet stored
-        self._submitted = 0
-        self._stored = 0
-        self._closed = False
         self._unacked: OrderedDict[int, tuple[list[Pair], bytes]] = OrderedDict()
         self._seq = 0
-        self.written = 0
-        self.failures = 0
         self.restarts = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
         self._send_lock = threading.Lock()
         self._start_child()
-        self._sender = threading.Thread(target=self._send_loop, name="writer-send", daemon=True)
         self._reader = threading.Thread(target=self._read_loop, name="writer-acks", daemon=True)
-        self._sender.start()
+        self._thread.start()
         self._reader.start()
 
-    # -- the interface of DecisionWriter --------------------------------------------------------
-
-    def submit(self, pairs: Sequence[Pair], features: Features | None = None) -> None:
-        with self._state:
-            if self._closed:
-                raise RuntimeError("the decision writer is closed")
-            while self._pending >= self._capacity:
-                self._wake.set()
-                self._state.wait(1.0)
-            if features:
-                self._features.update(features)
-            self._pending += len(pairs)
-            self._submitted += len(pairs)
-            self._items.extend(pairs)
-        if len(self._items) >= self._max_batch:
-            self._wake.set()
-
-    @property
-    def submitted(self) -> int:
-        with self._state:
-            return self._submitted
-
-    def wait(self, ticket: int, timeout: float = 30.0) -> bool:
-        self._wake.set()
-        with self._state:
-            return self._state.wait_for(lambda: self._stored >= ticket, timeout)
-
-    @property
-    def backlog(self) -> int:
-        """Decisions submitted and not yet stored."""
-        return self._pending
-
-    def flush(self, timeout: float = 30.0) -> bool:
-        self._wake.set()
-        with self._state:
-            return self._state.wait_for(lambda: self._pending == 0, timeout)
-
     def close(self, timeout: float = 30.0) -> None:
-        if not self.flush(timeout):
-            log.error("%d decisions were not stored before the writer closed", self._pending)
-        with self._state:
-            self._closed = True
-        self._wake.set()
-        self._sender.join(timeout)
+        self._stop_draining(timeout)
         with self._send_lock:
             conn = self._conn
             if conn is not None:
@@ -216,30 +163,8 @@ class ProcessWriter:
                 conn.send_bytes(payload)
         log.warning("writer process restarted; %d batches sent again", len(again))
 
-    def _send_loop(self) -> None:
-        while True:
-            self._wake.wait(self._max_delay)
-            self._wake.clear()
-            while self._items:
-                items: list[Pair] = []
-                while self._items and len(items) < self._max_batch:
-                    items.append(self._items.popleft())
-                self._send(items)
-            with self._state:
-                if self._closed and not self._items:
-                    return
-
-    def _send(self, items: list[Pair]) -> None:
+    def _handle(self, items: list[Pair], features: Features) -> None:
         with self._state:
-            features = (
-                {
-                    d.transaction_id: found
-                    for _, d in items
-                    if (found := self._features.pop(d.transaction_id, None)) is not None
-                }
-                if self._features
-                else {}
-            )
             self._seq += 1
             seq = self._seq
         payload = _encode(_Batch(seq, items, features))
@@ -282,17 +207,7 @@ class ProcessWriter:
                 continue
             with self._state:
                 items, _ = self._unacked.pop(ack.seq, ([], b""))
-                self._stored += len(items)
-                self.written += len(items)
-                self._state.notify_all()
-            if self._on_stored is not None and items:
-                try:
-                    self._on_stored(items)
-                except Exception:
-                    log.exception("a decision listener failed")
-            with self._state:
-                self._pending -= len(items)
-                self._state.notify_all()
+            self._done(items)
 
     def _exitcode(self) -> int | None:
         return None if self._process is None else self._process.poll()
@@ -306,8 +221,6 @@ def child_main(conn: Connection, max_batch: int, project: bool) -> None:
     from fraudwatch.analytics.projector import Projector
     from fraudwatch.bootstrap import bootstrap
     from fraudwatch.cases.service import CaseService
-    from fraudwatch.events.model import content_hash
-    from fraudwatch.storage.model import WriteBatch
 
     logging.basicConfig(format="%(asctime)s writer %(levelname)s %(message)s")
     settings: Settings = pickle.loads(conn.recv_bytes())  # noqa: S301 - our parent, a private socket
@@ -345,18 +258,8 @@ def child_main(conn: Connection, max_batch: int, project: bool) -> None:
             except EOFError:
                 return
             pairs = [pair for batch in batches for pair in batch.pairs]
-            write = WriteBatch(
-                transactions=[(tx, content_hash(tx)) for tx, _ in pairs if tx is not None],
-                decisions=[decision for _, decision in pairs],
-            )
-            if router is not None:
-                write.alerts = [a for tx, d in pairs for a in router.alerts(tx, d)]
-            write.decision_features = [
-                (d.transaction_id, d.event_time, found)
-                for batch in batches
-                for _, d in batch.pairs
-                if (found := batch.features.get(d.transaction_id)) is not None
-            ]
+            features = {tid: f for batch in batches for tid, f in batch.features.items()}
+            write = write_batch(pairs, features, router)
             delay = 0.1
             while True:
                 try:
