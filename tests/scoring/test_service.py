@@ -3,6 +3,7 @@ features, and a restarted service answers a retried transaction with its stored 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -64,3 +65,16 @@ def test_warm_up_replays_history_and_retries_get_the_stored_decision(app: Contai
     replayed = restarted.score([_tx(1, hours=1)])[0]  # known from history, never decided
     assert replayed.transaction_id == "h-1"
     restarted.close()
+
+
+def test_a_retry_gets_the_decision_kept_in_memory_which_the_collector_does_not_scan(
+    app: Container,
+) -> None:
+    service = ScoringService(app)
+    first = service.score([_tx(1, hours=1), _tx(2, hours=2)])
+    # The store has not seen them necessarily: the answer comes from memory, whole.
+    assert service.score([_tx(2, hours=2), _tx(1, hours=1)]) == [first[1], first[0]]
+    assert service.decision("h-1") == first[0]
+    kept = list(service._recent.values())
+    assert len(kept) == 2 and not any(gc.is_tracked(value) for value in kept)
+    service.close()

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+import msgspec
 from sqlalchemy import exists, select
 
 from fraudwatch.alerts.dispatcher import AlertDispatcher, AlertRouter
@@ -49,6 +50,8 @@ from fraudwatch.storage.urls import in_memory
 
 log = logging.getLogger(__name__)
 RECENT = 1_000_000  # decisions kept in memory for idempotent replies
+_pack = msgspec.msgpack.Encoder().encode
+_unpack = msgspec.msgpack.Decoder(Decision).decode
 
 
 def make_engine(feature_set: FeatureSet, allowed_lateness_s: int) -> FeatureEngine:
@@ -119,7 +122,10 @@ class ScoringService:
             )
         else:
             raise ValueError(f"writer must be 'thread' or 'process', not {writer!r}")
-        self._recent: OrderedDict[str, Decision] = OrderedDict()
+        # Decisions kept for idempotent replies, msgpack-encoded: a million Decision objects
+        # (each with its lists and dict) would be five million objects for the cyclic garbage
+        # collector to scan, and its full collections paused the event loop for 100+ ms.
+        self._recent: OrderedDict[str, bytes] = OrderedDict()
         self._seen: set[str] = set()  # transaction ids in the features: replayed or decided
         self._lock = threading.Lock()
         self.warmed_up = 0
@@ -207,7 +213,7 @@ class ScoringService:
         decided, features = self.pipeline.score_detailed(fresh) if fresh else ([], {})
         with self._lock:
             for decision in decided:
-                self._recent[decision.transaction_id] = decision
+                self._recent[decision.transaction_id] = _pack(decision)
                 self._seen.add(decision.transaction_id)
             while len(self._recent) > RECENT:
                 self._recent.popitem(last=False)
@@ -223,9 +229,9 @@ class ScoringService:
         stored_earlier: list[str] = []
         with self._lock:
             for tid in ids:
-                decision = self._recent.get(tid)
-                if decision is not None:
-                    found[tid] = decision
+                packed = self._recent.get(tid)
+                if packed is not None:
+                    found[tid] = _unpack(packed)
                 elif tid in self._seen:
                     stored_earlier.append(tid)
         for tid in stored_earlier:
@@ -237,7 +243,7 @@ class ScoringService:
     def decision(self, transaction_id: str) -> Decision | None:
         with self._lock:
             recent = self._recent.get(transaction_id)
-        return recent if recent is not None else self.store.get_decision(transaction_id)
+        return _unpack(recent) if recent is not None else self.store.get_decision(transaction_id)
 
     def label(self, labels: Sequence[Label]) -> int:
         """Store labels (idempotent) and feed them to the label-aware features."""
