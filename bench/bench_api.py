@@ -9,6 +9,7 @@ merchants, every request a new transaction, event times moving forward. Prints t
 and request latency p50/p95/p99 per run and the medians.
 
     .venv/bin/python bench/bench_api.py [--seconds 10] [--runs 3] [--connections 32]
+                                        [--store sqlite|postgres] [--projector in-process|off]
 
 Needs `wrk` (Debian: `apt-get install wrk`).
 """
@@ -16,6 +17,7 @@ Needs `wrk` (Debian: `apt-get install wrk`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import httpx
 
+from fraudwatch.devtools.postgres import throwaway_postgres
 from fraudwatch.devtools.process import free_port
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -96,6 +99,26 @@ def children(pid: int) -> list[int]:
 def tree_cpu_seconds(pid: int) -> tuple[float, float]:
     """CPU seconds of the server process and of its children (the writer process)."""
     return cpu_seconds(pid), sum(cpu_seconds(child) for child in children(pid))
+
+
+def database_cpu_seconds(database: str | None) -> float:
+    """CPU seconds of the PostgreSQL server so far (the postmaster, its live processes and those
+    that ended), 0 for the embedded store; found by the port in its command line."""
+    if database is None:
+        return 0.0
+    port = database.rsplit(":", 1)[1].split("/", 1)[0]
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"postgres" in command and f"port={port}".encode() in command:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            own = sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # + reaped
+            return own + sum(cpu_seconds(child) for child in children(int(proc.name)))
+    return 0.0
 
 
 def drain(url: str, limit_s: float = 600.0) -> float:
@@ -170,6 +193,13 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=150_000, help="transactions per run at most")
     parser.add_argument("--rules-only", action="store_true", help="no model (rules and policy)")
     parser.add_argument(
+        "--store",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the embedded SQLite store, or a throwaway PostgreSQL server (durable: fsync, "
+        "synchronous commit) with the scenario's history loaded into it",
+    )
+    parser.add_argument(
         "--projector",
         choices=("in-process", "off"),
         default="in-process",
@@ -187,6 +217,25 @@ def main() -> None:
         env["FRAUDWATCH_DASHBOARD_PROJECTOR"] = "false"
     if args.rules_only:
         env["FRAUDWATCH_MLFLOW_TRACKING_URI"] = f"sqlite:///{home / 'no-models.db'}"
+    with contextlib.ExitStack() as stack:
+        database = None
+        if args.store == "postgres":
+            database = stack.enter_context(throwaway_postgres(shared_buffers="512MB", durable=True))
+            env["FRAUDWATCH_DATABASE_URL"] = database
+            started = time.perf_counter()
+            _fraudwatch(env, "ingest", str(scenario.history), "--format", "json", "--json")
+            print(f"history loaded into PostgreSQL in {time.perf_counter() - started:.0f} s")
+        run(args, scenario, traffic, home, env, database)
+
+
+def run(
+    args: argparse.Namespace,
+    scenario: Scenario,
+    traffic: Traffic,
+    home: Path,
+    env: dict[str, str],
+    database: str | None,
+) -> None:
     key = json.loads(_fraudwatch(env, "apikey", "create", "--role", "service", "--json"))["key"]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -196,16 +245,26 @@ def main() -> None:
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        for _ in range(3000):
+        for _ in range(3000):  # up to 10 minutes: warming up reads the stored history
             try:
                 if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.2)
+                pass
+            if server.poll() is not None:
+                sys.exit(f"fraudwatch serve exited: see {home / 'server.log'}")
+            time.sleep(0.2)
         ready = httpx.get(f"{url}/readyz").json()
+        if "mode" not in ready:
+            sys.exit(f"fraudwatch serve is not ready: {ready}")
+        store = (
+            "PostgreSQL (a throwaway server, fsync and synchronous commit on)"
+            if database
+            else "SQLite"
+        )
         print(f"data: {scenario.description}")
         print(f"fraudwatch serve: mode {ready['mode']}, rules {ready['rules_version']}, "
-              f"features warmed up on the stored history, default features, SQLite persistence "
+              f"features warmed up on the stored history, default features, {store} persistence "
               f"on, dashboard projector {args.projector}; wrk 1 thread, {args.connections} "
               f"connections (batches of {args.batch}: "
               f"{args.batch_connections}), {args.seconds} s per run, {args.runs} runs, every "
@@ -217,6 +276,7 @@ def main() -> None:
                 connections = args.connections if batch == 1 else args.batch_connections
                 drain(url)  # every run starts with nothing waiting to be stored
                 server_cpu, writer_cpu = tree_cpu_seconds(server.pid)
+                database_cpu = database_cpu_seconds(database)
                 before = single_batches(url)
                 r = traffic.load(url, key, batch, args.seconds, connections, args.cap)
                 drained = drain(url)
@@ -226,6 +286,8 @@ def main() -> None:
                 server_after, writer_after = tree_cpu_seconds(server.pid)
                 cpu_us = 1e6 * (server_after - server_cpu) / scored
                 writer_us = 1e6 * (writer_after - writer_cpu) / scored
+                database_us = 1e6 * (database_cpu_seconds(database) - database_cpu) / scored
+                on_database = f", PostgreSQL {database_us:.0f} µs" if database else ""
                 rates.append(rate)
                 stored_rates.append(stored_rate)
                 p50s.append(r["p50"])
@@ -240,7 +302,8 @@ def main() -> None:
                       f"{stored_rate:,.0f}/s stored (the writer took {drained:.1f} s more), "
                       f"request latency p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
                       f"p99 {r['p99']:.1f} ms, {int(r['errors'])} errors{reused}; CPU per "
-                      f"transaction: server {cpu_us:.0f} µs, writer process {writer_us:.0f} µs",
+                      f"transaction: server {cpu_us:.0f} µs, writer process {writer_us:.0f} µs"
+                      f"{on_database}",
                       flush=True)  # fmt: skip
             median = statistics.median
             print(f"{label} median of {args.runs}: {median(rates):,.0f} transactions/s answered, "

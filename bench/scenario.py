@@ -12,7 +12,8 @@ the demo's `train_champion` trains, registers and promotes the model.
 Preparing takes minutes, so the result is cached under `~/.cache/fraudwatch-bench/` by its
 parameters: a template home (keys, SQLite store, model registry) that each run copies, and
 `traffic.jsonl` (canonical transactions in time order, card numbers as issued: the API tokenises
-them, the Kafka producer tokenises them with the template's key).
+them, the Kafka producer tokenises them with the template's key), and `history.jsonl`, the
+history as simulated (what a benchmark on PostgreSQL loads into its throwaway server).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Scenario:
     traffic: Path  # canonical transactions after the history, one JSON object per line
     transactions: int  # lines in `traffic`
     description: str
+    history: Path  # the simulated history stored in the template (to load into another store)
 
     def lines(self, limit: int | None = None) -> list[bytes]:
         out: list[bytes] = []
@@ -81,17 +83,21 @@ def prepare(
         f"transactions over the next {traffic_days} days"
     )
     done = root / "ready.json"
+    past = SimulationConfig(transactions=history, seed=seed, customers=customers, days=days)
+    history_file = root / "history.jsonl"
     if done.exists():
         info = json.loads(done.read_text())
-        return Scenario(root / "home", root / "traffic.jsonl", info["transactions"], description)
+        if not history_file.exists():  # a cache from before it was kept: the same seed again
+            simulate(past, str(history_file), "json")
+        return Scenario(
+            root / "home", root / "traffic.jsonl", info["transactions"], description, history_file
+        )
     if root.exists():
         shutil.rmtree(root)
     (root / "work").mkdir(parents=True)
     started = time.perf_counter()
     say(f"preparing (once, cached in {root}): {description}")
 
-    past = SimulationConfig(transactions=history, seed=seed, customers=customers, days=days)
-    history_file = root / "work" / "history.jsonl"
     simulate(past, str(history_file), "json")
     home = root / "home"
     env = env_for(home)
@@ -130,7 +136,7 @@ def prepare(
     shutil.rmtree(root / "work")
     done.write_text(json.dumps({"transactions": len(events), "model": model}))
     say(f"ready in {time.perf_counter() - started:.0f} s")
-    return Scenario(home, root / "traffic.jsonl", len(events), description)
+    return Scenario(home, root / "traffic.jsonl", len(events), description, history_file)
 
 
 def say(text: str) -> None:

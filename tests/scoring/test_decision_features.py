@@ -3,14 +3,18 @@ only for flagged decisions; writing them again keeps the first."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
+import pytest
+
 from fraudwatch.analytics.decisions import features_of
-from fraudwatch.bootstrap import Container
+from fraudwatch.bootstrap import Container, bootstrap
 from fraudwatch.decisions.model import Outcome
 from fraudwatch.features.defaults import default_feature_set
 from fraudwatch.rules import Action, Rule, RuleSet, vocabulary
 from fraudwatch.scoring.service import ScoringService
+from fraudwatch.settings import load_settings
 from fraudwatch.storage import EventStore, WriteBatch
 from tests.scoring.test_service import T0, _tx, app  # noqa: F401 (the fixture)
 from tests.storage.conftest import (  # noqa: F401 (fixtures: SQLite and PostgreSQL)
@@ -47,3 +51,24 @@ def test_decision_features_are_written_once(store: EventStore) -> None:  # noqa:
     store.write(WriteBatch(decision_features=[("t-1", moment, {"a": 2.0, "b": 3.0})]))
     with store.engine.connect() as conn:
         assert features_of(conn, "t-1", moment) == {"a": 1.0, "b": None}
+
+
+def test_readiness_answers_on_every_store(
+    store_url: str,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The readiness probe's round trip works on SQLite and PostgreSQL (its key prefix held a
+    NUL byte once, which PostgreSQL refuses in text: /readyz said "not ready" for ever)."""
+    for name in list(os.environ):
+        if name.startswith("FRAUDWATCH_"):
+            monkeypatch.delenv(name)
+    home = tmp_path_factory.mktemp("home")
+    container = bootstrap(load_settings(home=home, database_url=store_url))
+    try:
+        service = ScoringService(container)
+        ready = service.ready()
+        assert ready["mode"] == "rules_only" and ready["writer_backlog"] == 0
+        service.close()
+    finally:
+        container.close()

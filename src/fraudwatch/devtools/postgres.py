@@ -116,14 +116,15 @@ def _prepare_root() -> Path:
     return root
 
 
-def _server_options(port: int, socket_dir: Path, shared_buffers: str) -> str:
+def _server_options(port: int, socket_dir: Path, shared_buffers: str, durable: bool) -> str:
+    safety = "on" if durable else "off"
     settings = {
         "listen_addresses": "127.0.0.1",
         "port": str(port),
         "unix_socket_directories": str(socket_dir),
-        "fsync": "off",
-        "synchronous_commit": "off",
-        "full_page_writes": "off",
+        "fsync": safety,
+        "synchronous_commit": safety,
+        "full_page_writes": safety,
         "shared_buffers": shared_buffers,
         "max_connections": "60",
         "max_wal_size": "2GB",
@@ -132,12 +133,14 @@ def _server_options(port: int, socket_dir: Path, shared_buffers: str) -> str:
     return " ".join(f"-c {key}={shlex.quote(value)}" for key, value in settings.items())
 
 
-def _start(bindir: Path, data: Path, log: Path, shared_buffers: str, timeout: float) -> int:
+def _start(
+    bindir: Path, data: Path, log: Path, shared_buffers: str, durable: bool, timeout: float
+) -> int:
     """Start the server on a free port (retrying if another process takes it first)."""
     last_error = ""
     for _attempt in range(3):
         port = free_port()
-        options = _server_options(port, data.parent, shared_buffers)
+        options = _server_options(port, data.parent, shared_buffers, durable)
         started = _run(
             [
                 str(bindir / "pg_ctl"),
@@ -175,9 +178,12 @@ def _stop(bindir: Path, data: Path) -> None:
 
 @contextlib.contextmanager
 def throwaway_postgres(
-    *, shared_buffers: str = "32MB", startup_timeout: float = 60.0
+    *, shared_buffers: str = "32MB", durable: bool = False, startup_timeout: float = 60.0
 ) -> Iterator[str]:
     """Start a temporary PostgreSQL cluster and yield `postgresql://postgres@127.0.0.1:PORT/postgres`.
+
+    `durable` keeps PostgreSQL's own safety settings (fsync, synchronous commit, full-page
+    writes) instead of turning them off for speed: for benchmarks of durable writes.
 
     The cluster (data, socket, log) lives in one temporary directory removed on exit, whatever
     happens inside the block. Raises `PostgresUnavailable` when it cannot be created or started.
@@ -207,7 +213,7 @@ def throwaway_postgres(
         )
         if init.returncode != 0:
             raise PostgresUnavailable(f"initdb failed: {(init.stderr or init.stdout).strip()}")
-        port = _start(bindir, data, log, shared_buffers, startup_timeout)
+        port = _start(bindir, data, log, shared_buffers, durable, startup_timeout)
         started = True
         _wait_accepting(port, startup_timeout)
         logger.info("throwaway PostgreSQL (%s) on 127.0.0.1:%d", bindir, port)
