@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from typing import Annotated
 
 import typer
@@ -10,6 +9,7 @@ import typer
 from fraudwatch.cli.common import JsonOption, container
 from fraudwatch.cli.output import console, emit_json, err_console, table
 from fraudwatch.control.repository import Role
+from fraudwatch.runtime import quiet_garbage_collector
 
 apikey_app = typer.Typer(help="API keys of the scoring API.", no_args_is_help=True)
 
@@ -86,13 +86,3 @@ def serve_command(
         uvicorn.run(
             create_server(service), host=host, port=port, log_level="warning", access_log=False
         )
-
-
-def quiet_garbage_collector() -> None:
-    """Keep full collections off the request path: what start-up built (the model, the rules,
-    the features' key maps, millions of objects) is frozen out of the collector's scans, and
-    young collections run less often. Scoring allocates few cyclic objects, so this costs little
-    memory, and it takes the 50-200 ms pauses of a full collection out of the p99."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)

@@ -71,9 +71,10 @@ def worker_command(
 ) -> None:
     """Score the events of a Kafka topic as one worker of a consumer group: decisions are stored,
     then published, then the offsets committed. SIGTERM or Ctrl-C finishes the batch in hand."""
+    from fraudwatch.runtime import quiet_garbage_collector
     from fraudwatch.scoring.service import ScoringService
     from fraudwatch.stream.kafka import KafkaConsumer, KafkaProducer, ensure_topics
-    from fraudwatch.stream.worker import StreamWorker, Topics, WorkerStats, tune_gc
+    from fraudwatch.stream.worker import StreamWorker, Topics, WorkerStats
 
     logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("fraudwatch.stream").setLevel(logging.INFO)  # assignments, store waits
@@ -92,7 +93,7 @@ def worker_command(
             f"worker: {mode}, rules {service.rulebook.version or 'none'}, "
             f"{replayed:,} stored transactions replayed ({days} days)"
         )
-        tune_gc()
+        quiet_garbage_collector(100_000, 1000)  # after warm-up
         consumer = KafkaConsumer(
             bootstrap_servers,
             group=group,

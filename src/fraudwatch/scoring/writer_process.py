@@ -32,6 +32,7 @@ import msgspec
 
 from fraudwatch.decisions.model import Decision
 from fraudwatch.events.model import Transaction
+from fraudwatch.runtime import quiet_garbage_collector
 from fraudwatch.scoring.writer import Features, Listener, Pair, QueuedWriter, write_batch
 from fraudwatch.settings import Settings
 
@@ -238,6 +239,7 @@ def child_main(conn: Connection, max_batch: int, project: bool) -> None:
     projector = Projector(store.engine) if project else None
     if projector is not None:
         projector.start()
+    quiet_garbage_collector()
     conn.send_bytes(b"ready")
     stopping = False
     try:

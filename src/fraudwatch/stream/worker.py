@@ -24,7 +24,6 @@ decision is byte-for-byte the first one.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -124,14 +123,6 @@ class WorkerStats:
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_s.items()},
             "latency_ms": None if latency is None else {k: round(v, 2) for k, v in latency.items()},
         }
-
-
-def tune_gc() -> None:
-    """After warm-up: move what exists to the permanent generation and collect less often, so
-    full collections over the feature state do not set the tail latency."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 1000)
 
 
 @dataclass(slots=True)
