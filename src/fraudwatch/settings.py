@@ -108,6 +108,18 @@ class Settings(BaseSettings):
         "the scoring process's interpreter lock) or a thread; an in-memory database always "
         "uses a thread.",
     )
+    store_commit_interval_s: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=5.0,
+        description="The writer process commits at most this often: batches that arrive sooner "
+        "are joined into the next commit. A commit writes every index page it touched (on "
+        "SQLite whole pages, to the write-ahead log and again at the checkpoint), and the card, "
+        "customer and merchant indexes are touched at random, so fewer, larger commits cost "
+        "much less: 79 µs of writer CPU per transaction in commits of 250, 47 in commits of "
+        "4,000. It delays the storing (and what waits for it: Kafka offsets, DecisionMade), "
+        "never an answer; an idle writer commits at once. 0 commits each batch as it comes.",
+    )
 
     # -- dashboard ----------------------------------------------------------------------------
     dashboard_dir: Path | None = Field(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -102,6 +103,39 @@ def test_an_in_memory_database_keeps_the_writer_in_process(tmp_path: Path) -> No
     try:
         service = ScoringService(app, writer="process")
         assert not isinstance(service.writer, ProcessWriter)
+        service.close()
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize("interval", [0.0, 1.5])
+def test_batches_soon_after_a_commit_wait_for_the_next_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interval: float
+) -> None:
+    """An idle writer stores at once; a batch arriving within `store_commit_interval_s` of the
+    last commit is stored with the next one, `interval` after it (0: at once)."""
+    for name in list(os.environ):
+        if name.startswith("FRAUDWATCH_"):
+            monkeypatch.delenv(name)
+    settings = load_settings(home=tmp_path / "home", store_commit_interval_s=interval)
+    app = bootstrap(settings)
+    try:
+        service = ScoringService(app, writer="process")
+        writer = service.writer
+        started = time.monotonic()
+        service.score([_tx(i) for i in range(10)])
+        assert writer.wait(writer.submitted, 30)
+        first = time.monotonic() - started
+        started = time.monotonic()
+        service.score([_tx(i) for i in range(10, 20)])
+        assert writer.wait(writer.submitted, 30)
+        second = time.monotonic() - started
+        assert first < 0.8  # idle: the writer's send delay (0.05 s) and the commit only
+        if interval:
+            assert second >= interval - 0.3
+        else:
+            assert second < 0.8
+        assert _count(app, t.decisions) == 20
         service.close()
     finally:
         app.close()
