@@ -298,3 +298,19 @@ def test_the_kernel_cache_follows_every_source_of_the_package() -> None:
         assert isinstance(locator, cache.SourceDigestLocator)
         assert locator.get_cache_path().endswith(f"native-{cache.DIGEST}")
     assert cache._digest() == cache.DIGEST  # any edit of a module gives another directory
+
+
+def test_making_room_grows_the_state_and_changes_no_value(simulated: list[StreamItem]) -> None:
+    fs = default_feature_set()
+    half = len(simulated) // 2
+    plain = NativeEngine(fs)
+    want = np.vstack(
+        [plain.process_batch(simulated[:half]).values, plain.process_batch(simulated[half:]).values]
+    )
+    roomy = NativeEngine(fs)
+    first = roomy.process_batch(simulated[:half]).values
+    before = sum(len(rows) for rows in roomy.state.ev_arrays)
+    roomy.make_room(10_000)  # then that many events fit in every group without a growth:
+    assert all(int(free[0]) >= 10_000 for free in roomy.state.free_arrays)
+    assert sum(len(rows) for rows in roomy.state.ev_arrays) >= before + 10_000
+    _assert_identical(np.vstack([first, roomy.process_batch(simulated[half:]).values]), want, fs)

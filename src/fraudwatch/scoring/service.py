@@ -156,6 +156,9 @@ class ScoringService:
         start = newest[0].event_time - timedelta(days=days)
         history = load_history_from_store(self.store, self.locator, start=start)
         self.warmed_up = self.pipeline.replay(history.stream, progress)
+        make_room = getattr(self.engine, "make_room", None)  # the native engine's arrays
+        if make_room is not None:
+            make_room(self.warmed_up)  # room for as much again: no growth soon after start
         self._seen.update(row.transaction_id for row in history.transactions)
         self.catch_up_cases(start)
         return self.warmed_up
