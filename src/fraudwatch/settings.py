@@ -108,6 +108,14 @@ class Settings(BaseSettings):
         "the scoring process's interpreter lock) or a thread; an in-memory database always "
         "uses a thread.",
     )
+    seen_ids_capacity: int = Field(
+        default=20_000_000,
+        ge=1_000,
+        description="Transaction ids a scorer remembers as replayed or decided, per generation "
+        "of its two Bloom filters (about 3.6 MB per million, twice): a retried transaction "
+        "among the last one to two generations is answered with its first decision; an older "
+        "one is scored again (the store keeps its first decision).",
+    )
     store_commit_interval_s: float = Field(
         default=0.25,
         ge=0.0,

@@ -41,6 +41,7 @@ from fraudwatch.scoring.events import DecisionEvents
 from fraudwatch.scoring.logins import LoginAssessment, LoginRisk
 from fraudwatch.scoring.pipeline import DecisionPipeline, FeatureEngine, RiskModel
 from fraudwatch.scoring.rulebook import Rulebook
+from fraudwatch.scoring.seen import SeenIds
 from fraudwatch.scoring.writer import DecisionWriter, Listener, Pair
 from fraudwatch.scoring.writer_process import ProcessWriter
 from fraudwatch.settings import Settings
@@ -126,7 +127,8 @@ class ScoringService:
         # (each with its lists and dict) would be five million objects for the cyclic garbage
         # collector to scan, and its full collections paused the event loop for 100+ ms.
         self._recent: OrderedDict[str, bytes] = OrderedDict()
-        self._seen: set[str] = set()  # transaction ids in the features: replayed or decided
+        # Transaction ids in the features, replayed or decided: bounded memory (scoring/seen.py).
+        self._seen = SeenIds(settings.seen_ids_capacity)
         self._lock = threading.Lock()
         self.warmed_up = 0
 
@@ -159,7 +161,7 @@ class ScoringService:
         make_room = getattr(self.engine, "make_room", None)  # the native engine's arrays
         if make_room is not None:
             make_room(self.warmed_up)  # room for as much again: no growth soon after start
-        self._seen.update(row.transaction_id for row in history.transactions)
+        self._seen.add([row.transaction_id for row in history.transactions])
         self.catch_up_cases(start)
         return self.warmed_up
 
@@ -217,7 +219,7 @@ class ScoringService:
         with self._lock:
             for decision in decided:
                 self._recent[decision.transaction_id] = _pack(decision)
-                self._seen.add(decision.transaction_id)
+            self._seen.add([decision.transaction_id for decision in decided])
             while len(self._recent) > RECENT:
                 self._recent.popitem(last=False)
         if decided:
@@ -227,16 +229,19 @@ class ScoringService:
 
     def _known(self, ids: Sequence[str]) -> dict[str, Decision]:
         """Decisions already made for `ids`: from memory, else (for transactions this scorer
-        replayed or decided earlier) from the store. No database read for a new transaction."""
+        may have replayed or decided earlier) from the store. No database read for a new
+        transaction, but for the rare false positive of the seen-ids filter."""
         found: dict[str, Decision] = {}
-        stored_earlier: list[str] = []
+        older: list[str] = []
         with self._lock:
             for tid in ids:
                 packed = self._recent.get(tid)
                 if packed is not None:
                     found[tid] = _unpack(packed)
-                elif tid in self._seen:
-                    stored_earlier.append(tid)
+                else:
+                    older.append(tid)
+            maybe = self._seen.maybe(older)
+        stored_earlier = [tid for tid, seen in zip(older, maybe, strict=True) if seen]
         for tid in stored_earlier:
             stored = self.store.get_decision(tid)
             if stored is not None:
