@@ -55,6 +55,10 @@ def start_workers(
     n: int, home: Path, bootstrap_servers: str, topic: str, decisions: str, args: Any, logs: Path
 ) -> list[tuple[subprocess.Popen[bytes], Path]]:
     workers = []
+    settings = {}
+    if args.commit_interval is not None:
+        settings["store_commit_interval_s"] = str(args.commit_interval)
+    env = env_for(home, **settings)
     for k in range(n):
         log = logs / f"{topic}-{k}.log"
         command = [
@@ -67,9 +71,7 @@ def start_workers(
         with log.open("wb") as err:
             workers.append(
                 (
-                    subprocess.Popen(
-                        command, env=env_for(home), stdout=subprocess.PIPE, stderr=err
-                    ),
+                    subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=err),
                     log,
                 )
             )
@@ -247,6 +249,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument(
+        "--commit-interval",
+        type=float,
+        default=None,
+        help="the workers' store_commit_interval_s (default: the worker's own, 0: each batch "
+        "committed as it comes)",
+    )
     parser.add_argument(
         "--prime", type=int, default=2000, help="transactions sent first, not measured"
     )

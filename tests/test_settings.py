@@ -1,11 +1,12 @@
 import base64
+import os
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from fraudwatch.security.keys import load_keys
-from fraudwatch.settings import Settings
+from fraudwatch.settings import Settings, load_settings
 
 
 def test_embedded_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,3 +62,18 @@ def test_explicit_keys(tmp_path: Path) -> None:
     _, ring = load_keys(settings)
     assert ring.active_key_id == "a"
     assert not (tmp_path / "keys").exists()
+
+
+def test_the_worker_commits_each_batch_unless_told_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fraudwatch.cli.stream import worker_settings
+
+    for name in list(os.environ):
+        if name.startswith("FRAUDWATCH_"):
+            monkeypatch.delenv(name)
+    default = load_settings(home=tmp_path)
+    assert default.store_commit_interval_s == 0.25  # the API's
+    assert worker_settings(default).store_commit_interval_s == 0.0
+    monkeypatch.setenv("FRAUDWATCH_STORE_COMMIT_INTERVAL_S", "0.1")
+    assert worker_settings(load_settings(home=tmp_path)).store_commit_interval_s == 0.1

@@ -14,6 +14,7 @@ import typer
 
 from fraudwatch.cli.common import JsonOption, container
 from fraudwatch.cli.output import emit_json, err_console, table
+from fraudwatch.settings import Settings
 
 Bootstrap = Annotated[
     str, typer.Option("--bootstrap-servers", help="Kafka bootstrap servers, host:port[,...].")
@@ -80,6 +81,7 @@ def worker_command(
     logging.getLogger("fraudwatch.stream").setLevel(logging.INFO)  # assignments, store waits
     topics = Topics(tuple(topic or [EVENTS_TOPIC]), decisions_topic, dead_letter_topic)
     with container() as app:
+        app.settings = worker_settings(app.settings)
         ensure_topics(
             bootstrap_servers,
             {name: partitions for name in (*topics.events, decisions_topic, dead_letter_topic)},
@@ -165,6 +167,7 @@ def produce_command(
     if str(path) != "-" and not path.is_file():
         raise FraudwatchError(f"{path}: no such file", code="not_found")
     with container() as app:
+        app.settings = worker_settings(app.settings)
         ensure_topics(bootstrap_servers, {topic: partitions})
         producer = KafkaProducer(bootstrap_servers)
         with sys.stdin.buffer if str(path) == "-" else path.open("rb") as lines:
@@ -177,3 +180,12 @@ def produce_command(
             f"{report.produced:,} messages to {topic} in {report.seconds:.1f} s "
             f"({report.invalid:,} not valid events, sent for dead-lettering)"
         )
+
+
+def worker_settings(settings: Settings) -> Settings:
+    """The worker's settings: produced -> stored and published is its latency, so unless
+    `store_commit_interval_s` is set its writer commits each batch as it comes (joining only
+    what waits while it falls behind), instead of at most every 0.25 s as for the API."""
+    if "store_commit_interval_s" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"store_commit_interval_s": 0.0})
