@@ -112,7 +112,7 @@ class Settings(BaseSettings):
         default=20_000_000,
         ge=1_000,
         description="Transaction ids a scorer remembers as replayed or decided, per generation "
-        "of its two Bloom filters (about 3.6 MB per million, twice): a retried transaction "
+        "of its two Bloom filters (1.8 MB per million ids each): a retried transaction "
         "among the last one to two generations is answered with its first decision; an older "
         "one is scored again (the store keeps its first decision).",
     )

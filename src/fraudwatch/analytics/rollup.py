@@ -174,16 +174,7 @@ def add(delta: Delta, fact: Fact, label: LabelState, sign: float = 1.0) -> None:
         ("billing_country", fact.billing_country or ""), ("mcc", fact.mcc or ""),
         ("channel", fact.channel or ""), ("scenario", scenario), ("model", model),
     ):  # fmt: skip
-        row = ("dash_rollup", (dimension, hour, key, outcome))
-        current = delta.get(row)
-        if current is None:
-            delta[row] = list(measures)
-        else:
-            current[0] += measures[0]
-            current[1] += measures[1]
-            current[2] += measures[2]
-            current[3] += measures[3]
-            current[4] += measures[4]
+        _bump(delta, ("dash_rollup", (dimension, hour, key, outcome)), measures)
     _bump(
         delta,
         ("dash_scores", (hour, model, score_bin(fact.risk_score))),

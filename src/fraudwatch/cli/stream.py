@@ -167,7 +167,6 @@ def produce_command(
     if str(path) != "-" and not path.is_file():
         raise FraudwatchError(f"{path}: no such file", code="not_found")
     with container() as app:
-        app.settings = worker_settings(app.settings)
         ensure_topics(bootstrap_servers, {topic: partitions})
         producer = KafkaProducer(bootstrap_servers)
         with sys.stdin.buffer if str(path) == "-" else path.open("rb") as lines:

@@ -73,7 +73,7 @@ class KeyedRows:
 
 def _memoised(time: Callable[[datetime], Any]) -> Callable[[datetime], Any]:
     """`time` remembering what it formatted in this batch (a transaction and its decision have
-    the same time; a batch's times repeat)."""
+    the same time, a batch's decisions one decision time, and event times repeat)."""
     seen: dict[datetime, Any] = {}
 
     def cached(moment: datetime) -> Any:
@@ -111,7 +111,12 @@ def prepare(batch: WriteBatch, encoder: RowEncoder, style: ValueStyle) -> list[K
     for letter in batch.dead_letters:
         key = dead_letter_key(letter)
         letters.add(key.hex(), key, time(letter.created_at), letter)
-    decisions = KeyedRows(DECISION, "decisions", DECISION_COLUMNS, encoder.decision)
+    decisions = KeyedRows(
+        DECISION,
+        "decisions",
+        DECISION_COLUMNS,
+        lambda decision, at: encoder.decision(decision, at, time(decision.decided_at)),
+    )
     for decision in batch.decisions:
         digest = decision_digest(decision)
         decisions.add(decision.transaction_id, digest, time(decision.event_time), decision)

@@ -138,7 +138,6 @@ class RowEncoder:
     def __init__(self, keyring: KeyRing, style: ValueStyle) -> None:
         self._keyring = keyring
         self._style = style
-        self._decided: tuple[datetime | None, Any] = (None, None)
 
     def _seal(self, table: str, row_id: str, field: str, value: str | None) -> bytes | None:
         if value is None:
@@ -203,16 +202,13 @@ class RowEncoder:
             login.country, login.latitude, login.longitude, key_id, ingested_at,
         )  # fmt: skip
 
-    def decision(self, decision: Decision, event_time: Any) -> tuple[Any, ...]:
+    def decision(self, decision: Decision, event_time: Any, decided_at: Any) -> tuple[Any, ...]:
+        """The row of `decision`; both times already in the backend's style."""
         json = self._style.json
         hits = {"fired": decision.rules_hit, "shadow": decision.shadow_hits}
         extra = {"reasons": decision.reasons, "late": decision.late}
-        decided_at, text = self._decided  # a batch's decisions share one time: format it once
-        if decided_at != decision.decided_at:
-            decided_at, text = decision.decided_at, self._style.time(decision.decided_at)
-            self._decided = (decided_at, text)  # one tuple: threads never see half of it
         return (
-            decision.transaction_id, event_time, text,
+            decision.transaction_id, event_time, decided_at,
             decision.outcome.value, decision.risk_score, decision.model_score,
             decision.anomaly_score, decision.model_version, decision.ruleset_version,
             json(hits), json(extra), json(decision.latency_ms),

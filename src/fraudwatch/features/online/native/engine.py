@@ -128,7 +128,7 @@ class NativeEngine:
         one.keys[0] = [k.one(values, c) for k, c in zip(state.keys, self.key_columns, strict=True)]
         one.kinds[0], one.ts[0], one.seq[0] = kernel.TX, item.ts, item.seq
         one.ring[0] = state.labels.remember(item, self.plan.horizon_us)
-        state.reserve(1, one.keys)
+        state.reserve(1)
         one.out.fill(NAN)
         self._run(one)
         values_out = one.out[0].copy()
@@ -192,7 +192,7 @@ class NativeEngine:
             is_label, labels, txs, ts, ok, self.plan.horizon_us
         )
         state.gl[P_RING_MASK] = len(state.labels.table) - 1
-        state.reserve(len(txs), keys)
+        state.reserve(len(txs))
         out = np.full((len(txs), self.width), NAN, dtype=np.float64)
         RUN_BATCH(
             kinds, index, ts, seq, ok, rings, vals, keys, known, l_fraud, l_ring, out,
@@ -249,7 +249,7 @@ class NativeEngine:
         """Grow the state now for `transactions` more (after a warm-up: a growth copies every
         event array, 350 ms with two weeks of history held, a stall that would otherwise come
         under traffic, soon after start-up)."""
-        self.state.reserve(transactions, np.empty((0, len(self.state.keys)), dtype=np.int64))
+        self.state.reserve(transactions)
 
     def sweep(self) -> None:
         """Drop keys, transactions and pending labels older than the horizon (plus lateness)."""

@@ -248,7 +248,7 @@ class NativeState:
         state._events(
             [np.zeros((0, w), dtype=np.int64) for w in width], [np.zeros(1, np.int64)] * len(width)
         )
-        state.reserve(1024, np.zeros((0, layout.n_groups), dtype=np.int64))
+        state.reserve(1024)
         return state
 
     def _events(self, evs: list[Ints], frees: list[Ints]) -> None:
@@ -268,7 +268,7 @@ class NativeState:
         pairs = zip(self.ev_arrays, self.free_arrays, strict=True)
         return sum(len(ev) - int(free[0]) for ev, free in pairs)
 
-    def reserve(self, transactions: int, keys: Ints) -> None:
+    def reserve(self, transactions: int) -> None:
         """Room for `transactions` more events in every group (and their value counts) and
         rows for every key id."""
         self.counts = counts.reserve(
