@@ -206,6 +206,9 @@ def main() -> None:
         help="the dashboard's rollup projector: inside the server (the embedded default), or off "
         "(a scoring-only node; `fraudwatch projector` runs elsewhere)",
     )
+    parser.add_argument(
+        "--only", choices=("single", "batch"), help="run one of the two scenarios, not both"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench_api needs wrk: apt-get install wrk")
@@ -270,7 +273,10 @@ def run(
               f"{args.batch_connections}), {args.seconds} s per run, {args.runs} runs, every "
               "transaction new")  # fmt: skip
         traffic.load(url, key, 1, 3, args.connections, 30_000)  # warm-up: JIT, caches
-        for label, batch in (("single", 1), (f"batch of {args.batch}", args.batch)):
+        scenarios = [("single", 1), (f"batch of {args.batch}", args.batch)]
+        if args.only is not None:
+            scenarios = scenarios[:1] if args.only == "single" else scenarios[1:]
+        for label, batch in scenarios:
             rates, stored_rates, p50s, p95s, p99s = [], [], [], [], []
             for run in range(args.runs):
                 connections = args.connections if batch == 1 else args.batch_connections

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fraudwatch.rules import Type, Vocabulary, parse
-from fraudwatch.rules.compiler import Batch, compile_scalar, compile_vector
+from fraudwatch.rules.compiler import Batch, compile_scalar, compile_scalar_set, compile_vector
 
 NAMES = {"a": Type.NUM, "b": Type.NUM, "s": Type.STR, "t": Type.STR}
 VOCAB = Vocabulary(NAMES, frozenset({"blocked"}))
@@ -145,3 +145,17 @@ def test_scalar_and_vector_agree(condition: str, rows: list[dict[str, Any]]) -> 
         expected = one(row)
         got = None if math.isnan(value) else bool(value == 1.0)
         assert got is expected, (condition, row, value)
+
+
+@given(conditions=st.lists(_bool(2), min_size=1, max_size=5), rows=ROWS)
+def test_a_rule_set_compiled_together_agrees_with_each_rule(
+    conditions: list[str], rows: list[dict[str, Any]]
+) -> None:
+    lists = {"blocked": frozenset({"c1", "x"})}
+    trees = [parse(condition, VOCAB) for condition in conditions]
+    each = [compile_scalar(tree, lists, NAMES) for tree in trees]
+    together = compile_scalar_set(trees, lists, NAMES)
+    for row in rows:
+        assert together(row) == tuple(rule(row) for rule in each), (conditions, row)
+        for got, rule in zip(together(row), each, strict=True):
+            assert got is rule(row)

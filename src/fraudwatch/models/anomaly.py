@@ -23,6 +23,7 @@ import numpy as np
 QUANTILES = 1001
 QUANTILE_ROWS = 200_000  # training rows the percentiles are measured on
 FILE = "anomaly.npz"
+_LEVELS = np.linspace(0.0, 1.0, QUANTILES)  # the quantiles' levels
 
 
 @numba.njit(cache=True, nogil=True)
@@ -36,14 +37,14 @@ def _path_lengths(
     value: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    for i in range(x.shape[0]):
-        total = 0.0
-        for t in range(roots.shape[0]):
+    for i in range(x.shape[0]):  # trees outer: a tree's nodes stay in cache over the batch
+        out[i] = 0.0
+    for t in range(roots.shape[0]):
+        for i in range(x.shape[0]):
             node = roots[t]
             while left[node] != -1:
                 node = left[node] if x[i, feature[node]] <= threshold[node] else right[node]
-            total += value[node]
-        out[i] = total
+            out[i] += value[node]
 
 
 @dataclass
@@ -67,7 +68,7 @@ class AnomalyDetector:
         detector = cls({"fill": fill, **_flatten(forest)})
         rows = np.random.default_rng(seed).permutation(len(x))[:QUANTILE_ROWS]
         raw = detector.raw(x[np.sort(rows)])
-        detector.arrays["quantiles"] = np.quantile(raw, np.linspace(0.0, 1.0, QUANTILES))
+        detector.arrays["quantiles"] = np.quantile(raw, _LEVELS)
         return detector
 
     def raw(self, x: np.ndarray) -> np.ndarray:
@@ -93,9 +94,7 @@ class AnomalyDetector:
 
     def percentile(self, x: np.ndarray) -> np.ndarray:
         """Share of training transactions less anomalous than each row, in [0, 1]."""
-        out: np.ndarray = np.interp(
-            self.raw(x), self.arrays["quantiles"], np.linspace(0, 1, QUANTILES)
-        )
+        out: np.ndarray = np.interp(self.raw(x), self.arrays["quantiles"], _LEVELS)
         return out
 
     def save(self, directory: Path) -> None:

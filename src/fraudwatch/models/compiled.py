@@ -34,9 +34,12 @@ def _margins(
     out: np.ndarray,
 ) -> None:
     # kind: bit 0-1 missing type (0 none, 1 zero, 2 nan), bit 2 default left, bit 3 categorical
+    # trees outer, rows inner: a tree's nodes stay in cache across the batch; each row still
+    # sums its leaves in tree order from 0.0 (bit for bit LightGBM's sum)
     for i in range(x.shape[0]):
-        total = 0.0
-        for t in range(roots.shape[0]):
+        out[i] = 0.0
+    for t in range(roots.shape[0]):
+        for i in range(x.shape[0]):
             node = roots[t]
             while node >= 0:
                 value = x[i, feature[node]]
@@ -61,8 +64,7 @@ def _margins(
                     else:
                         go_left = value <= threshold[node]
                 node = left[node] if go_left else right[node]
-            total += leaf[-node - 1]
-        out[i] = total
+            out[i] += leaf[-node - 1]
 
 
 class CompiledTrees:

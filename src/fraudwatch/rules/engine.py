@@ -19,9 +19,8 @@ from fraudwatch.rules.compiler import (
     Batch,
     Column,
     Lists,
-    Scalar,
     Vector,
-    compile_scalar,
+    compile_scalar_set,
     compile_vector,
 )
 from fraudwatch.rules.language import Vocabulary, names_in, parse
@@ -44,7 +43,6 @@ class RuleHits:
 @dataclass(frozen=True)
 class _Compiled:
     rule: Rule
-    scalar: Scalar
     vector: Vector
     names: frozenset[str]  # the fields and features the rule reads
 
@@ -56,25 +54,27 @@ class CompiledRuleSet:
         self.rule_set = rule_set
         self.vocabulary = vocabulary
         known = vocabulary.with_lists(rule_set.lists)
-        self.rules: list[_Compiled] = []
-        for rule in rule_set.rules:
-            tree = parse(rule.condition, known)
-            self.rules.append(
-                _Compiled(
-                    rule,
-                    compile_scalar(tree, lists, vocabulary.names),
-                    compile_vector(tree, lists),
-                    names_in(tree),
-                )
-            )
+        trees = [parse(rule.condition, known) for rule in rule_set.rules]
+        self.rules: list[_Compiled] = [
+            _Compiled(rule, compile_vector(tree, lists), names_in(tree))
+            for rule, tree in zip(rule_set.rules, trees, strict=True)
+        ]
+        self._scalar = compile_scalar_set(trees, lists, vocabulary.names)
         self.names = [c.rule.name for c in self.rules]
+        #: every field and feature some rule reads: a row for `evaluate` needs no other
+        self.reads: frozenset[str] = frozenset().union(*(c.names for c in self.rules))
 
     @property
     def version(self) -> int:
         return self.rule_set.version
 
     def evaluate(self, row: Mapping[str, Any]) -> RuleHits:
-        return _hits(c.rule for c in self.rules if c.scalar(row) is True)
+        results = self._scalar(row)
+        if True not in results:
+            return NO_HITS
+        return _hits(
+            c.rule for c, result in zip(self.rules, results, strict=True) if result is True
+        )
 
     def evaluate_batch(self, columns: Mapping[str, Column], n: int) -> npt.NDArray[np.bool_]:
         """(n, rules) matrix: True where the rule's condition is true (shadow rules included)."""

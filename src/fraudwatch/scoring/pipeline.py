@@ -30,7 +30,7 @@ from fraudwatch.features.definitions import FeatureSet
 from fraudwatch.features.enrich.ip import IpLocator
 from fraudwatch.features.online.engine import BatchResult
 from fraudwatch.features.rows import LabelRow, StreamItem, TxRow, label_row, merge_stream, tx_row
-from fraudwatch.rules.engine import RuleHits
+from fraudwatch.rules.engine import CompiledRuleSet, RuleHits
 from fraudwatch.rules.language import Type
 from fraudwatch.scoring.logins import LoginRisk
 from fraudwatch.scoring.rulebook import Rulebook
@@ -107,6 +107,7 @@ class DecisionPipeline:
         self._future: list[tuple[int, int, LabelRow]] = []  # labels known later: a heap
         self._labels_held = 0
         self._lock = threading.Lock()  # the engine's state is updated by one batch at a time
+        self._reads: tuple[CompiledRuleSet, list[str], list[int]] | None = None
 
     @property
     def mode(self) -> str:
@@ -241,7 +242,14 @@ class DecisionPipeline:
 
     # -- stages ------------------------------------------------------------------------------
 
-    def _fields(self, row: TxRow) -> dict[str, Any]:
+    def _read_features(self, compiled: CompiledRuleSet) -> tuple[list[str], list[int]]:
+        """The feature names the rule set reads and their columns (kept per rule set)."""
+        if self._reads is None or self._reads[0] is not compiled:
+            read = [name for name in self._names if name in compiled.reads]
+            self._reads = (compiled, read, [self._feature_index[name] for name in read])
+        return self._reads[1], self._reads[2]
+
+    def _fields(self, row: TxRow, *, login: bool = True) -> dict[str, Any]:
         return {
             "amount": row.amount / 1e6,
             "currency": row.currency,
@@ -262,7 +270,9 @@ class DecisionPipeline:
             "billing_country": row.billing_country,
             "shipping_country": row.shipping_country,
             "login_risk_1h": (
-                None if self.logins is None else self.logins.recent_risk(row.customer, row.ts)
+                None
+                if self.logins is None or not login
+                else self.logins.recent_risk(row.customer, row.ts)
             ),
         }
 
@@ -278,10 +288,13 @@ class DecisionPipeline:
             return [RuleHits((), (), 0.0, None)] * len(rows)
         names = self._names
         if len(rows) < SCALAR_RULES_BELOW:  # the vector form's per-call cost is ~1.5 ms
+            # each row gets only the features some rule reads, not all of them
+            read, at = self._read_features(compiled)
+            login = "login_risk_1h" in compiled.reads
             out = []
-            for k, (row, vector) in enumerate(zip(rows, features.tolist(), strict=True)):
-                values: dict[str, Any] = dict(zip(names, vector, strict=True))
-                values.update(self._fields(row))
+            for k, (row, vector) in enumerate(zip(rows, features[:, at].tolist(), strict=True)):
+                values: dict[str, Any] = dict(zip(read, vector, strict=True))
+                values.update(self._fields(row, login=login))
                 values["model_score"] = None if probability is None else float(probability[k])
                 values["anomaly_score"] = None if anomaly is None else float(anomaly[k])
                 out.append(compiled.evaluate(values))
