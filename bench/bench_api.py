@@ -207,6 +207,11 @@ def main() -> None:
         "(a scoring-only node; `fraudwatch projector` runs elsewhere)",
     )
     parser.add_argument(
+        "--commit-interval",
+        type=float,
+        help="the server's store_commit_interval_s (default: the setting's default)",
+    )
+    parser.add_argument(
         "--only", choices=("single", "batch"), help="run one of the two scenarios, not both"
     )
     args = parser.parse_args()
@@ -218,6 +223,8 @@ def main() -> None:
     env = env_for(home)
     if args.projector == "off":
         env["FRAUDWATCH_DASHBOARD_PROJECTOR"] = "false"
+    if args.commit_interval is not None:
+        env["FRAUDWATCH_STORE_COMMIT_INTERVAL_S"] = str(args.commit_interval)
     if args.rules_only:
         env["FRAUDWATCH_MLFLOW_TRACKING_URI"] = f"sqlite:///{home / 'no-models.db'}"
     with contextlib.ExitStack() as stack:
