@@ -146,9 +146,9 @@ def compile_scalar(node: Node, lists: Lists, names: Mapping[str, Type]) -> Scala
 
 def compile_scalar_set(nodes: Sequence[Node], lists: Lists, names: Mapping[str, Type]) -> ScalarSet:
     """One function evaluating every tree of a rule set on a row: each name is read and
-    normalised once for all of them, and a row costs one call instead of one per rule (a
-    24-rule set: about a third of the per-rule calls' time). Each result is exactly what the
-    tree's own `compile_scalar` evaluator gives."""
+    normalised once for all of them, and a row costs one call instead of one per rule (the
+    24-rule starter set: 6.9 µs per row against 12.6, docs/rules.md). Each result is exactly
+    what the tree's own `compile_scalar` evaluator gives."""
     source = _Source()
     bodies = [source.expr(node) for node in nodes]
     lines = ["def rules(row):"]
