@@ -249,7 +249,7 @@ class DecisionPipeline:
             self._reads = (compiled, read, [self._feature_index[name] for name in read])
         return self._reads[1], self._reads[2]
 
-    def _fields(self, row: TxRow, *, login: bool = True) -> dict[str, Any]:
+    def _fields(self, row: TxRow, *, login: bool) -> dict[str, Any]:
         return {
             "amount": row.amount / 1e6,
             "currency": row.currency,
@@ -287,10 +287,10 @@ class DecisionPipeline:
         if compiled is None:
             return [RuleHits((), (), 0.0, None)] * len(rows)
         names = self._names
+        login = "login_risk_1h" in compiled.reads  # looked up only if a rule reads it
         if len(rows) < SCALAR_RULES_BELOW:  # the vector form's per-call cost is ~1.5 ms
             # each row gets only the features some rule reads, not all of them
             read, at = self._read_features(compiled)
-            login = "login_risk_1h" in compiled.reads
             out = []
             for k, (row, vector) in enumerate(zip(rows, features[:, at].tolist(), strict=True)):
                 values: dict[str, Any] = dict(zip(read, vector, strict=True))
@@ -300,7 +300,7 @@ class DecisionPipeline:
                 out.append(compiled.evaluate(values))
             return out
         columns: dict[str, Any] = {name: features[:, i] for i, name in enumerate(names)}
-        fields = [self._fields(row) for row in rows]
+        fields = [self._fields(row, login=login) for row in rows]
         for name, kind in compiled.vocabulary.names.items():
             if name in columns or name not in fields[0]:
                 continue
