@@ -58,6 +58,8 @@ def start_workers(
     settings = {}
     if args.commit_interval is not None:
         settings["store_commit_interval_s"] = str(args.commit_interval)
+    if args.projector == "in-workers":
+        settings["dashboard_projector"] = "true"
     env = env_for(home, **settings)
     for k in range(n):
         log = logs / f"{topic}-{k}.log"
@@ -257,6 +259,14 @@ def main() -> None:
         "committed as it comes)",
     )
     parser.add_argument(
+        "--projector",
+        choices=("off", "in-workers"),
+        default="off",
+        help="the dashboard's rollup projector: off (the worker's default: the deployment runs "
+        "one, in `fraudwatch serve` or `fraudwatch projector`), or in each worker's writer "
+        "process (FRAUDWATCH_DASHBOARD_PROJECTOR=true)",
+    )
+    parser.add_argument(
         "--prime", type=int, default=2000, help="transactions sent first, not measured"
     )
     args = parser.parse_args()
@@ -276,7 +286,8 @@ def main() -> None:
             f"process(es), batches up to {args.batch_size}; per run {args.prime:,} priming, "
             f"drain {args.transactions:,}, then {live_count:,} at {args.rate:,.0f}/s, then "
             f"{args.seconds:.0f} s at half the drain rate (each run on a fresh copy of the "
-            f"deployment); model, default features, 24 starter rules, SQLite persistence; "
+            f"deployment); model, default features, 24 starter rules, SQLite persistence, "
+            f"dashboard projector {args.projector}; "
             f"{args.runs} runs",
             flush=True,
         )

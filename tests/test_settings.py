@@ -77,3 +77,18 @@ def test_the_worker_commits_each_batch_unless_told_otherwise(
     assert worker_settings(default).store_commit_interval_s == 0.0
     monkeypatch.setenv("FRAUDWATCH_STORE_COMMIT_INTERVAL_S", "0.1")
     assert worker_settings(load_settings(home=tmp_path)).store_commit_interval_s == 0.1
+
+
+def test_the_worker_leaves_the_dashboard_projector_to_the_deployment_unless_told_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fraudwatch.cli.stream import worker_settings
+
+    for name in list(os.environ):
+        if name.startswith("FRAUDWATCH_"):
+            monkeypatch.delenv(name)
+    default = load_settings(home=tmp_path)
+    assert default.dashboard_projector  # the API keeps the rollups
+    assert not worker_settings(default).dashboard_projector
+    monkeypatch.setenv("FRAUDWATCH_DASHBOARD_PROJECTOR", "true")
+    assert worker_settings(load_settings(home=tmp_path)).dashboard_projector

@@ -142,7 +142,8 @@ class Settings(BaseSettings):
         default=True,
         description="Keep the dashboard's rollups current from inside `fraudwatch serve`. On "
         "scoring-only nodes switch it off and run `fraudwatch projector` in one process "
-        "elsewhere (its work then takes no CPU or write lock from scoring).",
+        "elsewhere (its work then takes no CPU or write lock from scoring). `fraudwatch worker` "
+        "leaves it off unless it is set explicitly.",
     )
 
     # -- passkeys (WebAuthn) ------------------------------------------------------------------

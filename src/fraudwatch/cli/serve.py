@@ -65,6 +65,7 @@ def serve_command(
     import uvicorn
 
     from fraudwatch.api.app import create_server
+    from fraudwatch.api.protocol import CoalescingHttpToolsProtocol
     from fraudwatch.scoring.service import ScoringService
 
     with container() as app:
@@ -84,5 +85,10 @@ def serve_command(
         err_console.print(f"listening on http://{host}:{port} (OpenAPI: http://{host}:{port}/docs)")
         quiet_garbage_collector()
         uvicorn.run(
-            create_server(service), host=host, port=port, log_level="warning", access_log=False
+            create_server(service),
+            host=host,
+            port=port,
+            http=CoalescingHttpToolsProtocol,
+            log_level="warning",
+            access_log=False,
         )
