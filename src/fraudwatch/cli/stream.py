@@ -189,8 +189,8 @@ def worker_settings(settings: Settings) -> Settings:
       instead of at most every 0.25 s;
     - it does not keep the dashboard's rollups (`dashboard_projector` off): a deployment runs
       one projector (in `fraudwatch serve`, or `fraudwatch projector`), not one per worker. In
-      each worker's writer process it took a fifth of the Kafka path's throughput
-      (docs/benchmarks.md)."""
+      each worker's writer process it took 8–23 % of the Kafka path's drain throughput
+      (docs/streaming.md)."""
     update: dict[str, object] = {}
     if "store_commit_interval_s" not in settings.model_fields_set:
         update["store_commit_interval_s"] = 0.0
