@@ -189,7 +189,7 @@ def worker_settings(settings: Settings) -> Settings:
       instead of at most every 0.25 s;
     - it does not keep the dashboard's rollups (`dashboard_projector` off): a deployment runs
       one projector (in `fraudwatch serve`, or `fraudwatch projector`), not one per worker. In
-      each worker's writer process it took 8–23 % of the Kafka path's drain throughput
+      each worker's writer process it took 8 to 23 % of the Kafka path's drain throughput
       (docs/streaming.md)."""
     update: dict[str, object] = {}
     if "store_commit_interval_s" not in settings.model_fields_set:
