@@ -40,9 +40,11 @@ class CoalescingTransport:
             self.write(chunk)
 
     def flush(self) -> None:
-        """Send what the turn wrote (called at the end of the turn, and before closing)."""
+        """Send what the turn wrote (called at the end of the turn, and before closing). If the
+        connection was lost meanwhile there is no one to send it to: it is dropped, as uvicorn
+        drops a response whose client has gone (a closed uvloop transport raises on write)."""
         pending, self._pending = self._pending, None
-        if pending:
+        if pending and not self._transport.is_closing():
             self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def close(self) -> None:
