@@ -105,9 +105,9 @@ class _Counting:
 
 
 def _serve(protocol: type[HttpToolsProtocol]) -> tuple[int, int]:
-    """Writes per response that reach the socket's transport, and the bodies' check, for a
-    uvicorn server on `protocol`: keep-alive requests, then a body larger than the socket's
-    buffer."""
+    """For a uvicorn server on `protocol`: the writes that reached the socket's transport for
+    `SIZES` small responses on one keep-alive connection, and their number; then a body larger
+    than the socket's buffer, checked whole."""
 
     class Counted(protocol):  # type: ignore[misc, valid-type]
         def connection_made(self, transport: asyncio.Transport) -> None:
