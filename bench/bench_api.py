@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -34,6 +33,7 @@ from fraudwatch.devtools.postgres import throwaway_postgres
 from fraudwatch.devtools.process import free_port
 
 sys.path.insert(0, str(Path(__file__).parent))
+from cpu import listener_cpu_seconds, tree_cpu_seconds
 from scenario import Scenario, env_for, prepare
 
 LUA = r"""
@@ -82,43 +82,13 @@ def _fraudwatch(env: dict[str, str], *args: str) -> str:
     return subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its threads so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children(pid: int) -> list[int]:
-    """The live child processes of `pid` (the decision writer)."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
-def tree_cpu_seconds(pid: int) -> tuple[float, float]:
-    """CPU seconds of the server process and of its children (the writer process)."""
-    return cpu_seconds(pid), sum(cpu_seconds(child) for child in children(pid))
-
-
 def database_cpu_seconds(database: str | None) -> float:
     """CPU seconds of the PostgreSQL server so far (the postmaster, its live processes and those
     that ended), 0 for the embedded store; found by the port in its command line."""
     if database is None:
         return 0.0
     port = database.rsplit(":", 1)[1].split("/", 1)[0]
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            command = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"postgres" in command and f"port={port}".encode() in command:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            own = sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # + reaped
-            return own + sum(cpu_seconds(child) for child in children(int(proc.name)))
-    return 0.0
+    return listener_cpu_seconds(b"postgres", f"port={port}".encode())
 
 
 def drain(url: str, limit_s: float = 600.0) -> float:

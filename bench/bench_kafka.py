@@ -48,6 +48,7 @@ from fraudwatch.stream.kafka import KafkaProducer, ensure_topics
 from fraudwatch.stream.load import Keyed, keyed, send
 
 sys.path.insert(0, str(Path(__file__).parent))
+from cpu import listener_cpu_seconds, tree_cpu_seconds
 from scenario import env_for, prepare  # workers warm up on the default days of history
 
 
@@ -187,6 +188,20 @@ def _id_of(value: bytes) -> bytes:
     return msgspec.json.decode(value, type=_Id).transaction_id.encode()
 
 
+def drain_cpu(
+    workers: list[tuple[subprocess.Popen[bytes], Path]], broker: bytes
+) -> dict[str, float]:
+    """CPU seconds so far of the worker processes, of their writer processes, of the broker and
+    of this process (the load producer, and the polling of the store)."""
+    trees = [tree_cpu_seconds(process.pid) for process, _ in workers]
+    return {
+        "workers": sum(own for own, _ in trees),
+        "writers": sum(writer for _, writer in trees),
+        "broker": listener_cpu_seconds(b"tansu", broker),
+        "benchmark": time.process_time(),
+    }
+
+
 def one_run(lines: list[bytes], template: Path, args: Any, root: Path, run: int) -> dict[str, Any]:
     """One set of workers: priming (start-up, JIT compilation), drain, then live traffic."""
     home = root / f"run-{run}"
@@ -213,11 +228,18 @@ def one_run(lines: list[bytes], template: Path, args: Any, root: Path, run: int)
             producer = KafkaProducer(bootstrap_servers)
             send(prime, producer, topic)
             wait_stored(home, len(prime))
+            broker = f"tcp://{bootstrap_servers}".encode()
+            before = drain_cpu(workers, broker)
             started = time.time()
             send(drain_set, producer, topic)
             producer.close()
             done = wait_stored(home, len(prime) + len(drain_set))
-            drained = {"decided": len(drain_set), "tx_per_s": len(drain_set) / (done - started)}
+            after = drain_cpu(workers, broker)
+            drained: dict[str, Any] = {
+                "decided": len(drain_set),
+                "tx_per_s": len(drain_set) / (done - started),
+                "cpu_us": {k: 1e6 * (after[k] - before[k]) / len(drain_set) for k in after},
+            }
             total = len(prime) + len(drain_set)
             results = {"drain": drained}
             fast = rest[:live_count]
@@ -297,9 +319,11 @@ def main() -> None:
             results.append(result)
             d = result["drain"]
             per_tx = ", ".join(f"{k} {t * 1e6:.0f}" for k, t in d["stages"].items())
+            cpu = ", ".join(f"{k} {us:.0f}" for k, us in d["cpu_us"].items())
             print(
                 f"  run {run + 1}: drain {d['tx_per_s']:,.0f} tx/s ({d['decided']:,} tx; "
-                f"worker µs per tx over the whole run: {per_tx})",
+                f"worker µs per tx over the whole run: {per_tx}; CPU µs per tx during the "
+                f"drain: {cpu})",
                 flush=True,
             )
             for name in ("live", "easy"):
