@@ -64,14 +64,21 @@ def test_explicit_keys(tmp_path: Path) -> None:
     assert not (tmp_path / "keys").exists()
 
 
-def test_the_worker_commits_each_batch_unless_told_otherwise(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from fraudwatch.cli.stream import worker_settings
-
+@pytest.fixture
+def no_settings_in_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No FRAUDWATCH_* variable set: the settings are the defaults unless a test sets one."""
     for name in list(os.environ):
         if name.startswith("FRAUDWATCH_"):
             monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_the_worker_commits_each_batch_unless_told_otherwise(
+    tmp_path: Path, no_settings_in_env: pytest.MonkeyPatch
+) -> None:
+    from fraudwatch.cli.stream import worker_settings
+
+    monkeypatch = no_settings_in_env
     default = load_settings(home=tmp_path)
     assert default.store_commit_interval_s == 0.25  # the API's
     assert worker_settings(default).store_commit_interval_s == 0.0
@@ -80,13 +87,11 @@ def test_the_worker_commits_each_batch_unless_told_otherwise(
 
 
 def test_the_worker_leaves_the_dashboard_projector_to_the_deployment_unless_told_otherwise(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, no_settings_in_env: pytest.MonkeyPatch
 ) -> None:
     from fraudwatch.cli.stream import worker_settings
 
-    for name in list(os.environ):
-        if name.startswith("FRAUDWATCH_"):
-            monkeypatch.delenv(name)
+    monkeypatch = no_settings_in_env
     default = load_settings(home=tmp_path)
     assert default.dashboard_projector  # the API keeps the rollups
     assert not worker_settings(default).dashboard_projector
