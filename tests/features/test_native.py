@@ -4,6 +4,7 @@ offline engine through the parity check."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import tempfile
@@ -31,6 +32,7 @@ from fraudwatch.features.online import (
 )
 from fraudwatch.features.online.native import NativeEngine, NativeRangeError
 from fraudwatch.features.online.native.arith import haversine_km, sigma, to_float
+from fraudwatch.features.online.native.columns import SMALL, Codes, KeyIds, tx_columns
 from fraudwatch.features.parity import compare
 from fraudwatch.features.rows import (
     LabelRow,
@@ -43,7 +45,7 @@ from fraudwatch.features.rows import (
 from fraudwatch.security.tokens import CardTokenizer
 from fraudwatch.simulate import SimulationConfig, simulate
 
-from .strategies import S, random_stream, streams, targeted_feature_set
+from .strategies import S, random_stream, random_transactions, streams, targeted_feature_set
 
 M = ("ip_country", "billing_country")
 TARGETED = targeted_feature_set()
@@ -139,6 +141,73 @@ def test_batch_equals_one_by_one(seed: int) -> None:
     rows = [r.values for r in map(single.process, stream) if r is not None]
     batch = NativeEngine(TARGETED).process_batch(stream)
     _assert_identical(batch.values, np.array(rows), TARGETED)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_small_batches_equal_one_batch(seed: int) -> None:
+    """Batches of up to `SMALL` transactions take the plain-Python paths (keys, no labels):
+    the values of one large batch, whatever the sizes."""
+    stream = random_stream(seed, 300)
+    whole = NativeEngine(TARGETED).process_batch(stream)
+    engine = NativeEngine(TARGETED)
+    rng = random.Random(seed)
+    parts, late, start = [], [], 0
+    while start < len(stream):
+        size = rng.choice([1, 2, 5, 12, SMALL, SMALL + 1, 100])
+        batch = engine.process_batch(stream[start : start + size])
+        late += [sum(len(p) for p in parts) + at for at in batch.late]
+        parts.append(batch.values)
+        start += size
+    _assert_identical(np.vstack(parts), whole.values, TARGETED)
+    assert late == whole.late
+
+
+KEY_FIELDS = [("card",), ("customer", "merchant"), ("card", "device", "ip")]
+
+
+def _key_ids(
+    rows: list[TxRow], sizes: list[int], first_code: int
+) -> tuple[np.ndarray, list[dict[object, int]]]:
+    """The key-id matrix of `rows` columned in batches of `sizes` (cycled), and the key dicts."""
+    fields = ["amount", "hour", "lat", "lon", "card", "customer", "merchant", "device", "ip"]
+    codes = Codes()
+    codes.next = first_code
+    codes.of([getattr(row, name) for row in rows for name in fields[4:]])  # the same codes
+    keys = [KeyIds(k) for k in KEY_FIELDS]
+    columns = [[fields.index(name) for name in k] for k in KEY_FIELDS]
+    parts, start = [], 0
+    for size in itertools.cycle(sizes):
+        if start >= len(rows):
+            break
+        parts.append(tx_columns(rows[start : start + size], fields, codes, keys, columns)[3])
+        start += size
+    return np.vstack(parts), [k.ids for k in keys]
+
+
+@pytest.mark.parametrize("first_code", [0, 2**31 - 8, 2**32 - 8, 2**62])
+def test_few_rows_get_the_key_ids_of_many(first_code: int) -> None:
+    """Batches of up to `SMALL` rows make their keys in plain Python, larger ones with numpy:
+    the same ids either way and mixed (a key made by one is found by the other), null parts
+    included, and codes past 31 bits, where numpy's packed int64 key wraps around; one
+    transaction at a time (`KeyIds.one`) too."""
+    rows = random_transactions(random.Random(first_code), 300)
+    want, want_keys = _key_ids(rows, [len(rows)], first_code)
+    assert (want == -1).any()  # null parts
+    for sizes in ([1], [7], [SMALL], [3, SMALL + 1, 5, 100]):
+        got, got_keys = _key_ids(rows, sizes, first_code)
+        np.testing.assert_array_equal(got, want)
+        assert got_keys == want_keys
+    codes = Codes()
+    codes.next = first_code
+    keys = [KeyIds(k) for k in KEY_FIELDS]
+    fields = ["card", "customer", "merchant", "device", "ip"]
+    columns = [[fields.index(name) for name in k] for k in KEY_FIELDS]
+    one_by_one = []
+    for row in rows:
+        values = codes.of([getattr(row, name) for name in fields])
+        one_by_one.append([k.one(values, c) for k, c in zip(keys, columns, strict=True)])
+    np.testing.assert_array_equal(one_by_one, want)
+    assert [k.ids for k in keys] == want_keys
 
 
 def _delayed(stream: list[StreamItem], delay_us: int, rng: random.Random) -> list[StreamItem]:

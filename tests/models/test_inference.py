@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date
 
 import numpy as np
@@ -18,6 +19,8 @@ from fraudwatch.models.layout import FeatureLayoutError
 from fraudwatch.models.reasons import explain, phrase, reasons
 from fraudwatch.models.split import TimeSplit
 from fraudwatch.models.train import train
+from fraudwatch.scoring.model import EVENT_FIELDS, BundleModel
+from tests.features.strategies import random_transactions
 from tests.models.conftest import fast_options
 
 
@@ -130,3 +133,26 @@ def test_scoring_model_serves_a_feature_set_only_model(simulated_frame: FeatureF
     _, _, risk = model.scores(x)
     np.testing.assert_array_equal(risk, bundle.score_matrix(x).risk)
     assert len(model.explain(x[:3], 2)) == 3
+
+
+def test_bundle_model_input_is_the_layout_row(trained: tuple[ModelBundle, EvaluationSet]) -> None:
+    """`BundleModel` builds the model input from the pipeline's feature matrix (its columns in
+    another order, one unused) and the transactions' own fields: `layout.row` of the same
+    values, bit for bit."""
+    bundle, _ = trained
+    layout = bundle.layout
+    names = [c for c in layout.columns if c not in EVENT_FIELDS and c not in layout.categories]
+    names = [*names[::-1], "unused"]
+    rows = random_transactions(random.Random(0), 9)
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(len(rows), len(names)))
+    features[rng.random(features.shape) < 0.2] = np.nan
+    want = []
+    for row, values in zip(rows, features.tolist(), strict=True):
+        named = dict(zip(names[:-1], values, strict=False))
+        own = {name: getattr(row, name) for name in layout.categories}
+        want.append(
+            layout.row(named | own | {"amount_eur": row.amount / 1e6, "hour_of_day": row.hour})
+        )
+    got = BundleModel(bundle, names, "1")._input(features, rows)
+    np.testing.assert_array_equal(got.view(np.int64), np.vstack(want).view(np.int64))

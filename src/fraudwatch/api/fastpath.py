@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 import msgspec
@@ -43,6 +43,7 @@ MAX_BODY = 64 * 1024 * 1024
 _json = msgspec.json.Encoder()
 _JSON = [(b"content-type", b"application/json")]
 _PROBLEM = [(b"content-type", b"application/problem+json")]
+Reply = tuple[int, bytes, list[tuple[bytes, bytes]]]  # status, body, headers
 
 
 class FastScoring:
@@ -78,7 +79,7 @@ class FastScoring:
                 status, payload, headers = self._score(path, body)
         await _send(send, status, payload, headers)
 
-    def _authorise(self, scope: Scope) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    def _authorise(self, scope: Scope) -> Reply:
         header = b""
         for name, value in scope["headers"]:
             if name == b"authorization":
@@ -91,19 +92,50 @@ class FastScoring:
             return exc.status, _problem(exc.status, "error", exc.detail), [*_PROBLEM, *extra]
         return 200, b"", _JSON
 
-    async def _score_single(self, body: bytes) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-        try:
-            tx = parse_one(self.service, body)
-        except ValidationProblem as exc:
-            return 422, _problem(422, "invalid request", exc.message, field=exc.field), _PROBLEM
+    async def _score_single(self, body: bytes) -> Reply:
+        tx = self._parse(body)
+        if not isinstance(tx, Transaction):
+            return tx
         try:
             decision = await self.batcher.score(tx)
         except Exception:  # logged once per batch by the batcher
             return _failed()
+        return self._decided(decision)
+
+    def score_single_now(
+        self, headers: Iterable[tuple[bytes, bytes]], body: bytes, reply: Callable[[Reply], None]
+    ) -> None:
+        """POST /v1/transactions/score without the ASGI round trip (`protocol.py`): the same
+        checks and answers as `__call__`, the reply handed to `reply` (later, once the batch
+        the transaction joined is scored)."""
+        try:
+            answer = self._authorise({"headers": headers})
+            if answer[0] == 200:
+                tx = self._parse(body)
+                if isinstance(tx, Transaction):
+                    self.batcher.enqueue(tx).add_done_callback(
+                        lambda done: reply(
+                            _failed() if done.exception() else self._decided(done.result())
+                        )
+                    )
+                    return
+                answer = tx
+        except Exception:  # an answer for the client, the details for the log (never the body)
+            log.exception("scoring failed")
+            answer = _failed()
+        reply(answer)
+
+    def _parse(self, body: bytes) -> Transaction | Reply:
+        try:
+            return parse_one(self.service, body)
+        except ValidationProblem as exc:
+            return 422, _problem(422, "invalid request", exc.message, field=exc.field), _PROBLEM
+
+    def _decided(self, decision: Decision) -> Reply:
         self.metrics.observe([decision], stages=False)  # the batcher observed the stages
         return 200, _json.encode(decision), _JSON
 
-    def _score(self, path: str, body: bytes | None) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    def _score(self, path: str, body: bytes | None) -> Reply:
         if body is None:
             detail = f"the body is larger than {MAX_BODY // (1024 * 1024)} MiB"
             return 413, _problem(413, "invalid request", detail), _PROBLEM
@@ -141,13 +173,17 @@ class Batcher:
         self.scored = 0
 
     async def score(self, tx: Transaction) -> Decision:
+        return await self.enqueue(tx)
+
+    def enqueue(self, tx: Transaction) -> asyncio.Future[Decision]:
+        """The decision of `tx` to come, with the next run's batch (inside a running loop)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Decision] = loop.create_future()
         self._waiting.append((tx, future))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._run)
-        return await future
+        return future
 
     def _run(self) -> None:
         batch = self._waiting[: self.max_batch]
@@ -174,7 +210,7 @@ class Batcher:
                 future.set_result(decision)
 
 
-def _failed() -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+def _failed() -> Reply:
     return 500, _problem(500, "internal error", "scoring failed; see the server log"), _PROBLEM
 
 

@@ -1,4 +1,5 @@
-"""uvicorn's HTTP protocol, with the writes of one turn of the event loop sent together.
+"""uvicorn's HTTP protocol, with the writes of one turn of the event loop sent together, and
+single-transaction scoring answered from the protocol itself.
 
 uvicorn writes a response in two calls to the transport: the status line and headers at
 `http.response.start`, then the body. Each is a `send` on the socket at once, so a small
@@ -9,6 +10,15 @@ bytes, in the same order, one send per response. Everything else (flow control, 
 upgrade to a WebSocket) is the transport's own. Bare uvicorn spends 10-14 % less CPU per request
 with it; in the scoring server, where scoring is most of a request, the saving is within the
 noise of a measurement (docs/benchmarks.md).
+
+`scoring_protocol(server)` goes one step further for POST /v1/transactions/score, the route a
+payment flow calls once per transaction: the request is checked, parsed and queued for scoring
+as soon as its body is complete, and the answer written when its batch is decided, without the
+ASGI task, the receive/send messages and the middleware in between (`FastScoring.
+score_single_now` gives the same answers as the ASGI route). Everything else, and a request it
+would have to stream (no content-length, a body over 64 KiB, `Expect: 100-continue`), takes
+uvicorn's path. Keep-alive, pipelined requests (answered in order) and shutdown are uvicorn's
+own: the request has uvicorn's cycle object, completed as uvicorn completes it.
 """
 
 from __future__ import annotations
@@ -16,7 +26,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
+
+from fraudwatch.api.fastpath import SINGLE, FastScoring, Reply
 
 
 class CoalescingTransport:
@@ -69,3 +86,67 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+
+def scoring_protocol(server: FastScoring) -> type[CoalescingHttpToolsProtocol]:
+    """The protocol class for `uvicorn.run(server, http=...)`, answering single scoring
+    requests for `server` directly."""
+    return type("ScoringHttpProtocol", (ScoringHttpProtocol,), {"scoring": server})
+
+
+class ScoringHttpProtocol(CoalescingHttpToolsProtocol):
+    scoring: FastScoring  # set by `scoring_protocol`
+    _pending: RequestResponseCycle | None = None  # a direct request waiting for its body
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        if app is self.app and _direct(cycle):
+            if cycle.more_body:
+                self._pending = cycle  # answered at on_message_complete
+            else:  # a pipelined request, read whole while the one before was answered
+                self._answer(cycle)
+            return
+        super()._start_asgi_task(cycle, app)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        cycle, self._pending = self._pending, None
+        if cycle is not None:
+            if cycle is self.cycle and not cycle.more_body:
+                self._answer(cycle)
+            else:  # cannot happen with httptools; never leave a request unanswered
+                self._pending = cycle
+
+    def _answer(self, cycle: RequestResponseCycle) -> None:
+        def reply(answer: Reply) -> None:
+            if cycle.disconnected or cycle.response_complete:
+                return  # the client has gone: nobody to answer, as uvicorn does
+            status, body, headers = answer
+            head = [STATUS_LINE[status]]
+            for name, value in (*self.server_state.default_headers, *headers):
+                head += [name, b": ", value, b"\r\n"]
+            head.append(b"content-length: %d\r\n" % len(body))
+            if not cycle.keep_alive:
+                head.append(b"connection: close\r\n")
+            head += [b"\r\n", body]
+            self.transport.write(b"".join(head))
+            cycle.response_started = cycle.response_complete = True
+            cycle.message_event.set()
+            if not cycle.keep_alive:
+                self.transport.close()
+            cycle.on_response()  # uvicorn's: the next pipelined request, or the keep-alive timer
+
+        self.scoring.score_single_now(cycle.scope["headers"], bytes(cycle.body), reply)
+
+
+def _direct(cycle: RequestResponseCycle) -> bool:
+    """A POST to the single scoring route with its whole body announced and small."""
+    scope = cycle.scope
+    if scope["path"] != SINGLE or scope["method"] != "POST" or cycle.waiting_for_100_continue:
+        return False
+    length = None
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            length = value
+        elif name == b"transfer-encoding":
+            return False
+    return length is not None and length.isdigit() and int(length) <= HIGH_WATER_LIMIT

@@ -65,7 +65,7 @@ def serve_command(
     import uvicorn
 
     from fraudwatch.api.app import create_server
-    from fraudwatch.api.protocol import CoalescingHttpToolsProtocol
+    from fraudwatch.api.protocol import scoring_protocol
     from fraudwatch.scoring.service import ScoringService
 
     with container() as app:
@@ -84,11 +84,12 @@ def serve_command(
         err_console.print(f"rules: version {rules}; thresholds {service.thresholds}")
         err_console.print(f"listening on http://{host}:{port} (OpenAPI: http://{host}:{port}/docs)")
         quiet_garbage_collector()
+        server = create_server(service)
         uvicorn.run(
-            create_server(service),
+            server,
             host=host,
             port=port,
-            http=CoalescingHttpToolsProtocol,
+            http=scoring_protocol(server),
             log_level="warning",
             access_log=False,
         )

@@ -24,7 +24,10 @@ class Blend:
     anomaly_floor: float = 0.99
 
     def __call__(self, probability: np.ndarray, anomaly: np.ndarray) -> np.ndarray:
-        u = np.clip((anomaly - self.anomaly_floor) / (1.0 - self.anomaly_floor), 0.0, 1.0)
+        # np.clip's exact values, without its Python-level checks (~10 µs a call)
+        u = np.minimum(
+            np.maximum((anomaly - self.anomaly_floor) / (1.0 - self.anomaly_floor), 0.0), 1.0
+        )
         out: np.ndarray = probability + (1.0 - probability) * self.weight * u  # same formula
         return out
 

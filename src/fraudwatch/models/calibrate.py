@@ -18,7 +18,8 @@ class PlattCalibration:
     b: float = 0.0
 
     def __call__(self, margin: np.ndarray) -> np.ndarray:
-        z = np.clip(self.a * margin + self.b, -700.0, 700.0)
+        # np.clip's exact values, without its Python-level checks (~10 µs a call)
+        z = np.minimum(np.maximum(self.a * margin + self.b, -700.0), 700.0)
         out: np.ndarray = 1.0 / (1.0 + np.exp(-z))
         return out
 

@@ -64,11 +64,14 @@ class BundleModel:
                 f"on feature set {bundle.layout.feature_set_version})"
             )
         self._width = len(bundle.layout.columns)
+        # the feature columns, copied by one indexed assignment: one per column costs ~1 µs,
+        # ~80 µs a call, more than the copy itself when scoring a few rows
+        self._to = np.array([column for column, _ in self._features], dtype=np.intp)
+        self._from = np.array([source for _, source in self._features], dtype=np.intp)
 
     def _input(self, features: Matrix, rows: Sequence[TxRow]) -> Matrix:
         x = np.empty((len(rows), self._width), dtype=np.float64)
-        for column, source in self._features:
-            x[:, column] = features[:, source]
+        x[:, self._to] = features[:, self._from]
         for column, name in self._events:
             read = EVENT_FIELDS[name]
             x[:, column] = [read(r) for r in rows]

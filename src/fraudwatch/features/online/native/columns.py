@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from operator import attrgetter
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +20,11 @@ from fraudwatch.features.online.native.windows import NULL
 from fraudwatch.features.rows import TxRow
 
 Ints = npt.NDArray[np.int64]
+SMALL = 32
+"""Batches of at most this many transactions make their keys in plain Python: numpy's cost per
+call (2-20 µs an operation) outweighs the work below that. Both make the same keys (tested)."""
+_NULL = int(NULL)  # compared with Python ints (comparing them with a numpy scalar is slow)
+_INT64 = 2**63
 
 
 class Codes:
@@ -68,6 +74,7 @@ class KeyIds:
         self.free: list[int] = []
 
     def of(self, vals: Ints, columns: list[int]) -> list[int]:
+        """Ids of the keys of the value matrix's rows (`columns`: the key fields' columns)."""
         if len(columns) == 1:
             keys: list[Hashable] = vals[:, columns[0]].tolist()
         else:
@@ -80,6 +87,19 @@ class KeyIds:
                 keys = [
                     NULL if n else tuple(row) for n, row in zip(null, parts.tolist(), strict=True)
                 ]
+        return self._ids(keys)
+
+    def of_lists(self, parts: Sequence[Sequence[int]]) -> list[int]:
+        """`of` in plain Python for a few rows, given as the key fields' value lists."""
+        if len(parts) == 1:
+            keys: Sequence[Hashable] = parts[0]
+        elif len(parts) == 2:
+            keys = list(map(_packed, *parts))
+        else:
+            keys = [_NULL if _NULL in row else row for row in zip(*parts, strict=True)]
+        return self._ids(keys)
+
+    def _ids(self, keys: Sequence[Hashable]) -> list[int]:
         ids = self.ids
         out: list[int | None] = list(map(ids.get, keys))
         if None in out:
@@ -93,8 +113,7 @@ class KeyIds:
         if len(columns) == 1:
             key: Hashable = values[columns[0]]
         elif len(columns) == 2:
-            a, b = values[columns[0]], values[columns[1]]
-            key = NULL if NULL in (a, b) else (a << 32) | b
+            key = _packed(values[columns[0]], values[columns[1]])
         else:
             parts = tuple(values[c] for c in columns)
             key = NULL if NULL in parts else parts
@@ -136,11 +155,24 @@ class KeyIds:
         return len(self.names)
 
 
+def _packed(a: int, b: int) -> int:
+    """Two codes as one key, exactly as numpy's int64 `(a << 32) | b` (wrapping around)."""
+    if _NULL in (a, b):
+        return _NULL
+    key = (a << 32) | b
+    return key if -_INT64 <= key < _INT64 else (key + _INT64) % (2 * _INT64) - _INT64
+
+
 def tx_columns(
-    txs: Sequence[TxRow], fields: list[str], codes: Codes, keys: list[KeyIds]
+    txs: Sequence[TxRow],
+    fields: list[str],
+    codes: Codes,
+    keys: list[KeyIds],
+    key_columns: list[list[int]],
 ) -> tuple[Ints, Ints, Ints, Ints]:
     """ts, seq, the value matrix (one column per field: every field a group reads, its key
-    fields included) and the key-id matrix (one column per group)."""
+    fields included) and the key-id matrix (one column per group); `key_columns` are the
+    columns of each group's key fields."""
     n = len(txs)
     if n == 0:
         empty = np.empty(0, dtype=np.int64)
@@ -160,7 +192,12 @@ def tx_columns(
             columns[at] = [NULL if v is None else v for v in column]
     matrix = np.array(columns, dtype=np.int64)
     ts, seq, vals = matrix[0], matrix[1], np.ascontiguousarray(matrix[2:].T)
-    ids = [k.of(vals, [fields.index(name) for name in k.fields]) for k in keys]
+    groups = zip(keys, key_columns, strict=True)
+    if n <= SMALL:
+        values = cast(list[Sequence[int]], columns[2:])  # ints now, codes included
+        ids = [k.of_lists([values[c] for c in at]) for k, at in groups]
+    else:
+        ids = [k.of(vals, at) for k, at in groups]
     return (
         ts,
         seq,

@@ -93,6 +93,8 @@ class NativeEngine:
         self.mismatches = [
             (c, fields.index(a), fields.index(b)) for c, a, b in self.plan.mismatches
         ]
+        # the same as three lists (output, left and right columns), for `_stateless`
+        self.mismatch_columns = [list(column) for column in zip(*self.mismatches, strict=True)]
         self.getter = attrgetter(*fields)
         self.numeric = [name in NUMERIC for name in fields]
         self.key_columns = [[fields.index(n) for n in k.fields] for k in self.state.keys]
@@ -179,12 +181,20 @@ class NativeEngine:
     ) -> tuple[npt.NDArray[np.float64], list[int], list[int]]:
         state = self.state
         flags = [type(item) is LabelRow for item in items]
-        txs: list[TxRow] = [x for x, f in zip(items, flags, strict=True) if not f]  # type: ignore[misc]
-        labels: list[LabelRow] = [x for x, f in zip(items, flags, strict=True) if f]  # type: ignore[misc]
-        is_label = np.array(flags, dtype=np.bool_)
-        kinds = is_label.astype(np.int64)  # kernel.LABEL is 1, kernel.TX 0
-        index = np.where(is_label, np.cumsum(is_label) - 1, np.cumsum(~is_label) - 1)
-        ts, seq, vals, keys = tx_columns(txs, state.fields, state.codes, state.keys)
+        if any(flags):
+            txs: Sequence[TxRow] = [x for x, f in zip(items, flags, strict=True) if not f]  # type: ignore[misc]
+            labels: list[LabelRow] = [x for x, f in zip(items, flags, strict=True) if f]  # type: ignore[misc]
+            is_label = np.array(flags, dtype=np.bool_)
+            kinds = is_label.astype(np.int64)  # kernel.LABEL is 1, kernel.TX 0
+            index = np.where(is_label, np.cumsum(is_label) - 1, np.cumsum(~is_label) - 1)
+        else:  # transactions only (the common case): each is its own index, of kind TX
+            txs, labels = cast(Sequence[TxRow], items), []
+            is_label = np.zeros(len(items), dtype=np.bool_)
+            kinds = np.zeros(len(items), dtype=np.int64)
+            index = np.arange(len(items), dtype=np.int64)
+        ts, seq, vals, keys = tx_columns(
+            txs, state.fields, state.codes, state.keys, self.key_columns
+        )
         self._check_range(vals)
         known = np.fromiter((x.known_at for x in labels), dtype=np.int64, count=len(labels))
         ok = self._accepted(is_label, ts, known)
@@ -201,8 +211,9 @@ class NativeEngine:
         )  # fmt: skip
         self._stateless(txs, vals, out)
         late = np.flatnonzero(~ok)
-        out[late] = NAN
-        self.since_sweep += int(ok.sum())
+        if len(late):
+            out[late] = NAN
+        self.since_sweep += len(ok) - len(late)
         if self.since_sweep >= SWEEP_EVERY:
             self.sweep()
         return out, seq.tolist(), late.tolist()
@@ -215,11 +226,14 @@ class NativeEngine:
     ) -> npt.NDArray[np.bool_]:
         """Transactions not later than the allowed lateness behind the newest time before them
         (a rejected one is behind that time, so it never moves it)."""
-        times = np.empty(len(is_label), dtype=np.int64)
-        times[is_label] = known
-        times[~is_label] = ts
+        if len(known):
+            times = np.empty(len(is_label), dtype=np.int64)
+            times[is_label] = known
+            times[~is_label] = ts
+        else:  # transactions only
+            times = ts
         newest = np.maximum.accumulate(np.concatenate(([self.state.gl[P_MAX_TIME]], times)))
-        before: npt.NDArray[np.int64] = newest[:-1][~is_label]
+        before: npt.NDArray[np.int64] = newest[:-1][~is_label] if len(known) else newest[:-1]
         accepted: npt.NDArray[np.bool_] = ts >= before - self.state.lateness_us
         return accepted
 
@@ -234,11 +248,13 @@ class NativeEngine:
     def _stateless(
         self, txs: Sequence[TxRow], vals: npt.NDArray[np.int64], out: npt.NDArray[np.float64]
     ) -> None:
-        """Mismatch and pass-through columns."""
-        for column, a, b in self.mismatches:
+        """Mismatch and pass-through columns (the mismatches all at once: a few array
+        operations per batch rather than per column)."""
+        if self.mismatches:
+            columns, a, b = self.mismatch_columns
             left, right = vals[:, a], vals[:, b]
             known = (left != NULL) & (right != NULL)
-            out[:, column] = np.where(known, (left != right).astype(np.float64), NAN)
+            out[:, columns] = np.where(known, (left != right).astype(np.float64), NAN)
         for column, attribute, default in self.plan.pass_through:
             fallback = NAN if default is None else default
             out[:, column] = [row.attributes.get(attribute, fallback) for row in txs]

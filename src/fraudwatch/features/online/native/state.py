@@ -109,11 +109,13 @@ class LabelBook:
         accepted = np.flatnonzero(ok)
         self._reserve(len(accepted))
         first = self.next
-        rings[accepted] = np.arange(first, first + len(accepted))
+        slots = np.arange(first, first + len(accepted))
+        rings[accepted] = slots
         ids = [txs[t].transaction_id for t in accepted.tolist()]
-        times = ts[accepted].tolist()
+        accepted_ts = ts[accepted]
+        times = accepted_ts.tolist()
         transactions, pending = self.transactions, self.pending
-        transactions.update(zip(ids, rings[accepted].tolist(), strict=True))
+        transactions.update(zip(ids, range(first, first + len(accepted)), strict=True))
         self.recent.extend(zip(times, ids, strict=True))
         if n_labels:  # a label sees the transactions before it in the stream
             position = np.flatnonzero(~is_label)[accepted]  # stream position by ring slot - first
@@ -134,8 +136,8 @@ class LabelBook:
                 known = pending.pop(tx_id, None)
                 if known is not None and known >= times[at] - horizon_us:
                     frauds[at] = known
-        places = rings[accepted] & (len(self.table) - 1)
-        self.table[places, R_TS] = ts[accepted]
+        places = slots & (len(self.table) - 1)
+        self.table[places, R_TS] = accepted_ts
         self.table[places, R_FRAUD] = frauds
         self.table[places, R_SLOTS:] = -1
         self.next += len(accepted)
