@@ -158,12 +158,18 @@ def wait_stored(home: Path, count: int, timeout_s: float = 900) -> float:
 
 
 def live(
-    bootstrap_servers: str, topic: str, messages: list[Keyed], rate: float, home: Path, total: int
+    producer: KafkaProducer,
+    bootstrap_servers: str,
+    topic: str,
+    messages: list[Keyed],
+    rate: float,
+    home: Path,
+    total: int,
 ) -> dict[str, Any]:
-    """Send at `rate` while the workers run; latency from the two topics' timestamps."""
-    producer = KafkaProducer(bootstrap_servers)
+    """Send at `rate` while the workers run; latency from the two topics' timestamps.
+    `producer` is the one the earlier phases used: connected, its idempotent producer id held,
+    as a payment system's producer is (a new one's first messages wait for both, 0.5-1 s)."""
     send(messages, producer, topic, rate=rate)
-    producer.close()
     wait_stored(home, total)
     time.sleep(0.5)  # the last decisions are published right after they are stored
     produced = timestamps(bootstrap_servers, topic, total, by_value=True)
@@ -232,7 +238,6 @@ def one_run(lines: list[bytes], template: Path, args: Any, root: Path, run: int)
             before = drain_cpu(workers, broker)
             started = time.time()
             send(drain_set, producer, topic)
-            producer.close()
             done = wait_stored(home, len(prime) + len(drain_set))
             after = drain_cpu(workers, broker)
             drained: dict[str, Any] = {
@@ -244,11 +249,12 @@ def one_run(lines: list[bytes], template: Path, args: Any, root: Path, run: int)
             results = {"drain": drained}
             fast = rest[:live_count]
             total += len(fast)
-            results["live"] = live(bootstrap_servers, topic, fast, args.rate, home, total)
+            results["live"] = live(producer, bootstrap_servers, topic, fast, args.rate, home, total)
             easy_rate = min(args.rate, 0.5 * drained["tx_per_s"])
             easy = rest[live_count : live_count + int(easy_rate * args.seconds)]
             total += len(easy)
-            results["easy"] = live(bootstrap_servers, topic, easy, easy_rate, home, total)
+            results["easy"] = live(producer, bootstrap_servers, topic, easy, easy_rate, home, total)
+            producer.close()
             summaries = finish(workers)
         finally:
             for process, _ in workers:
