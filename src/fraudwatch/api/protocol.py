@@ -110,11 +110,8 @@ class ScoringHttpProtocol(CoalescingHttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         cycle, self._pending = self._pending, None
-        if cycle is not None:
-            if cycle is self.cycle and not cycle.more_body:
-                self._answer(cycle)
-            else:  # cannot happen with httptools; never leave a request unanswered
-                self._pending = cycle
+        if cycle is not None:  # the current request: its body is whole now
+            self._answer(cycle)
 
     def _answer(self, cycle: RequestResponseCycle) -> None:
         def reply(answer: Reply) -> None:
