@@ -1,12 +1,16 @@
-"""What only the SQLite store does: its connection settings and in-memory databases."""
+"""What only the SQLite store does: its connection settings, in-memory databases, and the
+tables' own primary keys as the idempotency gate of transactions and decisions."""
 
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 from sqlalchemy import text
 
+from fraudwatch.decisions.model import Decision, Outcome
 from fraudwatch.events.model import content_hash
 from fraudwatch.security.crypto import KeyRing
 from fraudwatch.storage import WriteBatch, open_store
@@ -72,3 +76,65 @@ def test_checkpoints_in_the_background_copy_the_wal_into_the_database(
     assert after > before  # the checkpointer thread moved the new pages into the file
     before, after = _main_file_after_writes(tmp_path / "none.db", keyring, background=False)
     assert after == before  # without it, they would still be in the WAL only
+
+
+def test_transactions_and_decisions_are_gated_by_their_own_rows(
+    tmp_path: Path, keyring: KeyRing
+) -> None:
+    """No registry row for a transaction or a decision (one random-key insert fewer each); the
+    tables' primary keys keep writes idempotent and hold the transactions' content hashes."""
+    txs = [full_transaction(i) for i in range(4)]
+    decisions = [
+        Decision(
+            transaction_id=tx.transaction_id,
+            event_time=tx.event_time,
+            decided_at=tx.event_time,
+            outcome=Outcome.APPROVE,
+            risk_score=0.125,
+        )
+        for tx in txs
+    ]
+    batch = WriteBatch(transactions=[(tx, content_hash(tx)) for tx in txs], decisions=decisions)
+    with open_store(f"sqlite:///{tmp_path / 'own.db'}", keyring) as store:
+        store.migrate()
+        store.write(batch)
+        store.write(batch)
+        changed = msgspec.structs.replace(txs[0], amount=Decimal("1.00"))
+        store.write(WriteBatch(transactions=[(changed, content_hash(changed))]))
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM event_keys")).scalar() == 0
+            assert conn.execute(text("SELECT count(*) FROM transactions")).scalar() == 4
+            assert conn.execute(text("SELECT count(*) FROM decisions")).scalar() == 4
+        assert store.known_hashes("transaction", [tx.transaction_id for tx in txs]) == {
+            tx.transaction_id: content_hash(tx) for tx in txs
+        }
+        assert store.get_transaction(txs[0].transaction_id) == txs[0]
+
+
+def test_transactions_stored_before_revision_0011_stay_known(
+    tmp_path: Path, keyring: KeyRing
+) -> None:
+    """A row written before 0011 has no hash of its own and a registry row: it is still found,
+    its hash comes from the registry, and writing it again stores nothing."""
+    old, new = full_transaction(1), full_transaction(2)
+    with open_store(f"sqlite:///{tmp_path / 'old.db'}", keyring) as store:
+        store.migrate()
+        store.write(WriteBatch(transactions=[(old, content_hash(old))]))
+        with store.engine.begin() as conn:  # as revision 0010 left it
+            conn.execute(text("UPDATE transactions SET content_hash = NULL"))
+            conn.execute(
+                text(
+                    "INSERT INTO event_keys (kind, id, content_hash, event_time) "
+                    "SELECT 'transaction', transaction_id, :digest, event_time FROM transactions"
+                ),
+                {"digest": content_hash(old)},
+            )
+        changed = msgspec.structs.replace(old, amount=Decimal("1.00"))
+        store.write(WriteBatch(transactions=[(changed, content_hash(changed)), (new, b"n" * 16)]))
+        assert store.known_hashes("transaction", [old.transaction_id, new.transaction_id]) == {
+            old.transaction_id: content_hash(old),
+            new.transaction_id: b"n" * 16,
+        }
+        assert store.get_transaction(old.transaction_id) == old
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM transactions")).scalar() == 2

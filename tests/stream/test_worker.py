@@ -4,7 +4,7 @@ from the store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from fraudwatch.events.model import Label, Login, Transaction, encode
 from fraudwatch.scoring.service import ScoringService
 from fraudwatch.settings import load_settings
 from fraudwatch.storage.model import WriteBatch
-from fraudwatch.stream.bus import Message
+from fraudwatch.stream.bus import Message, TopicPartition
 from fraudwatch.stream.memory import MemoryBroker, MemoryConsumer, MemoryProducer
 from fraudwatch.stream.worker import StreamWorker, Topics
 from tests.stream.conftest import T0, keyed, transactions
@@ -189,6 +189,58 @@ def test_nothing_is_published_or_committed_before_the_decisions_are_stored(
 
     assert failing.seen_at_failure == [({}, 0), ({}, 0)]  # both failures: nothing out yet
     assert len(decisions_on_topic(broker)) == 10
+    assert broker.committed(GROUP) == end_offsets(broker)
+
+
+class SlowDelivery(MemoryProducer):
+    """A producer whose messages reach the broker only when flushed (as if each delivery took
+    a while), recording at each offset commit how many decisions had been delivered."""
+
+    def __init__(self, broker: MemoryBroker) -> None:
+        super().__init__(broker)
+        self.held: list[tuple[str, bytes | None, bytes]] = []
+
+    def produce_many(self, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
+        self.held.extend((topic, key, value) for key, value in messages)
+
+    def flush(self, timeout_s: float) -> None:
+        for topic, key, value in self.held:
+            self._broker.append(topic, key, value)
+        self.held.clear()
+
+
+class RecordingConsumer(MemoryConsumer):
+    def __init__(self, broker: MemoryBroker) -> None:
+        super().__init__(broker, group=GROUP, topics=TOPICS.events)
+        self.at_commit: list[tuple[int, int]] = []  # (messages committed, decisions delivered)
+
+    def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        super().commit(offsets)
+        done = sum(self._broker.committed(GROUP).values())
+        self.at_commit.append((done, len(self._broker.messages("decisions"))))
+
+
+def test_pipelined_batches_are_committed_only_once_their_decisions_are_delivered(
+    broker: MemoryBroker, service: ScoringService
+) -> None:
+    """The worker does not wait for a batch's deliveries before scoring the next one, but it
+    never commits a batch before they are done."""
+    publish(broker, transactions(60))
+    consumer = RecordingConsumer(broker)
+    worker = StreamWorker(
+        service,
+        consumer,
+        SlowDelivery(broker),
+        service.app.tokenizer,
+        topics=TOPICS,
+        batch_size=10,
+    )
+    stats = worker.run(idle_exit_s=0.1)
+
+    assert stats.batches == 6 and len(consumer.at_commit) >= 2
+    assert all(committed <= delivered for committed, delivered in consumer.at_commit)
+    assert consumer.at_commit[-1] == (60, 60)
+    assert len(decisions_on_topic(broker)) == 60
     assert broker.committed(GROUP) == end_offsets(broker)
 
 

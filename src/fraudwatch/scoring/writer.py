@@ -79,6 +79,12 @@ class QueuedWriter:
         if len(self._items) >= self._max_batch:
             self._wake.set()
 
+    def send(self) -> None:
+        """Start storing what is queued now instead of at the next `max_delay_s`: for a caller
+        that submitted a whole batch and will wait for it after doing other work (the streaming
+        worker scores the next batch meanwhile)."""
+        self._wake.set()
+
     @property
     def submitted(self) -> int:
         """A ticket for everything submitted so far (see `wait`)."""

@@ -92,7 +92,7 @@ def prepare(batch: WriteBatch, encoder: RowEncoder, style: ValueStyle) -> list[K
         TRANSACTION,
         "transactions",
         TRANSACTION_COLUMNS,
-        partial(encoder.transaction, ingested_at=now),
+        lambda pair, at: encoder.transaction(pair[0], at, now, pair[1]),
     )
     for tx, digest in batch.transactions:
         if tx.card is not None and tx.card.number is not None:
@@ -100,7 +100,7 @@ def prepare(batch: WriteBatch, encoder: RowEncoder, style: ValueStyle) -> list[K
                 f"transaction {tx.transaction_id} still carries a card number; "
                 "tokenise it before storing"
             )
-        txs.add(tx.transaction_id, digest, time(tx.event_time), tx)
+        txs.add(tx.transaction_id, digest, time(tx.event_time), (tx, digest))
     labels = KeyedRows(LABEL, "labels", LABEL_COLUMNS, partial(encoder.label, ingested_at=now))
     for label, digest in batch.labels:
         labels.add(label.label_id, digest, time(label.event_time), label)

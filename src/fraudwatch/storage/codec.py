@@ -49,7 +49,7 @@ TRANSACTION_COLUMNS = (
     "device_id", "device_type", "device_os", "device_user_agent",
     "billing_country", "shipping_country", "latitude", "longitude", "attributes",
     "customer_name_enc", "customer_email_enc", "customer_phone_enc", "ip_address_enc",
-    "device_fingerprint_enc", "personal_enc", "pii_key_id", "ingested_at",
+    "device_fingerprint_enc", "personal_enc", "pii_key_id", "ingested_at", "content_hash",
 )  # fmt: skip
 LABEL_COLUMNS = (
     "transaction_id", "source", "is_fraud", "fraud_type", "event_time", "known_at", "ingested_at",
@@ -162,8 +162,11 @@ class RowEncoder:
         ]
         return tuple(sealed), key_id
 
-    def transaction(self, tx: Transaction, event_time: Any, ingested_at: Any) -> tuple[Any, ...]:
-        """The row of `tx`; `event_time` is `tx.event_time` already in the backend's style."""
+    def transaction(
+        self, tx: Transaction, event_time: Any, ingested_at: Any, digest: bytes | None = None
+    ) -> tuple[Any, ...]:
+        """The row of `tx`; `event_time` is `tx.event_time` already in the backend's style,
+        `digest` its `content_hash`."""
         style, card, merchant, device = self._style, tx.card, tx.merchant, tx.device
         sealed, key_id = self._seal_transaction(tx)
         return (
@@ -179,7 +182,7 @@ class RowEncoder:
             device.os if device else None, device.user_agent if device else None,
             tx.billing_country, tx.shipping_country, tx.latitude, tx.longitude,
             style.json(tx.attributes) if tx.attributes else None,
-            *sealed, key_id, ingested_at,
+            *sealed, key_id, ingested_at, digest,
         )  # fmt: skip
 
     def label(self, label: Label, event_time: Any, ingested_at: Any) -> tuple[Any, ...]:

@@ -79,6 +79,10 @@ transactions = Table(
     Column("personal_enc", LargeBinary),
     Column("pii_key_id", Text),
     _now(),
+    # BLAKE2b of the canonical event (`content_hash`), also in `event_keys` on PostgreSQL; on
+    # SQLite the row itself is the idempotency gate (revision 0011; older rows have NULL here
+    # and their hash in `event_keys`).
+    Column("content_hash", LargeBinary),
     PrimaryKeyConstraint("transaction_id", "event_time", name="pk_transactions"),
 )
 # Investigator lookups: newest first by card, customer, merchant or time. Ties in time are

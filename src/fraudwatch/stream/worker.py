@@ -12,9 +12,11 @@ One batch goes through, in this order:
 6. only then commit the consumed offsets.
 
 `run` pipelines consecutive batches: batch N+1 is consumed, decoded and scored while the
-writer thread stores batch N; N is published and committed once it is stored, before N+1 is.
-The order of steps 4-6 per batch, and so the guarantees, are unchanged; a batch simply waits
-for its store write while the next one is being scored, instead of before.
+decision writer stores batch N (it is sent to the writer as soon as it is scored); N is
+published once it is stored, and its decisions are delivered while N+2 is being scored, so N is
+committed (after waiting for that delivery) just before N+1 is published. The order of steps
+4-6 per batch, and so the guarantees, are unchanged; a batch simply waits for its store write
+and its delivery while the next ones are worked on, instead of before.
 
 So a crash anywhere loses nothing (the next owner of the partition reads the batch again) and
 duplicates nothing in the store (a transaction decided before gets its stored decision back,
@@ -159,6 +161,7 @@ class StreamWorker:
         self.stats = WorkerStats()
         self._stop = threading.Event()
         self._in_flight: _InFlight | None = None  # scored, being stored; not yet committed
+        self._published: list[Any] | None = None  # stored and published; not yet committed
 
     def stop(self) -> None:
         """Finish the batch in hand, commit it, and return from `run`."""
@@ -201,6 +204,7 @@ class StreamWorker:
                     self.stats.lag = self.consumer.lag()
                     progress(self.stats)
             self._settle()
+            self._commit_published()
         except Stopped:
             log.warning("stopped while the store was unavailable; the batch will be read again")
         self.stats.seconds = time.monotonic() - started
@@ -220,6 +224,7 @@ class StreamWorker:
         stage["consume"] += t1 - t0
         if not messages:
             self._settle()  # idle: finish what is in flight
+            self._commit_published()
             return 0
         decoded = decode_batch(messages, self.tokenizer)
         t2 = clock()
@@ -228,7 +233,9 @@ class StreamWorker:
         stage["decode"] += t2 - t1
         stage["score"] += t3 - t2
         self._settle()  # the previous batch, stored while this one was scored
-        self._in_flight = _InFlight(messages, decoded, decisions, self.service.writer.submitted)
+        writer = self.service.writer
+        self._in_flight = _InFlight(messages, decoded, decisions, writer.submitted)
+        writer.send()  # stored while the next batch is consumed and scored
         stats = self.stats
         if stats.first_message_at is None:
             stats.first_message_at = time.time() - (clock() - t0)
@@ -240,12 +247,16 @@ class StreamWorker:
         stats.batches += 1
         if not pipelined:
             self._settle()
+            self._commit_published()
         return len(messages)
 
     def _settle(self) -> None:
-        """The batch in flight: wait until stored, publish, then commit its offsets."""
+        """The batch in flight: wait until stored, then publish its decisions. The batch
+        published before is committed first, once its decisions are delivered: that flush now
+        waits for little, as they were sent while this batch was being scored."""
         batch = self._in_flight
         if batch is None:
+            self._commit_published()
             return
         clock = time.perf_counter
         stage = self.stats.stage_s
@@ -253,21 +264,31 @@ class StreamWorker:
         self._await_stored(batch.ticket)
         stored_at = time.time()
         t1 = clock()
-        self._publish(batch.decisions, batch.decoded)
+        self._commit_published()
         t2 = clock()
+        self._publish(batch.decisions, batch.decoded)
+        self._published = batch.messages
+        self._in_flight = None
+        stage["store"] += t1 - t0
+        stage["commit"] += t2 - t1
+        stage["publish"] += clock() - t2
+        if batch.decoded.timestamps_ms:
+            self.stats.record_latency(batch.decoded.timestamps_ms, stored_at)
+
+    def _commit_published(self) -> None:
+        """Wait until the decisions of the batch published last are delivered, then commit its
+        offsets: only a batch stored and published is ever committed."""
+        messages = self._published
+        if messages is None:
+            return
+        self.producer.flush(self.publish_timeout_s)
         try:
-            self.consumer.commit(next_offsets(batch.messages))
+            self.consumer.commit(next_offsets(messages))
         except BusError as exc:  # the batch is stored and published: a re-read is harmless
             self.stats.commit_failures += 1
             log.warning("%s; the batch will be read again and answered from the store", exc)
-        t3 = clock()
-        self._in_flight = None
-        stage["store"] += t1 - t0
-        stage["publish"] += t2 - t1
-        stage["commit"] += t3 - t2
+        self._published = None
         self.stats.last_batch_at = time.time()
-        if batch.decoded.timestamps_ms:
-            self.stats.record_latency(batch.decoded.timestamps_ms, stored_at)
 
     def _apply(self, decoded: Decoded) -> list[Decision]:
         service = self.service
@@ -340,7 +361,6 @@ class StreamWorker:
                 self.topics.dead_letters,
                 [(message.key, _encode(letter)) for message, letter in decoded.dead],
             )
-        producer.flush(self.publish_timeout_s)
         self.stats.published += len(decisions)
 
 

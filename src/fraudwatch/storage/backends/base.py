@@ -6,7 +6,7 @@ whose ids are not yet in `event_keys` (executemany on SQLite; on PostgreSQL the 
 COPY-filled staging table and INSERT ... ON CONFLICT DO NOTHING, the new rows through COPY). The
 registry `event_keys` is the gate: an event is stored only together with its key, so replays and
 duplicates within a batch are skipped and the first content wins. (On SQLite, which has no
-partitions, a decision's gate is the decisions table's own primary key instead: see
+partitions, a transaction's and a decision's gate is their own table's primary key instead: see
 `backends/sqlite.py`.)
 """
 

@@ -23,11 +23,12 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url, selec
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from fraudwatch.decisions.model import Decision, decision_digest
+from fraudwatch.events.model import Transaction
 from fraudwatch.storage import tables as t
 from fraudwatch.storage.backends.base import SqlEventStore
 from fraudwatch.storage.batching import KeyedRows
 from fraudwatch.storage.codec import SQLITE_VALUES
-from fraudwatch.storage.model import DECISION
+from fraudwatch.storage.model import DECISION, TRANSACTION
 from fraudwatch.storage.urls import in_memory
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ BEGIN_OPTION = "fraudwatch_sqlite_begin"
 """Execution option: `{BEGIN_OPTION: "IMMEDIATE"}` makes a write transaction take SQLite's write
 lock at BEGIN, so it waits (busy timeout) instead of failing when it later upgrades a read lock."""
 _json = msgspec.json.Encoder()
+_OWN_KEY = frozenset((TRANSACTION, DECISION))
+"""Kinds gated by their own table's primary key here, without an `event_keys` row."""
 
 
 def _json_serializer(value: Any) -> str:
@@ -142,11 +145,14 @@ class SQLiteEventStore(SqlEventStore):
 
     def _insert_new(self, conn: Connection, part: KeyedRows) -> None:
         ids = [key[0] for key in part.keys]
-        # A decision's key is its own table's primary key here (no partitions to prune, so no
-        # registry row is needed to find it): one random-key B-tree insert fewer per decision.
-        own_key = part.kind == DECISION
+        # A transaction's or a decision's key is its own table's primary key here (no partitions
+        # to prune, so no registry row is needed to find it): one random-key B-tree insert fewer
+        # per event, most of the cost of a write being such inserts.
+        own_key = part.kind in _OWN_KEY
         stored = (
-            self._stored_decisions(conn, ids) if own_key else self._stored_ids(conn, part.kind, ids)
+            self._stored_in_table(conn, part.table, ids)
+            if own_key
+            else self._stored_ids(conn, part.kind, ids)
         )
         fresh = {key[0] for key in part.keys if key[0] not in stored}
         if not fresh:
@@ -166,19 +172,32 @@ class SQLiteEventStore(SqlEventStore):
             part.rows(None if len(fresh) == len(part.keys) else fresh),
         )
 
-    def _stored_decisions(self, conn: Connection, ids: list[str]) -> set[str]:
-        """The transactions among `ids` with a stored decision (primary-key prefix lookups;
-        decisions stored before this change have a registry row too, and a table row)."""
+    def _stored_in_table(self, conn: Connection, table: str, ids: list[str]) -> set[str]:
+        """The ids among `ids` with a row in `table` (transactions or decisions: primary-key
+        prefix lookups; rows stored before revision 0011 have a registry row too)."""
         stored: set[str] = set()
         for start in range(0, len(ids), self.id_chunk):
             chunk = ids[start : start + self.id_chunk]
             marks = ", ".join("?" * len(chunk))
             rows = conn.exec_driver_sql(
-                f"SELECT transaction_id FROM decisions WHERE transaction_id IN ({marks})",
+                f"SELECT transaction_id FROM {table} WHERE transaction_id IN ({marks})",
                 tuple(chunk),
             )
             stored.update(row_id for (row_id,) in rows)
         return stored
+
+    def get_transaction(self, transaction_id: str) -> Transaction | None:
+        """The stored transaction, decrypted, by the transactions' own primary key."""
+        rows = t.transactions.c
+        query = (
+            select(t.transactions)
+            .where(rows.transaction_id == transaction_id)
+            .order_by(rows.event_time)
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else self._decoder.transaction(row)
 
     def get_decision(self, transaction_id: str) -> Decision | None:
         """The stored decision of a transaction, by the decisions' own primary key."""
@@ -194,8 +213,11 @@ class SQLiteEventStore(SqlEventStore):
         return None if row is None else self._decoder.decision(row)
 
     def known_hashes(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
-        """As on every store; a decision's hash is computed from its stored row (decisions
+        """As on every store. A transaction's hash is in its row (in the registry for rows
+        stored before revision 0011); a decision's is computed from its stored row (decisions
         have no registry row here: `_insert_new`)."""
+        if kind == TRANSACTION:
+            return self._transaction_hashes(ids)
         if kind != DECISION:
             return super().known_hashes(kind, ids)
         found: dict[str, bytes] = {}
@@ -208,6 +230,26 @@ class SQLiteEventStore(SqlEventStore):
                 for row in conn.execute(query).mappings():
                     decision = self._decoder.decision(row)
                     found.setdefault(decision.transaction_id, decision_digest(decision))
+        return found
+
+    def _transaction_hashes(self, ids: Sequence[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        older: list[str] = []  # stored before revision 0011: the hash is in the registry
+        unique = list(dict.fromkeys(ids))
+        rows = t.transactions.c
+        with self._engine.connect() as conn:
+            for start in range(0, len(unique), self.id_chunk):
+                chunk = unique[start : start + self.id_chunk]
+                query = select(rows.transaction_id, rows.content_hash).where(
+                    rows.transaction_id.in_(chunk)
+                )
+                for row_id, digest in conn.execute(query):
+                    if digest is None:
+                        older.append(row_id)
+                    else:
+                        found.setdefault(row_id, bytes(digest))
+        if older:
+            found.update(super().known_hashes(TRANSACTION, older))
         return found
 
     def _stored_ids(self, conn: Connection, kind: str, ids: list[str]) -> set[str]:
