@@ -3,6 +3,8 @@ positives near the chosen rate, and ids older than two generations forgotten."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from fraudwatch.scoring.seen import SeenIds
@@ -44,3 +46,21 @@ def test_settings_are_checked() -> None:
         SeenIds(capacity=0)
     with pytest.raises(ValueError):
         SeenIds(false_positive=1.5)
+
+
+def test_the_filter_holds_exactly_the_bits_of_double_hashing() -> None:
+    """Against a plain-Python reference: bit k of an id is (h0 + k * (h1 | 1)) mod 2**64 mod
+    size, h0 and h1 the halves of its 128-bit BLAKE2b digest (little-endian)."""
+    seen = SeenIds(capacity=400, false_positive=0.01)
+    ids = [f"ref-{i}" for i in range(300)] + ["", "é", "x" * 200]
+    seen.add(ids)
+    size = int(seen._bits)
+    expected = bytearray(len(seen._filters[0]))
+    for tid in ids:
+        digest = hashlib.blake2b(tid.encode(), digest_size=16).digest()
+        h0, h1 = int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little")
+        for k in range(seen._probes):
+            at = ((h0 + k * (h1 | 1)) % 2**64) % size
+            expected[at >> 3] |= 1 << (at & 7)
+    assert bytes(seen._filters[0]) == bytes(expected)
+    assert seen.maybe(ids) == [True] * len(ids)
