@@ -19,13 +19,22 @@ from pathlib import Path
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    Table,
+    create_engine,
+    event,
+    make_url,
+    select,
+)
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from fraudwatch.decisions.model import Decision, decision_digest
 from fraudwatch.events.model import Transaction
 from fraudwatch.storage import tables as t
-from fraudwatch.storage.backends.base import SqlEventStore
+from fraudwatch.storage.backends.base import SqlEventStore, _chunks
 from fraudwatch.storage.batching import KeyedRows
 from fraudwatch.storage.codec import SQLITE_VALUES
 from fraudwatch.storage.model import DECISION, TRANSACTION
@@ -176,8 +185,7 @@ class SQLiteEventStore(SqlEventStore):
         """The ids among `ids` with a row in `table` (transactions or decisions: primary-key
         prefix lookups; rows stored before revision 0011 have a registry row too)."""
         stored: set[str] = set()
-        for start in range(0, len(ids), self.id_chunk):
-            chunk = ids[start : start + self.id_chunk]
+        for chunk in _chunks(ids, self.id_chunk):
             marks = ", ".join("?" * len(chunk))
             rows = conn.exec_driver_sql(
                 f"SELECT transaction_id FROM {table} WHERE transaction_id IN ({marks})",
@@ -188,29 +196,25 @@ class SQLiteEventStore(SqlEventStore):
 
     def get_transaction(self, transaction_id: str) -> Transaction | None:
         """The stored transaction, decrypted, by the transactions' own primary key."""
-        rows = t.transactions.c
-        query = (
-            select(t.transactions)
-            .where(rows.transaction_id == transaction_id)
-            .order_by(rows.event_time)
-            .limit(1)
-        )
-        with self._engine.connect() as conn:
-            row = conn.execute(query).mappings().first()
+        row = self._first_row(t.transactions, transaction_id)
         return None if row is None else self._decoder.transaction(row)
 
     def get_decision(self, transaction_id: str) -> Decision | None:
         """The stored decision of a transaction, by the decisions' own primary key."""
-        rows = t.decisions.c
+        row = self._first_row(t.decisions, transaction_id)
+        return None if row is None else self._decoder.decision(row)
+
+    def _first_row(self, table: Table, transaction_id: str) -> RowMapping | None:
+        """The earliest row of `transaction_id` in a table keyed (transaction_id, event_time)."""
+        rows = table.c
         query = (
-            select(t.decisions)
+            select(table)
             .where(rows.transaction_id == transaction_id)
             .order_by(rows.event_time)
             .limit(1)
         )
         with self._engine.connect() as conn:
-            row = conn.execute(query).mappings().first()
-        return None if row is None else self._decoder.decision(row)
+            return conn.execute(query).mappings().first()
 
     def known_hashes(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
         """As on every store. A transaction's hash is in its row (in the registry for rows
@@ -226,8 +230,7 @@ class SQLiteEventStore(SqlEventStore):
             # Which ids have a decision first, by the primary key alone: the streaming worker
             # asks this of every batch, and nearly always none has.
             unique = sorted(self._stored_in_table(conn, "decisions", list(dict.fromkeys(ids))))
-            for start in range(0, len(unique), self.id_chunk):
-                chunk = unique[start : start + self.id_chunk]
+            for chunk in _chunks(unique, self.id_chunk):
                 query = select(t.decisions).where(rows.transaction_id.in_(chunk))
                 for row in conn.execute(query).mappings():
                     decision = self._decoder.decision(row)
@@ -240,8 +243,7 @@ class SQLiteEventStore(SqlEventStore):
         unique = list(dict.fromkeys(ids))
         rows = t.transactions.c
         with self._engine.connect() as conn:
-            for start in range(0, len(unique), self.id_chunk):
-                chunk = unique[start : start + self.id_chunk]
+            for chunk in _chunks(unique, self.id_chunk):
                 query = select(rows.transaction_id, rows.content_hash).where(
                     rows.transaction_id.in_(chunk)
                 )
