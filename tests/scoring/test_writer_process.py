@@ -6,21 +6,24 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from multiprocessing.connection import Connection
 from pathlib import Path
 
+import msgspec
 import pytest
 from sqlalchemy import Table, func, select
 
 from fraudwatch.bootstrap import Container, bootstrap
-from fraudwatch.decisions.model import Outcome
+from fraudwatch.decisions.model import Decision, Outcome
 from fraudwatch.events.model import Card, Transaction
 from fraudwatch.scoring.service import ScoringService
 from fraudwatch.scoring.writer import Pair
-from fraudwatch.scoring.writer_process import ProcessWriter
+from fraudwatch.scoring.writer_process import Inbox, ProcessWriter, _Batch
 from fraudwatch.settings import load_settings
 from fraudwatch.storage import tables as t
 from tests.conftest import make_transaction
@@ -139,3 +142,46 @@ def test_batches_soon_after_a_commit_wait_for_the_next_one(
         service.close()
     finally:
         app.close()
+
+
+def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def _message(seq: int, size: int, decision: Decision) -> bytes:
+    return msgspec.msgpack.encode(_Batch(seq, [(None, decision)] * size, {}))
+
+
+def test_the_child_joins_what_arrived_while_it_wrote_up_to_its_limit() -> None:
+    """Batches sent while the child was busy are all read meanwhile and joined, up to `limit`
+    decisions per transaction; before `due`, it waits for more; a stop ends the stream."""
+    one = Decision(
+        transaction_id="p-1", event_time=T0, decided_at=T0, outcome=Outcome.REVIEW, risk_score=0.5
+    )
+    ours, theirs = (Connection(end.detach()) for end in socket.socketpair())
+    try:
+        inbox = Inbox(ours)
+        for seq in range(1, 8):  # while the child "writes": far more than a socket buffer holds
+            theirs.send_bytes(_message(seq, 400, one))
+        _until(lambda: inbox.waiting == 2800)
+        past = time.monotonic() - 1  # due already: only what has arrived is joined
+        batches, ended = inbox.take(1000, past)
+        assert [b.seq for b in batches] == [1, 2] and not ended  # a third would pass 1,000
+        assert batches[0].pairs[0][1] == one
+        batches, ended = inbox.take(100_000, past)
+        assert [b.seq for b in batches] == [3, 4, 5, 6, 7] and not ended
+        started = time.monotonic()
+        theirs.send_bytes(_message(8, 10, one))
+        batches, ended = inbox.take(100_000, started + 0.3)  # waits for more until due
+        assert [b.seq for b in batches] == [8] and time.monotonic() - started >= 0.25
+        theirs.send_bytes(_message(9, 10, one))
+        theirs.send_bytes(b"")
+        batches, ended = inbox.take(100_000, time.monotonic() + 30)  # the stop ends the wait
+        assert [b.seq for b in batches] == [9] and ended
+        assert inbox.take(100_000, past) == ([], True)
+    finally:
+        ours.close()
+        theirs.close()

@@ -6,11 +6,13 @@ one interpreter lock however many cores there are. `ProcessWriter` has the inter
 `DecisionWriter` (`submit`, tickets and `wait`, `flush`, `backlog`, `close`) but hands the pairs,
 msgpack-encoded, through a pipe to a child process that opens the same store (file SQLite or
 PostgreSQL) and writes them, together with the alert outbox rows, in one transaction per batch;
-batches arriving within `store_commit_interval_s` of the last commit, or waiting while it falls
-behind, are joined into one larger transaction (far fewer index pages written per decision). It
-then opens the investigators' cases from the flagged decisions (the child owns that write too).
-The child acknowledges each batch once it is durably stored; only then do waiters return and the
-`on_stored` listeners run, in the scoring process, with the pairs it kept.
+batches arriving within `store_commit_interval_s` of the last commit, or while it was writing
+the last one, are joined into one larger transaction, up to `join_limit` decisions (far fewer
+index pages written per decision: the random-key indexes' pages are shared by more of them; a
+thread of the child reads the pipe meanwhile, see `Inbox`). It then opens the investigators'
+cases from the flagged decisions (the child owns that write too). The child acknowledges each
+batch once it is durably stored; only then do waiters return and the `on_stored` listeners run,
+in the scoring process, with the pairs it kept.
 
 Nothing is lost when the child dies: every batch not yet acknowledged is sent again, in order, to
 a new child (writes are idempotent, so a batch stored just before the crash is skipped).
@@ -26,7 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from multiprocessing.connection import Connection
 
 import msgspec
@@ -38,6 +40,11 @@ from fraudwatch.scoring.writer import Features, Listener, Pair, QueuedWriter, wr
 from fraudwatch.settings import Settings
 
 log = logging.getLogger(__name__)
+JOIN_LIMIT = 20_000
+"""Most decisions the child joins into one transaction. On SQLite, with the benchmark
+scenario's 300,000 stored transactions, the writer's CPU per decided transaction was 129 µs in
+commits of 1,250, 109 µs in commits of 5,000 and 97 µs in commits of 20,000 (docs/benchmarks.md).
+Joins that large happen only while the child is behind, so they add no latency at lower rates."""
 
 
 class _Batch(msgspec.Struct, array_like=True):
@@ -70,9 +77,11 @@ class ProcessWriter(QueuedWriter):
         on_stored: Listener | None = None,
         start_timeout_s: float = 120.0,
         project: bool = False,
+        join_limit: int = JOIN_LIMIT,
     ) -> None:
-        """`project`: the child also keeps the dashboard's rollups (`analytics/projector.py`),
-        off the scoring process too."""
+        """`max_batch`: decisions per message to the child; `join_limit`: per transaction
+        the child commits. `project`: the child also keeps the dashboard's rollups
+        (`analytics/projector.py`), off the scoring process too."""
         super().__init__(
             max_batch=max_batch,
             max_delay_s=max_delay_s,
@@ -82,6 +91,7 @@ class ProcessWriter(QueuedWriter):
         )
         self._settings = settings
         self._project = project
+        self._join_limit = join_limit
         self._start_timeout = start_timeout_s
         self._unacked: OrderedDict[int, tuple[list[Pair], bytes]] = OrderedDict()
         self._seq = 0
@@ -126,7 +136,7 @@ class ProcessWriter(QueuedWriter):
                     "-m",
                     __name__,
                     str(theirs.fileno()),
-                    str(self._max_batch),
+                    str(self._join_limit),
                     "project" if self._project else "",
                 ],
                 pass_fds=(theirs.fileno(),),
@@ -215,7 +225,63 @@ class ProcessWriter(QueuedWriter):
         return None if self._process is None else self._process.poll()
 
 
-def child_main(conn: Connection, max_batch: int, project: bool) -> None:
+class Inbox:
+    """The child's side of the pipe, read by a thread of its own into a queue.
+
+    While the child writes one transaction, the batches sent meanwhile are read and decoded
+    here, so the next transaction joins all of them. Read only between commits, the pipe would
+    hold one message, taken by the parent when its queue had just been emptied: the child
+    then alternated a commit of one batch with one of the rest."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._batches: deque[_Batch] = deque()
+        self._size = 0  # decisions in `_batches`
+        self._ended = False  # the parent asked to stop, or went away
+        self._state = threading.Condition()
+        threading.Thread(target=self._read, name="writer-inbox", daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            while message := self._conn.recv_bytes():  # empty: stop
+                batch = _batch_decoder.decode(message)
+                with self._state:
+                    self._batches.append(batch)
+                    self._size += len(batch.pairs)
+                    self._state.notify()
+        except (EOFError, OSError):
+            pass
+        with self._state:
+            self._ended = True
+            self._state.notify()
+
+    @property
+    def waiting(self) -> int:
+        """Decisions read and not yet taken."""
+        with self._state:
+            return self._size
+
+    def take(self, limit: int, due: float) -> tuple[list[_Batch], bool]:
+        """Waits for a batch, then for more until `due` (monotonic; not at all once it has
+        passed) or until `limit` decisions have come, and returns the batches that hold at
+        most `limit` (the first whatever its size), with whether the stream has ended (then
+        nothing more will come)."""
+        with self._state:
+            self._state.wait_for(lambda: self._batches or self._ended)
+            while self._size < limit and not self._ended:
+                left = due - time.monotonic()
+                if left <= 0 or not self._state.wait(left):
+                    break
+            taken = [self._batches.popleft()] if self._batches else []
+            size = len(taken[0].pairs) if taken else 0
+            while self._batches and size + len(self._batches[0].pairs) <= limit:
+                size += len(self._batches[0].pairs)
+                taken.append(self._batches.popleft())
+            self._size -= size
+            return taken, self._ended and not self._batches
+
+
+def child_main(conn: Connection, join_limit: int, project: bool) -> None:
     """The writer process: store each batch it receives (joining those waiting into one
     transaction), acknowledge it, then open cases from it; until the pipe closes. With
     `project`, a thread keeps the dashboard's rollups."""
@@ -242,27 +308,15 @@ def child_main(conn: Connection, max_batch: int, project: bool) -> None:
         projector.start()
     quiet_garbage_collector()
     conn.send_bytes(b"ready")
+    inbox = Inbox(conn)
     stopping = False
     interval = settings.store_commit_interval_s
     committed = 0.0  # when the last commit started (monotonic)
     try:
         while not stopping:
-            try:
-                message = conn.recv_bytes()
-                if not message:  # stop
-                    return
-                batches = [_batch_decoder.decode(message)]
-                size = len(batches[0].pairs)
-                # Join what arrives until `interval` after the last commit (at once when idle).
-                due = committed + interval
-                while size < max_batch and conn.poll(max(0.0, due - time.monotonic())):
-                    message = conn.recv_bytes()
-                    if not message:
-                        stopping = True
-                        break
-                    batches.append(_batch_decoder.decode(message))
-                    size += len(batches[-1].pairs)
-            except EOFError:
+            # What arrived while the last batch was written, or soon after (when idle).
+            batches, stopping = inbox.take(join_limit, committed + interval)
+            if not batches:  # stop, or the parent is gone
                 return
             pairs = [pair for batch in batches for pair in batch.pairs]
             features = {tid: f for batch in batches for tid, f in batch.features.items()}
@@ -278,8 +332,11 @@ def child_main(conn: Connection, max_batch: int, project: bool) -> None:
                     conn.send_bytes(_encode(_Ack(batches[0].seq, False, type(exc).__name__)))
                     time.sleep(delay)
                     delay = min(delay * 2, 5.0)
-            for batch in batches:
-                conn.send_bytes(_encode(_Ack(batch.seq, True)))
+            try:
+                for batch in batches:
+                    conn.send_bytes(_encode(_Ack(batch.seq, True)))
+            except OSError:  # the parent is gone; what it did not hear of, it sends again
+                return
             try:
                 cases.ingest(pairs)
             except Exception:  # cases are caught up at the next start (catch_up_cases)
