@@ -335,7 +335,7 @@ def child_main(conn: Connection, join_limit: int, project: bool) -> None:
             try:
                 for batch in batches:
                     conn.send_bytes(_encode(_Ack(batch.seq, True)))
-            except OSError:  # the parent is gone; what it did not hear of, it sends again
+            except OSError:  # the parent is gone: no one waits for these acknowledgements
                 return
             try:
                 cases.ingest(pairs)
