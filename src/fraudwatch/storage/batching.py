@@ -85,8 +85,12 @@ def _memoised(time: Callable[[datetime], Any]) -> Callable[[datetime], Any]:
     return cached
 
 
-def prepare(batch: WriteBatch, encoder: RowEncoder, style: ValueStyle) -> list[KeyedRows]:
-    """Split a batch by table; refuse it whole if a transaction still carries a card number."""
+def prepare(
+    batch: WriteBatch, encoder: RowEncoder, style: ValueStyle, *, decision_digests: bool = True
+) -> list[KeyedRows]:
+    """Split a batch by table; refuse it whole if a transaction still carries a card number.
+    Without `decision_digests`, the decisions' keys carry an empty digest (for a backend that
+    keeps no registry row for a decision)."""
     now, time = style.time(datetime.now(UTC)), _memoised(style.time)
     txs = KeyedRows(
         TRANSACTION,
@@ -118,7 +122,7 @@ def prepare(batch: WriteBatch, encoder: RowEncoder, style: ValueStyle) -> list[K
         lambda decision, at: encoder.decision(decision, at, time(decision.decided_at)),
     )
     for decision in batch.decisions:
-        digest = decision_digest(decision)
+        digest = decision_digest(decision) if decision_digests else b""
         decisions.add(decision.transaction_id, digest, time(decision.event_time), decision)
     alerts = KeyedRows(ALERT, "alert_outbox", ALERT_COLUMNS, encoder.alert)
     for alert in batch.alerts:

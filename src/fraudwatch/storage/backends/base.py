@@ -54,6 +54,9 @@ class SqlEventStore(ABC):
 
     value_style: ClassVar[ValueStyle]
     id_chunk: ClassVar[int] = 500
+    decision_digests: ClassVar[bool] = True
+    """Whether a decision's key needs its content hash (False: no registry row is written for
+    it, and `known_hashes` computes the hash from the stored row)."""
 
     def __init__(self, url: str, keyring: KeyRing, *, months_ahead: int = 3) -> None:
         """`months_ahead`: partitions created ahead, where the database has partitions."""
@@ -116,7 +119,9 @@ class SqlEventStore(ABC):
         """Store the batch in one transaction; events already stored are skipped (idempotent)."""
         if len(batch) == 0:
             return
-        parts = prepare(batch, self._encoder, self.value_style)
+        parts = prepare(
+            batch, self._encoder, self.value_style, decision_digests=self.decision_digests
+        )
         self._before_write(parts)
         with self._write_transaction() as conn:
             for part in parts:

@@ -85,6 +85,7 @@ class SQLiteEventStore(SqlEventStore):
 
     value_style = SQLITE_VALUES
     id_chunk = 500  # well under SQLite's bound-parameter limit
+    decision_digests = False  # a decision's gate is its own row (`_insert_new`)
 
     _checkpointer: tuple[threading.Thread, threading.Event] | None = None
 
