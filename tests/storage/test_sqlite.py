@@ -10,7 +10,7 @@ from pathlib import Path
 import msgspec
 from sqlalchemy import text
 
-from fraudwatch.decisions.model import Decision, Outcome
+from fraudwatch.decisions.model import Decision, Outcome, decision_digest
 from fraudwatch.events.model import content_hash
 from fraudwatch.security.crypto import KeyRing
 from fraudwatch.storage import WriteBatch, open_store
@@ -109,6 +109,14 @@ def test_transactions_and_decisions_are_gated_by_their_own_rows(
             tx.transaction_id: content_hash(tx) for tx in txs
         }
         assert store.get_transaction(txs[0].transaction_id) == txs[0]
+        # No digest is computed for a decision's key here; its hash comes from the stored row,
+        # and a second decision of the same transaction does not replace the first.
+        other = msgspec.structs.replace(decisions[0], outcome=Outcome.BLOCK, risk_score=0.99)
+        store.write(WriteBatch(decisions=[other]))
+        assert store.get_decision(decisions[0].transaction_id) == decisions[0]
+        assert store.known_hashes("decision", [d.transaction_id for d in decisions]) == {
+            d.transaction_id: decision_digest(d) for d in decisions
+        }
 
 
 def test_transactions_stored_before_revision_0011_stay_known(
