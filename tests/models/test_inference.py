@@ -11,6 +11,7 @@ import pytest
 from fraudwatch.models.anomaly import AnomalyDetector
 from fraudwatch.models.blend import Thresholds
 from fraudwatch.models.bundle import ModelBundle
+from fraudwatch.models.classifier import LightGBMModel
 from fraudwatch.models.compiled import CompiledTrees
 from fraudwatch.models.dataset import FeatureFrame
 from fraudwatch.models.evaluate import EvaluationSet
@@ -156,3 +157,16 @@ def test_bundle_model_input_is_the_layout_row(trained: tuple[ModelBundle, Evalua
         )
     got = BundleModel(bundle, names, "1")._input(features, rows)
     np.testing.assert_array_equal(got.view(np.int64), np.vstack(want).view(np.int64))
+
+
+def test_bundle_model_builds_its_explainer_when_loaded(
+    trained: tuple[ModelBundle, EvaluationSet],
+) -> None:
+    """The SHAP explainer (a tenth of a second or more from the booster's dump) is built when
+    the model is loaded to serve, not by the first flagged transaction."""
+    bundle, _ = trained
+    classifier = bundle.classifier
+    assert isinstance(classifier, LightGBMModel)
+    classifier._explainer = None  # as loaded from disk
+    BundleModel(bundle, list(bundle.layout.columns), "1")
+    assert classifier._explainer is not None

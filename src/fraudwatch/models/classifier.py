@@ -57,7 +57,8 @@ class LightGBMModel:
         self.booster = booster
         best = booster.best_iteration  # 0 or -1 when training did not stop early / loaded
         self.best_iteration = int(best) if best and best > 0 else booster.current_iteration()
-        self._explainer: Any = None  # treeshap.TreeExplainer, built on first use
+        self._explainer: Any = None  # treeshap.TreeExplainer, built on first use (at load to
+        # serve: scoring/model.py)
         self._explainer_failed = False
 
     def margin(self, x: np.ndarray) -> np.ndarray:
