@@ -54,9 +54,9 @@ class SqlEventStore(ABC):
 
     value_style: ClassVar[ValueStyle]
     id_chunk: ClassVar[int] = 500
-    decision_digests: ClassVar[bool] = True
-    """Whether a decision's key needs its content hash (False: no registry row is written for
-    it, and `known_hashes` computes the hash from the stored row)."""
+    own_keys: ClassVar[frozenset[str]] = frozenset()
+    """Kinds gated by their own table's primary key, written without an `event_keys` row (a
+    decision's content hash is then not needed: `known_hashes` computes it from the row)."""
 
     def __init__(self, url: str, keyring: KeyRing, *, months_ahead: int = 3) -> None:
         """`months_ahead`: partitions created ahead, where the database has partitions."""
@@ -120,7 +120,7 @@ class SqlEventStore(ABC):
         if len(batch) == 0:
             return
         parts = prepare(
-            batch, self._encoder, self.value_style, decision_digests=self.decision_digests
+            batch, self._encoder, self.value_style, decision_digests=DECISION not in self.own_keys
         )
         self._before_write(parts)
         with self._write_transaction() as conn:

@@ -47,8 +47,6 @@ BEGIN_OPTION = "fraudwatch_sqlite_begin"
 """Execution option: `{BEGIN_OPTION: "IMMEDIATE"}` makes a write transaction take SQLite's write
 lock at BEGIN, so it waits (busy timeout) instead of failing when it later upgrades a read lock."""
 _json = msgspec.json.Encoder()
-_OWN_KEY = frozenset((TRANSACTION, DECISION))
-"""Kinds gated by their own table's primary key here, without an `event_keys` row."""
 
 
 def _json_serializer(value: Any) -> str:
@@ -85,7 +83,7 @@ class SQLiteEventStore(SqlEventStore):
 
     value_style = SQLITE_VALUES
     id_chunk = 500  # well under SQLite's bound-parameter limit
-    decision_digests = False  # a decision's gate is its own row (`_insert_new`)
+    own_keys = frozenset((TRANSACTION, DECISION))  # see `_insert_new`
 
     _checkpointer: tuple[threading.Thread, threading.Event] | None = None
 
@@ -158,7 +156,7 @@ class SQLiteEventStore(SqlEventStore):
         # A transaction's or a decision's key is its own table's primary key here (no partitions
         # to prune, so no registry row is needed to find it): one random-key B-tree insert fewer
         # per event, most of the cost of a write being such inserts.
-        own_key = part.kind in _OWN_KEY
+        own_key = part.kind in self.own_keys
         stored = (
             self._stored_in_table(conn, part.table, ids)
             if own_key
@@ -259,8 +257,7 @@ class SQLiteEventStore(SqlEventStore):
 
     def _stored_ids(self, conn: Connection, kind: str, ids: list[str]) -> set[str]:
         stored: set[str] = set()
-        for start in range(0, len(ids), self.id_chunk):
-            chunk = ids[start : start + self.id_chunk]
+        for chunk in _chunks(ids, self.id_chunk):
             marks = ", ".join("?" * len(chunk))
             rows = conn.exec_driver_sql(
                 f"SELECT id FROM event_keys WHERE kind = ? AND id IN ({marks})", (kind, *chunk)
