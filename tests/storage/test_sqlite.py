@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from sqlalchemy import text
@@ -76,6 +77,84 @@ def test_checkpoints_in_the_background_copy_the_wal_into_the_database(
     assert after > before  # the checkpointer thread moved the new pages into the file
     before, after = _main_file_after_writes(tmp_path / "none.db", keyring, background=False)
     assert after == before  # without it, they would still be in the WAL only
+
+
+def _write_some(store: Any, batch: int, n: int = 300) -> None:
+    txs = [make_transaction(transaction_id=f"w-{batch}-{i}") for i in range(n)]
+    store.write(WriteBatch(transactions=[(tx, content_hash(tx)) for tx in txs]))
+
+
+def test_the_writer_starts_the_log_over_once_it_is_over_its_limit(
+    tmp_path: Path, keyring: KeyRing
+) -> None:
+    """Background checkpoints alone never find the log wholly copied between two writes under
+    load, so the log would only grow: once the thread flags it as over its limit, the writer's
+    `restart_log_if_due` copies the rest, and the next write starts the log over."""
+    from fraudwatch.storage.backends.sqlite import SQLiteEventStore
+
+    path = tmp_path / "restart.db"
+    wal = Path(f"{path}-wal")
+    with open_store(f"sqlite:///{path}", keyring) as store:
+        assert isinstance(store, SQLiteEventStore)
+        store.migrate()
+        store.checkpoint_in_background(every_s=3600)  # the thread stays out of the way
+        _write_some(store, 0)
+        grown = wal.stat().st_size
+        assert not store.restart_log_if_due()  # not due: nothing done
+        _write_some(store, 1)
+        assert wal.stat().st_size > grown  # so the log goes on growing
+        store._restart_wal = True  # what the thread does when the log is over its limit
+        assert store.restart_log_if_due()
+        assert not store._restart_wal
+        high = wal.stat().st_size
+        _write_some(store, 2)  # written from the log's start again: the file does not grow
+        assert wal.stat().st_size == high
+        assert len(store.find_transactions(limit=5000)) == 900
+
+
+def test_a_reader_on_an_old_snapshot_does_not_stall_the_restart(
+    tmp_path: Path, keyring: KeyRing
+) -> None:
+    """The restart never waits for a reader (the busy timeout is 30 s): it stays due, and the
+    next call after the reader has gone does it."""
+    import sqlite3
+
+    from fraudwatch.storage.backends.sqlite import SQLiteEventStore
+
+    path = tmp_path / "reader.db"
+    with open_store(f"sqlite:///{path}", keyring) as store:
+        assert isinstance(store, SQLiteEventStore)
+        store.migrate()
+        store.checkpoint_in_background(every_s=3600)
+        _write_some(store, 0)
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM transactions").fetchone()  # holds its snapshot
+        _write_some(store, 1)
+        store._restart_wal = True
+        started = time.monotonic()
+        assert store.restart_log_if_due()
+        assert time.monotonic() - started < 5
+        assert store._restart_wal  # not done: still due
+        reader.execute("COMMIT")
+        reader.close()
+        assert store.restart_log_if_due()
+        assert not store._restart_wal
+
+
+def test_the_checkpoint_thread_flags_a_log_over_its_limit(tmp_path: Path, keyring: KeyRing) -> None:
+    from fraudwatch.storage.backends.sqlite import SQLiteEventStore
+
+    for limit, flagged in ((1, True), (1 << 40, False)):
+        with open_store(f"sqlite:///{tmp_path / f'flag-{limit}.db'}", keyring) as store:
+            assert isinstance(store, SQLiteEventStore)
+            store.migrate()
+            store.checkpoint_in_background(every_s=0.02, wal_limit_bytes=limit)
+            _write_some(store, 0)
+            deadline = time.monotonic() + (10 if flagged else 0.5)
+            while not store._restart_wal and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert store._restart_wal is flagged
 
 
 def test_transactions_and_decisions_are_gated_by_their_own_rows(

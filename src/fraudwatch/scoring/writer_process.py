@@ -296,7 +296,8 @@ def child_main(conn: Connection, join_limit: int, project: bool) -> None:
     store = app.store
     background = getattr(store, "checkpoint_in_background", None)
     if background is not None:  # SQLite: the fsync of a checkpoint no longer stalls the writes
-        background()
+        background(wal_limit_bytes=settings.store_wal_limit_mb * 1024 * 1024)
+    restart_log = getattr(store, "restart_log_if_due", None)
     cases = CaseService(store.engine)
     router = (
         AlertRouter(settings.alert_routes, settings.alert_channels)
@@ -341,6 +342,8 @@ def child_main(conn: Connection, join_limit: int, project: bool) -> None:
                 cases.ingest(pairs)
             except Exception:  # cases are caught up at the next start (catch_up_cases)
                 log.exception("opening cases for %d decisions failed", len(pairs))
+            if restart_log is not None:  # SQLite: start an over-long log over, between writes
+                restart_log()
     finally:
         if projector is not None:
             projector.stop()

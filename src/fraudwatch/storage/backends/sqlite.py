@@ -43,6 +43,9 @@ from fraudwatch.storage.urls import in_memory
 log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 30
 CACHE_KIB = 64 * 1024
+WAL_LIMIT_BYTES = 256 * 1024 * 1024
+"""How large the write-ahead log may grow under background checkpoints before the writer has it
+started over (`checkpoint_in_background`, `restart_log_if_due`)."""
 BEGIN_OPTION = "fraudwatch_sqlite_begin"
 """Execution option: `{BEGIN_OPTION: "IMMEDIATE"}` makes a write transaction take SQLite's write
 lock at BEGIN, so it waits (busy timeout) instead of failing when it later upgrades a read lock."""
@@ -86,6 +89,7 @@ class SQLiteEventStore(SqlEventStore):
     own_keys = frozenset((TRANSACTION, DECISION))  # see `_insert_new`
 
     _checkpointer: tuple[threading.Thread, threading.Event] | None = None
+    _restart_wal = False  # set by the checkpoint thread: the log is over its limit
 
     def _create_engine(self, url: str) -> Engine:
         options: dict[str, Any] = {
@@ -106,13 +110,24 @@ class SQLiteEventStore(SqlEventStore):
         event.listen(engine, "begin", _on_begin)
         return engine
 
-    def checkpoint_in_background(self, every_s: float = 0.5) -> None:
+    def checkpoint_in_background(
+        self, every_s: float = 2.0, wal_limit_bytes: int = WAL_LIMIT_BYTES
+    ) -> None:
         """Take the WAL checkpoints off this store's writes: its connections stop checkpointing
         at commit (SQLite's default, when the WAL passes 1,000 pages: the committing writer then
         copies the WAL into the database and waits for the fsync), and a thread of its own does
         it every `every_s` instead, on its own connection, while the writes go on (the sqlite3
         module lets go of the interpreter lock meanwhile). For a process whose job is writing:
-        the decision writer (`scoring/writer_process.py`)."""
+        the decision writer (`scoring/writer_process.py`).
+
+        A checkpoint copies each page the writes changed since the last one once, however often
+        they changed it, so rarer checkpoints copy less per write: with random-key indexes,
+        most pages are changed again within seconds. But SQLite starts the log over only when a
+        write begins with the whole log copied, which a checkpoint running beside steady writes
+        never achieves: the log would grow without end. So once it holds more than
+        `wal_limit_bytes`, the thread flags it, and the writer calls `restart_log_if_due`
+        between two writes.
+        """
         database = make_url(str(self._engine.url)).database
         if not database or in_memory(str(self._engine.url)) or self._checkpointer is not None:
             return
@@ -123,9 +138,14 @@ class SQLiteEventStore(SqlEventStore):
         def run() -> None:
             conn = sqlite3.connect(database, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
             try:
+                page_size = conn.execute("PRAGMA page_size").fetchone()[0]
                 while not stop.wait(every_s):
                     try:
-                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                        _busy, frames, _copied = conn.execute(
+                            "PRAGMA wal_checkpoint(PASSIVE)"
+                        ).fetchone()
+                        if frames * page_size > wal_limit_bytes:
+                            self._restart_wal = True
                     except sqlite3.Error:  # busy now: the next round catches up
                         log.warning("WAL checkpoint failed; retrying", exc_info=True)
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
@@ -150,6 +170,26 @@ class SQLiteEventStore(SqlEventStore):
             conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
             with conn.begin():
                 yield conn
+
+    def restart_log_if_due(self) -> bool:
+        """When the checkpoint thread found the log over its limit: copy what is left of it
+        into the database, so that the next write starts the log over. For the writer, between
+        two writes (it holds no write then); it costs a checkpoint of what was written since the
+        thread's last round. It never waits: with a reader on an older snapshot, or the thread
+        checkpointing at that moment, it copies what it can and stays due. True if it ran."""
+        if not self._restart_wal:
+            return False
+        with self._engine.connect() as conn:
+            raw = cast(sqlite3.Connection, conn.connection.driver_connection)
+            raw.execute("PRAGMA busy_timeout=0")
+            try:
+                busy, _frames, _copied = raw.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                self._restart_wal = bool(busy)
+            except sqlite3.OperationalError:  # the thread is checkpointing: the next call
+                pass
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+        return True
 
     def _insert_new(self, conn: Connection, part: KeyedRows) -> None:
         ids = [key[0] for key in part.keys]
