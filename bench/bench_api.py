@@ -33,7 +33,7 @@ from fraudwatch.devtools.postgres import throwaway_postgres
 from fraudwatch.devtools.process import free_port
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cpu import listener_cpu_seconds, tree_cpu_seconds
+from cpu import database_cpu_seconds, tree_cpu_seconds
 from scenario import Scenario, env_for, prepare
 
 LUA = r"""
@@ -80,15 +80,6 @@ end
 def _fraudwatch(env: dict[str, str], *args: str) -> str:
     command = [sys.executable, "-m", "fraudwatch.cli.main", *args]
     return subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
-
-
-def database_cpu_seconds(database: str | None) -> float:
-    """CPU seconds of the PostgreSQL server so far (the postmaster, its live processes and those
-    that ended), 0 for the embedded store; found by the port in its command line."""
-    if database is None:
-        return 0.0
-    port = database.rsplit(":", 1)[1].split("/", 1)[0]
-    return listener_cpu_seconds(b"postgres", f"port={port}".encode())
 
 
 def drain(url: str, limit_s: float = 600.0) -> float:

@@ -18,12 +18,18 @@ each worker at start, the full default feature set, the 24-rule starter set, per
 (SQLite: transactions and decisions); the traffic is what follows the history (same customers,
 cards and merchants). Medians of several runs: the machine is shared, figures are noisy.
 
-    .venv/bin/python bench/bench_kafka.py --transactions 200000 --runs 3
+`--store postgres` stores in a throwaway PostgreSQL server instead (the scale-out deployment's
+store; fsync, synchronous commit and full-page writes on), with the history loaded into it once
+and each run on a fresh copy of that database (`CREATE DATABASE ... TEMPLATE`); its CPU is
+reported with the rest.
+
+    .venv/bin/python bench/bench_kafka.py --transactions 200000 --runs 3 [--store postgres]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import signal
@@ -40,23 +46,32 @@ from typing import Any
 import confluent_kafka
 import msgspec
 import numpy as np
+import psycopg
 
 from fraudwatch.bootstrap import bootstrap
 from fraudwatch.devtools.kafka import throwaway_tansu
+from fraudwatch.devtools.postgres import throwaway_postgres
 from fraudwatch.settings import load_settings
 from fraudwatch.stream.kafka import KafkaProducer, ensure_topics
 from fraudwatch.stream.load import Keyed, keyed, send
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cpu import listener_cpu_seconds, tree_cpu_seconds
+from cpu import database_cpu_seconds, listener_cpu_seconds, tree_cpu_seconds
 from scenario import env_for, prepare  # workers warm up on the default days of history
 
 
 def start_workers(
-    n: int, home: Path, bootstrap_servers: str, topic: str, decisions: str, args: Any, logs: Path
+    n: int,
+    home: Path,
+    bootstrap_servers: str,
+    topic: str,
+    decisions: str,
+    args: Any,
+    logs: Path,
+    database: str | None,
 ) -> list[tuple[subprocess.Popen[bytes], Path]]:
     workers = []
-    settings = {}
+    settings = {} if database is None else {"database_url": database}
     if args.commit_interval is not None:
         settings["store_commit_interval_s"] = str(args.commit_interval)
     if args.projector == "in-workers":
@@ -140,21 +155,34 @@ def stage_totals(summaries: list[dict[str, Any]]) -> dict[str, float]:
     return stages
 
 
-def stored(home: Path) -> int:
-    """Decisions in the store (read-only: polling must not take the workers' write locks)."""
-    with closing(sqlite3.connect(f"file:{home / 'fraudwatch.db'}?mode=ro", uri=True)) as conn:
-        count: int = conn.execute("SELECT count(*) FROM decisions").fetchone()[0]
-        return count
+class Stored:
+    """Counts the decisions in the store: the home's SQLite file, read-only (polling must not
+    take the workers' write locks), or the PostgreSQL database on one open connection."""
 
+    def __init__(self, home: Path, database: str | None) -> None:
+        self.home = home
+        self.conn = None if database is None else psycopg.connect(database, autocommit=True)
 
-def wait_stored(home: Path, count: int, timeout_s: float = 900) -> float:
-    """Wait until `count` decisions are stored; returns when (epoch seconds, ~50 ms)."""
-    deadline = time.monotonic() + timeout_s
-    while stored(home) < count:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"only {stored(home):,} of {count:,} decisions stored in time")
-        time.sleep(0.05)
-    return time.time()
+    def count(self) -> int:
+        if self.conn is not None:
+            row = self.conn.execute("SELECT count(*) FROM decisions").fetchone()
+            return int(row[0]) if row else 0
+        uri = f"file:{self.home / 'fraudwatch.db'}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True)) as conn:
+            return int(conn.execute("SELECT count(*) FROM decisions").fetchone()[0])
+
+    def wait(self, count: int, timeout_s: float = 900) -> float:
+        """Wait until `count` decisions are stored; returns when (epoch seconds, ~50 ms)."""
+        deadline = time.monotonic() + timeout_s
+        while self.count() < count:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"only {self.count():,} of {count:,} decisions stored in time")
+            time.sleep(0.05)
+        return time.time()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
 
 
 def live(
@@ -163,14 +191,14 @@ def live(
     topic: str,
     messages: list[Keyed],
     rate: float,
-    home: Path,
+    stored: Stored,
     total: int,
 ) -> dict[str, Any]:
     """Send at `rate` while the workers run; latency from the two topics' timestamps.
     `producer` is the one the earlier phases used: connected, its idempotent producer id held,
     as a payment system's producer is (a new one's first messages wait for both, 0.5-1 s)."""
     send(messages, producer, topic, rate=rate)
-    wait_stored(home, total)
+    stored.wait(total)
     time.sleep(0.5)  # the last decisions are published right after they are stored
     produced = timestamps(bootstrap_servers, topic, total, by_value=True)
     mine = {_id_of(value) for _, value in messages}
@@ -195,23 +223,35 @@ def _id_of(value: bytes) -> bytes:
 
 
 def drain_cpu(
-    workers: list[tuple[subprocess.Popen[bytes], Path]], broker: bytes
+    workers: list[tuple[subprocess.Popen[bytes], Path]], broker: bytes, database: str | None
 ) -> dict[str, float]:
-    """CPU seconds so far of the worker processes, of their writer processes, of the broker and
-    of this process (the load producer, and the polling of the store)."""
+    """CPU seconds so far of the worker processes, of their writer processes, of the broker, of
+    PostgreSQL (when it is the store) and of this process (the load producer, and the polling of
+    the store)."""
     trees = [tree_cpu_seconds(process.pid) for process, _ in workers]
-    return {
+    cpu = {
         "workers": sum(own for own, _ in trees),
         "writers": sum(writer for _, writer in trees),
         "broker": listener_cpu_seconds(b"tansu", broker),
         "benchmark": time.process_time(),
     }
+    if database is not None:
+        cpu["postgres"] = database_cpu_seconds(database)
+    return cpu
 
 
-def one_run(lines: list[bytes], template: Path, args: Any, root: Path, run: int) -> dict[str, Any]:
+def one_run(
+    lines: list[bytes], template: Path, args: Any, root: Path, run: int, server: str | None
+) -> dict[str, Any]:
     """One set of workers: priming (start-up, JIT compilation), drain, then live traffic."""
     home = root / f"run-{run}"
     shutil.copytree(template, home)
+    database = None
+    if server is not None:  # a fresh copy of the database with the history
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE run_{run} TEMPLATE history")
+        database = f"{server.rsplit('/', 1)[0]}/run_{run}"
+    stored = Stored(home, database)
     logs = root / f"logs-{run}"
     logs.mkdir()
     app = bootstrap(load_settings(home=home, warmup_days=0))
@@ -227,19 +267,26 @@ def one_run(lines: list[bytes], template: Path, args: Any, root: Path, run: int)
             bootstrap_servers, {topic: args.partitions, f"{topic}.decisions": args.partitions}
         )
         workers = start_workers(
-            args.workers, home, bootstrap_servers, topic, f"{topic}.decisions", args, logs
+            args.workers,
+            home,
+            bootstrap_servers,
+            topic,
+            f"{topic}.decisions",
+            args,
+            logs,
+            database,
         )
         try:
             wait_joined(workers)
             producer = KafkaProducer(bootstrap_servers)
             send(prime, producer, topic)
-            wait_stored(home, len(prime))
+            stored.wait(len(prime))
             broker = f"tcp://{bootstrap_servers}".encode()
-            before = drain_cpu(workers, broker)
+            before = drain_cpu(workers, broker, database)
             started = time.time()
             send(drain_set, producer, topic)
-            done = wait_stored(home, len(prime) + len(drain_set))
-            after = drain_cpu(workers, broker)
+            done = stored.wait(len(prime) + len(drain_set))
+            after = drain_cpu(workers, broker, database)
             drained: dict[str, Any] = {
                 "decided": len(drain_set),
                 "tx_per_s": len(drain_set) / (done - started),
@@ -249,14 +296,19 @@ def one_run(lines: list[bytes], template: Path, args: Any, root: Path, run: int)
             results = {"drain": drained}
             fast = rest[:live_count]
             total += len(fast)
-            results["live"] = live(producer, bootstrap_servers, topic, fast, args.rate, home, total)
+            results["live"] = live(
+                producer, bootstrap_servers, topic, fast, args.rate, stored, total
+            )
             easy_rate = min(args.rate, 0.5 * drained["tx_per_s"])
             easy = rest[live_count : live_count + int(easy_rate * args.seconds)]
             total += len(easy)
-            results["easy"] = live(producer, bootstrap_servers, topic, easy, easy_rate, home, total)
+            results["easy"] = live(
+                producer, bootstrap_servers, topic, easy, easy_rate, stored, total
+            )
             producer.close()
             summaries = finish(workers)
         finally:
+            stored.close()
             for process, _ in workers:
                 if process.poll() is None:
                     process.kill()
@@ -265,6 +317,9 @@ def one_run(lines: list[bytes], template: Path, args: Any, root: Path, run: int)
         name: took / decided for name, took in stage_totals(summaries).items()
     }
     shutil.rmtree(home, ignore_errors=True)
+    if server is not None:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE run_{run}")
     return results
 
 
@@ -297,31 +352,51 @@ def main() -> None:
     parser.add_argument(
         "--prime", type=int, default=2000, help="transactions sent first, not measured"
     )
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the embedded SQLite store, or a throwaway PostgreSQL server (durable: fsync, "
+        "synchronous commit) with the scenario's history loaded into it",
+    )
     args = parser.parse_args()
     live_count = int(args.rate * args.seconds)
     scenario = prepare()
-    with tempfile.TemporaryDirectory(prefix="fraudwatch-bench-kafka-") as tmp:
-        root = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fw-bench-kafka-")))
+        server = None
+        if args.store == "postgres":
+            server = stack.enter_context(throwaway_postgres(shared_buffers="512MB", durable=True))
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute("CREATE DATABASE history")
+            started = time.perf_counter()
+            home = scenario.copy_home(root / "ingest")  # keys: the cached template's own
+            env = env_for(home, database_url=f"{server.rsplit('/', 1)[0]}/history")
+            command = [sys.executable, "-m", "fraudwatch.cli.main", "ingest"]
+            command += [str(scenario.history), "--format", "json", "--json"]
+            subprocess.run(command, env=env, check=True, capture_output=True)
+            print(f"history loaded into PostgreSQL in {time.perf_counter() - started:.0f} s")
         total = args.prime + args.transactions + 2 * live_count
         if total > scenario.transactions:
             sys.exit(f"{total:,} transactions needed, the scenario has {scenario.transactions:,}")
         # Each run starts from a fresh copy of the home. On the bus, events carry their type.
         lines = [b'{"type":"transaction",' + line[1:] for line in scenario.lines(total)]
         template = scenario.home
+        store = "SQLite" if server is None else "PostgreSQL (throwaway, durable)"
         print(
             f"kafka benchmark on {scenario.description}; canonical JSON keyed by card token on "
             f"a throwaway Tansu, {args.partitions} partitions, {args.workers} worker "
             f"process(es), batches up to {args.batch_size}; per run {args.prime:,} priming, "
             f"drain {args.transactions:,}, then {live_count:,} at {args.rate:,.0f}/s, then "
             f"{args.seconds:.0f} s at half the drain rate (each run on a fresh copy of the "
-            f"deployment); model, default features, 24 starter rules, SQLite persistence, "
+            f"deployment); model, default features, 24 starter rules, {store} persistence, "
             f"dashboard projector {args.projector}; "
             f"{args.runs} runs",
             flush=True,
         )
         results = []
         for run in range(args.runs):
-            result = one_run(lines, template, args, root, run)
+            result = one_run(lines, template, args, root, run, server)
             results.append(result)
             d = result["drain"]
             per_tx = ", ".join(f"{k} {t * 1e6:.0f}" for k, t in d["stages"].items())

@@ -42,3 +42,12 @@ def listener_cpu_seconds(program: bytes, marker: bytes) -> float:
             own = sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # + reaped
             return own + sum(cpu_seconds(child) for child in children(int(proc.name)))
     return 0.0
+
+
+def database_cpu_seconds(database: str | None) -> float:
+    """CPU seconds of the PostgreSQL server so far (the postmaster, its live processes and those
+    that ended), 0 for the embedded store; found by the port in its command line."""
+    if database is None:
+        return 0.0
+    port = database.rsplit(":", 1)[1].split("/", 1)[0]
+    return listener_cpu_seconds(b"postgres", f"port={port}".encode())
