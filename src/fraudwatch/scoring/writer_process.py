@@ -42,9 +42,10 @@ from fraudwatch.settings import Settings
 log = logging.getLogger(__name__)
 JOIN_LIMIT = 20_000
 """Most decisions the child joins into one transaction. On SQLite, with the benchmark
-scenario's 300,000 stored transactions, the writer's CPU per decided transaction was 129 µs in
-commits of 1,250, 109 µs in commits of 5,000 and 97 µs in commits of 20,000 (docs/benchmarks.md).
-Joins that large happen only while the child is behind, so they add no latency at lower rates."""
+scenario's 300,000 stored transactions, the writer's CPU per decided transaction was 112-116 µs
+in commits of 1,250, 98-104 µs in commits of 5,000 and 91-94 µs in commits of 20,000
+(docs/benchmarks.md). Joins that large happen only while the child is behind, so they add no
+latency at lower rates."""
 
 
 class _Batch(msgspec.Struct, array_like=True):
@@ -343,7 +344,10 @@ def child_main(conn: Connection, join_limit: int, project: bool) -> None:
             except Exception:  # cases are caught up at the next start (catch_up_cases)
                 log.exception("opening cases for %d decisions failed", len(pairs))
             if restart_log is not None:  # SQLite: start an over-long log over, between writes
-                restart_log()
+                try:
+                    restart_log()
+                except Exception:  # the log grows on meanwhile; the next batch tries again
+                    log.exception("restarting the write-ahead log failed")
     finally:
         if projector is not None:
             projector.stop()
