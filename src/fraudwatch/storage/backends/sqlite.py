@@ -90,6 +90,7 @@ class SQLiteEventStore(SqlEventStore):
 
     _checkpointer: tuple[threading.Thread, threading.Event] | None = None
     _restart_wal = False  # set by the checkpoint thread: the log is over its limit
+    _restarted_frames = -1  # the size of the log the last restart copied (until a write resets it)
 
     def _create_engine(self, url: str) -> Engine:
         options: dict[str, Any] = {
@@ -144,8 +145,9 @@ class SQLiteEventStore(SqlEventStore):
                         _busy, frames, _copied = conn.execute(
                             "PRAGMA wal_checkpoint(PASSIVE)"
                         ).fetchone()
+                        # (A log already restarted is reset by the next write, not again.)
                         if frames * page_size > wal_limit_bytes:
-                            self._restart_wal = True
+                            self._restart_wal = frames != self._restarted_frames
                     except sqlite3.Error:  # busy now: the next round catches up
                         log.warning("WAL checkpoint failed; retrying", exc_info=True)
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
@@ -183,8 +185,10 @@ class SQLiteEventStore(SqlEventStore):
             raw = cast(sqlite3.Connection, conn.connection.driver_connection)
             raw.execute("PRAGMA busy_timeout=0")
             try:
-                busy, _frames, _copied = raw.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                busy, frames, _copied = raw.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
                 self._restart_wal = bool(busy)
+                if not busy:
+                    self._restarted_frames = frames
             except sqlite3.OperationalError:  # the thread is checkpointing: the next call
                 pass
             finally:
