@@ -43,9 +43,10 @@ from fraudwatch.storage.urls import in_memory
 log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 30
 CACHE_KIB = 64 * 1024
-WAL_LIMIT_BYTES = 256 * 1024 * 1024
+WAL_LIMIT_BYTES = 1024 * 1024 * 1024
 """How large the write-ahead log may grow under background checkpoints before the writer has it
-started over (`checkpoint_in_background`, `restart_log_if_due`)."""
+started over (`checkpoint_in_background`, `restart_log_if_due`); the writer process passes the
+setting `store_wal_limit_mb`, of the same default."""
 BEGIN_OPTION = "fraudwatch_sqlite_begin"
 """Execution option: `{BEGIN_OPTION: "IMMEDIATE"}` makes a write transaction take SQLite's write
 lock at BEGIN, so it waits (busy timeout) instead of failing when it later upgrades a read lock."""
