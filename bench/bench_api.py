@@ -34,7 +34,7 @@ from fraudwatch.devtools.process import free_port
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cpu import database_cpu_seconds, tree_cpu_seconds
-from scenario import Scenario, env_for, prepare
+from scenario import Scenario, add_store_option, env_for, prepare
 
 LUA = r"""
 local key, batch, first, count = "@KEY@", @BATCH@, @FIRST@, @COUNT@
@@ -153,13 +153,7 @@ def main() -> None:
     parser.add_argument("--batch-connections", type=int, default=4)
     parser.add_argument("--cap", type=int, default=150_000, help="transactions per run at most")
     parser.add_argument("--rules-only", action="store_true", help="no model (rules and policy)")
-    parser.add_argument(
-        "--store",
-        choices=("sqlite", "postgres"),
-        default="sqlite",
-        help="the embedded SQLite store, or a throwaway PostgreSQL server (durable: fsync, "
-        "synchronous commit) with the scenario's history loaded into it",
-    )
+    add_store_option(parser)
     parser.add_argument(
         "--projector",
         choices=("in-process", "off"),
@@ -193,9 +187,7 @@ def main() -> None:
         if args.store == "postgres":
             database = stack.enter_context(throwaway_postgres(shared_buffers="512MB", durable=True))
             env["FRAUDWATCH_DATABASE_URL"] = database
-            started = time.perf_counter()
-            _fraudwatch(env, "ingest", str(scenario.history), "--format", "json", "--json")
-            print(f"history loaded into PostgreSQL in {time.perf_counter() - started:.0f} s")
+            scenario.load_history(env)
         run(args, scenario, traffic, home, env, database)
 
 

@@ -57,7 +57,7 @@ from fraudwatch.stream.load import Keyed, keyed, send
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cpu import database_cpu_seconds, listener_cpu_seconds, tree_cpu_seconds
-from scenario import env_for, prepare  # workers warm up on the default days of history
+from scenario import add_store_option, env_for, prepare  # workers warm up on history
 
 
 def start_workers(
@@ -352,13 +352,7 @@ def main() -> None:
     parser.add_argument(
         "--prime", type=int, default=2000, help="transactions sent first, not measured"
     )
-    parser.add_argument(
-        "--store",
-        choices=("sqlite", "postgres"),
-        default="sqlite",
-        help="the embedded SQLite store, or a throwaway PostgreSQL server (durable: fsync, "
-        "synchronous commit) with the scenario's history loaded into it",
-    )
+    add_store_option(parser)
     args = parser.parse_args()
     live_count = int(args.rate * args.seconds)
     scenario = prepare()
@@ -369,13 +363,8 @@ def main() -> None:
             server = stack.enter_context(throwaway_postgres(shared_buffers="512MB", durable=True))
             with psycopg.connect(server, autocommit=True) as conn:
                 conn.execute("CREATE DATABASE history")
-            started = time.perf_counter()
             home = scenario.copy_home(root / "ingest")  # keys: the cached template's own
-            env = env_for(home, database_url=f"{server.rsplit('/', 1)[0]}/history")
-            command = [sys.executable, "-m", "fraudwatch.cli.main", "ingest"]
-            command += [str(scenario.history), "--format", "json", "--json"]
-            subprocess.run(command, env=env, check=True, capture_output=True)
-            print(f"history loaded into PostgreSQL in {time.perf_counter() - started:.0f} s")
+            scenario.load_history(env_for(home, database_url=f"{server.rsplit('/', 1)[0]}/history"))
         total = args.prime + args.transactions + 2 * live_count
         if total > scenario.transactions:
             sys.exit(f"{total:,} transactions needed, the scenario has {scenario.transactions:,}")

@@ -18,6 +18,7 @@ history as simulated (what a benchmark on PostgreSQL loads into its throwaway se
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -56,6 +57,25 @@ class Scenario:
     def copy_home(self, to: Path) -> Path:
         shutil.copytree(self.home, to)
         return to
+
+    def load_history(self, env: dict[str, str]) -> None:
+        """Store the history in the database `env` names (FRAUDWATCH_DATABASE_URL, with the keys
+        of its home), as the template's was: `fraudwatch ingest`."""
+        started = time.perf_counter()
+        command = [sys.executable, "-m", "fraudwatch.cli.main", "ingest", str(self.history)]
+        subprocess.run([*command, "--format", "json", "--json"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+        print(f"history loaded into PostgreSQL in {time.perf_counter() - started:.0f} s")
+
+
+def add_store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the embedded SQLite store, or a throwaway PostgreSQL server (durable: fsync, "
+        "synchronous commit) with the scenario's history loaded into it",
+    )
 
 
 def env_for(home: Path, **settings: str) -> dict[str, str]:
