@@ -3,12 +3,15 @@ decisions and labels, and the customer's logins (no personal data: those stay en
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import Connection, and_, or_, select
 
 from fraudwatch.analytics import cursors
 from fraudwatch.analytics.decisions import labels_of
 from fraudwatch.analytics.views import LoginView, TimelineItem, TransactionView
 from fraudwatch.storage import tables as t
+from fraudwatch.storage.entities import entity_filter
 
 _txs, _decisions, _logins = t.transactions.c, t.decisions.c, t.logins.c
 
@@ -24,34 +27,35 @@ def transactions_of(
     """One page of the entity's transactions, newest first, and the next page's cursor."""
     if (card_token is None) == (customer_id is None):
         raise cursors.BadQuery("card_token, customer_id: give exactly one of them")
-    entity = _txs.card_token == card_token if card_token else _txs.customer_id == customer_id
-    query = (
-        select(
-            _txs.transaction_id,
-            _txs.event_time,
-            _txs.amount,
-            _txs.currency,
-            _txs.merchant_name,
-            _txs.merchant_country,
-            _txs.channel,
-            _decisions.outcome,
-            _decisions.risk_score,
+    column, value = ("card_token", card_token) if card_token else ("customer_id", customer_id)
+    query = select(
+        _txs.transaction_id,
+        _txs.event_time,
+        _txs.amount,
+        _txs.currency,
+        _txs.merchant_name,
+        _txs.merchant_country,
+        _txs.channel,
+        _decisions.outcome,
+        _decisions.risk_score,
+    ).select_from(
+        t.transactions.outerjoin(
+            t.decisions,
+            and_(
+                _decisions.transaction_id == _txs.transaction_id,
+                _decisions.event_time == _txs.event_time,
+            ),
         )
-        .select_from(
-            t.transactions.outerjoin(
-                t.decisions,
-                and_(
-                    _decisions.transaction_id == _txs.transaction_id,
-                    _decisions.event_time == _txs.event_time,
-                ),
-            )
-        )
-        .where(entity)
     )
     position = cursors.decode(after)
-    if position is not None:
+    if position is None:  # the first page: only the newest candidates are read
+        query = query.where(entity_filter(conn, column, str(value), newest=limit + 1))
+    else:  # a later one: those up to its cursor's time (the rows tied with the cursor but
+        # after it would count against a cut, so none is made)
         at, tid = position
+        up_to_cursor = at + timedelta(microseconds=1)
         query = query.where(
+            entity_filter(conn, column, str(value), end=up_to_cursor),
             _txs.event_time <= at,
             or_(_txs.event_time < at, and_(_txs.event_time == at, _txs.transaction_id < tid)),
         )

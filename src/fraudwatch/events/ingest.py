@@ -139,6 +139,7 @@ class Ingestion:
                 )
             )
         self._store.write(out)
+        self._store.maintain()  # SQLite: the next part of the entity index, when due
 
     @staticmethod
     def _place(

@@ -343,6 +343,10 @@ def child_main(conn: Connection, join_limit: int, project: bool) -> None:
                 cases.ingest(pairs)
             except Exception:  # cases are caught up at the next start (catch_up_cases)
                 log.exception("opening cases for %d decisions failed", len(pairs))
+            try:  # SQLite: the next part of the entity index, in key order
+                store.maintain()
+            except Exception:  # lookups read the rows not yet indexed; the next batch tries again
+                log.exception("indexing the stored transactions failed")
             if restart_log is not None:  # SQLite: start an over-long log over, between writes
                 try:
                     restart_log()

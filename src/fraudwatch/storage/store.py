@@ -42,6 +42,9 @@ class EventStore(Protocol):
     def write(self, batch: WriteBatch) -> None:
         """Store the whole batch in one transaction; already stored ids are skipped."""
 
+    def maintain(self) -> None:
+        """Upkeep a writer runs between writes, after acknowledging them (may do nothing)."""
+
     def load_checkpoints(self, prefix: str = "") -> dict[str, str]:
         """Checkpoints whose key starts with `prefix`."""
 

@@ -87,16 +87,38 @@ transactions = Table(
 )
 # Investigator lookups: newest first by card, customer, merchant or time. Ties in time are
 # ordered by transaction_id with a small sort over the equal times, which keeps these indexes
-# narrow (they are most of the cost of a bulk write).
+# narrow (they are most of the cost of a bulk write). On SQLite the card, customer and merchant
+# lookups go through `entity_index` instead (revision 0012, `storage/entities.py`).
 Index("ix_transactions_event_time", transactions.c.event_time)
 for _entity in ("card_token", "customer_id", "merchant_id"):
     Index(
         f"ix_transactions_{_entity}_time",
         transactions.c[_entity],
         transactions.c.event_time,
-        sqlite_where=transactions.c[_entity].isnot(None),
         postgresql_where=transactions.c[_entity].isnot(None),
-    )
+    ).ddl_if(dialect="postgresql")
+
+# SQLite's card, customer and merchant index, kept in bulk (`storage/entities.py`): an entry per
+# transaction and entity, (kind, key, event_time, the transaction's rowid), for every transaction
+# up to `entity_mark.upto`; the later ones are found by their rowid. Empty on PostgreSQL, whose
+# indexes above are kept at each write.
+entity_index = Table(
+    "entity_index",
+    metadata,
+    Column("kind", Integer, nullable=False),  # 0 card_token, 1 customer_id, 2 merchant_id
+    Column("key", Text, nullable=False),
+    Column("event_time", UtcDateTime(), nullable=False),
+    Column("tx_rowid", BigInteger, nullable=False),
+    PrimaryKeyConstraint("kind", "key", "event_time", "tx_rowid", name="pk_entity_index"),
+    sqlite_with_rowid=False,
+)
+entity_mark = Table(  # one row: every transaction with a rowid up to `upto` is in entity_index
+    "entity_mark",
+    metadata,
+    Column("id", Integer, nullable=False),
+    Column("upto", BigInteger, nullable=False),
+    PrimaryKeyConstraint("id", name="pk_entity_mark"),
+)
 
 labels = Table(
     "labels",

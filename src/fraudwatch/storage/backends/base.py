@@ -31,6 +31,7 @@ from fraudwatch.security.crypto import KeyRing
 from fraudwatch.storage import tables as t
 from fraudwatch.storage.batching import KeyedRows, prepare
 from fraudwatch.storage.codec import RowDecoder, RowEncoder, ValueStyle
+from fraudwatch.storage.entities import entity_filter
 from fraudwatch.storage.model import DECISION, TRANSACTION, SourceTotals, StoreSummary, WriteBatch
 from fraudwatch.storage.schema import upgrade_to_head
 from fraudwatch.storage.types import quantize_money
@@ -132,6 +133,10 @@ class SqlEventStore(ABC):
             if batch.decision_features:
                 self._insert_features(conn, batch.decision_features)
 
+    def maintain(self) -> None:  # noqa: B027 - optional hook
+        """Upkeep a writer runs between its writes, after acknowledging them (SQLite: the next
+        part of the entity index, `SQLiteEventStore.index_entities`); a no-op here."""
+
     def _insert_features(
         self, conn: Connection, rows: list[tuple[str, datetime, dict[str, float | None]]]
     ) -> None:
@@ -227,16 +232,29 @@ class SqlEventStore(ABC):
         _check_limit(limit)
         txs = t.transactions.c
         query = select(t.transactions)
-        for column, value in (
-            (txs.card_token, card_token),
-            (txs.customer_id, customer_id),
-            (txs.merchant_id, merchant_id),
-        ):
-            if value is not None:
-                query = query.where(column == value)
+        entities = {
+            column: value
+            for column, value in (
+                ("card_token", card_token),
+                ("customer_id", customer_id),
+                ("merchant_id", merchant_id),
+            )
+            if value is not None
+        }
         query = self._time_range(query, txs.event_time, start, end)
         query = query.order_by(txs.event_time.desc(), txs.transaction_id.desc()).limit(limit)
         with self._engine.connect() as conn:
+            for column, value in entities.items():
+                query = query.where(
+                    entity_filter(
+                        conn,
+                        column,
+                        value,
+                        newest=limit if len(entities) == 1 else None,
+                        start=start,
+                        end=end,
+                    )
+                )
             return [self._decoder.transaction(row) for row in conn.execute(query).mappings()]
 
     def find_logins(

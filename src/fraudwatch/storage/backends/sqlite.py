@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,7 +38,8 @@ from fraudwatch.storage import tables as t
 from fraudwatch.storage.backends.base import SqlEventStore, _chunks
 from fraudwatch.storage.batching import KeyedRows
 from fraudwatch.storage.codec import SQLITE_VALUES
-from fraudwatch.storage.model import DECISION, TRANSACTION
+from fraudwatch.storage.entities import KINDS, indexed_upto
+from fraudwatch.storage.model import DECISION, TRANSACTION, WriteBatch
 from fraudwatch.storage.urls import in_memory
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,18 @@ WAL_LIMIT_BYTES = 1024 * 1024 * 1024
 """How large the write-ahead log may grow under background checkpoints before the writer has it
 started over (`checkpoint_in_background`, `restart_log_if_due`); the writer process passes the
 setting `store_wal_limit_mb`, of the same default."""
+INDEX_AFTER_ROWS = 50_000
+INDEX_AFTER_S = 10.0
+"""A writer indexes the card, customer and merchant of the transactions stored since the last
+time (`index_entities`, in key order) once there are this many, or once this long has passed:
+the fewer times, the fewer pages each entry costs (in the benchmark scenario's 600,000-row
+database, sorted runs of 50,000 rows cost a third of what inserting at each write did, runs of
+10,000 no less), the more rows a lookup reads by rowid meanwhile."""
+INDEX_CHUNK = 20_000  # entries per write transaction of an indexing run (tens of milliseconds)
+INDEX_RUN_ROWS = 60_000  # transactions per run at most: its entries are held in memory
+INDEX_LAG_LIMIT = 200_000
+"""A write leaves at most this many transactions out of the entity index: past it, the write
+indexes them itself, so a writer that never calls `maintain` (a bulk load) keeps lookups quick."""
 BEGIN_OPTION = "fraudwatch_sqlite_begin"
 """Execution option: `{BEGIN_OPTION: "IMMEDIATE"}` makes a write transaction take SQLite's write
 lock at BEGIN, so it waits (busy timeout) instead of failing when it later upgrades a read lock."""
@@ -92,6 +106,9 @@ class SQLiteEventStore(SqlEventStore):
     _checkpointer: tuple[threading.Thread, threading.Event] | None = None
     _restart_wal = False  # set by the checkpoint thread: the log is over its limit
     _restarted_frames = -1  # the size of the log the last restart copied (until a write resets it)
+    _index_run: tuple[int, list[tuple[int, str, str, int]]] | None = None  # (upto, entries left)
+    _indexed_at: float | None = None  # when the last indexing run ended (monotonic)
+    _indexing = threading.Lock()
 
     def _create_engine(self, url: str) -> Engine:
         options: dict[str, Any] = {
@@ -173,6 +190,81 @@ class SQLiteEventStore(SqlEventStore):
             conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
             with conn.begin():
                 yield conn
+
+    # -- the entity index (storage/entities.py) --------------------------------------------------
+
+    def write(self, batch: WriteBatch) -> None:
+        super().write(batch)
+        if batch.transactions and self._unindexed() > INDEX_LAG_LIMIT:
+            while self.index_entities(rows=1):
+                pass
+
+    def maintain(self) -> None:
+        self.index_entities()
+
+    def index_entities(
+        self,
+        *,
+        rows: int = INDEX_AFTER_ROWS,
+        age_s: float = INDEX_AFTER_S,
+        chunk: int = INDEX_CHUNK,
+    ) -> int:
+        """Adds the card, customer and merchant entries of the transactions stored after
+        `entity_mark.upto` to `entity_index`, once there are `rows` of them or `age_s` has
+        passed since the last run: all of them read at once, sorted by key, and written in
+        transactions of `chunk` entries, one per call (so a writer calling this between its
+        batches never pauses for long); the last one moves the mark. Idempotent (a run cut
+        short by a crash is done again). Returns the entries written by this call."""
+        with self._indexing:
+            run = self._index_run
+            if run is None:
+                run = self._start_index_run(rows, age_s)
+                if run is None:
+                    return 0
+            upto, entries = run
+            part, rest = entries[:chunk], entries[chunk:]
+            with self._write_transaction() as conn:
+                raw = cast(sqlite3.Connection, conn.connection.driver_connection)
+                raw.executemany("INSERT OR IGNORE INTO entity_index VALUES (?, ?, ?, ?)", part)
+                if not rest:
+                    raw.execute(
+                        "INSERT INTO entity_mark (id, upto) VALUES (1, ?) ON CONFLICT (id) "
+                        "DO UPDATE SET upto = max(upto, excluded.upto)",
+                        (upto,),
+                    )
+            self._index_run = (upto, rest) if rest else None
+            if not rest:
+                self._indexed_at = time.monotonic()
+            return len(part)
+
+    def _unindexed(self) -> int:
+        """Transactions after the mark (by rowid: an upper bound)."""
+        with self._engine.connect() as conn:
+            newest = conn.exec_driver_sql("SELECT max(rowid) FROM transactions").scalar()
+            return int(newest or 0) - indexed_upto(conn)
+
+    def _start_index_run(
+        self, rows: int, age_s: float
+    ) -> tuple[int, list[tuple[int, str, str, int]]] | None:
+        with self._engine.connect() as conn:
+            upto = indexed_upto(conn)
+            newest = int(conn.exec_driver_sql("SELECT max(rowid) FROM transactions").scalar() or 0)
+            now = time.monotonic()
+            if self._indexed_at is None:  # the first call: the time counts from here
+                self._indexed_at = now
+            due = newest - upto >= rows or now - self._indexed_at >= age_s
+            if newest <= upto or not due:
+                return None
+            newest = min(newest, upto + INDEX_RUN_ROWS)
+            entries = " UNION ALL ".join(
+                f"SELECT {kind}, {column}, event_time, rowid FROM transactions "
+                f"WHERE rowid > ? AND rowid <= ? AND {column} IS NOT NULL"
+                for column, kind in KINDS.items()
+            )
+            found = conn.exec_driver_sql(
+                f"{entries} ORDER BY 1, 2, 3, 4", (upto, newest) * len(KINDS)
+            ).all()
+        return newest, [tuple(row) for row in found]
 
     def restart_log_if_due(self) -> bool:
         """When the checkpoint thread found the log over its limit: copy what is left of it

@@ -1,0 +1,213 @@
+"""SQLite's card, customer and merchant lookups through `entity_index`, kept in bulk: exact
+whether a transaction is indexed, not yet, or in a run cut short, and built by the migration."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from sqlalchemy import text
+
+from fraudwatch.analytics.timeline import transactions_of
+from fraudwatch.events.model import Card, Merchant, Transaction, content_hash
+from fraudwatch.security.crypto import KeyRing
+from fraudwatch.storage import WriteBatch, open_store
+from fraudwatch.storage.backends import sqlite as sqlite_backend
+from fraudwatch.storage.schema import _config
+from tests.conftest import make_transaction
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+CARDS = [f"tok_{c * 32}" for c in "abcd"]
+CUSTOMERS = ["cust-1", "cust-2", "cust-3"]
+MERCHANTS = ["m-1", "m-2"]
+
+
+def _transactions(n: int, seed: int, offset: int = 0) -> list[Transaction]:
+    """Random entities; many equal times (ties are ordered by transaction_id)."""
+    rnd = random.Random(seed)
+    return [
+        make_transaction(
+            transaction_id=f"tx-{offset + i:05d}-{rnd.randrange(100):02d}",
+            event_time=START + timedelta(minutes=rnd.randrange(40)),
+            card=Card(token=rnd.choice(CARDS)),
+            customer_id=rnd.choice([*CUSTOMERS, None]),
+            merchant=Merchant(id=rnd.choice(MERCHANTS)),
+        )
+        for i in range(n)
+    ]
+
+
+def _write(store: Any, txs: list[Transaction]) -> None:
+    store.write(WriteBatch(transactions=[(tx, content_hash(tx)) for tx in txs]))
+
+
+def _expected(
+    txs: list[Transaction],
+    field: str,
+    value: str,
+    limit: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[str]:
+    def of(tx: Transaction) -> str | None:
+        if field == "card_token":
+            return tx.card.token if tx.card else None
+        if field == "merchant_id":
+            return tx.merchant.id if tx.merchant else None
+        return tx.customer_id
+
+    chosen = [
+        tx
+        for tx in txs
+        if of(tx) == value
+        and (start is None or tx.event_time >= start)
+        and (end is None or tx.event_time < end)
+    ]
+    chosen.sort(key=lambda tx: (tx.event_time, tx.transaction_id), reverse=True)
+    return [tx.transaction_id for tx in chosen[:limit]]
+
+
+def _check_lookups(store: Any, txs: list[Transaction]) -> None:
+    cut = START + timedelta(minutes=20)
+    for field, values in (
+        ("card_token", CARDS),
+        ("customer_id", CUSTOMERS),
+        ("merchant_id", MERCHANTS),
+    ):
+        for value in values:
+            for limit in (1, 3, 7, 1000):
+                found = store.find_transactions(**{field: value}, limit=limit)
+                assert [tx.transaction_id for tx in found] == _expected(txs, field, value, limit)
+            found = store.find_transactions(**{field: value}, start=cut, limit=5)
+            assert [tx.transaction_id for tx in found] == _expected(txs, field, value, 5, start=cut)
+            found = store.find_transactions(**{field: value}, end=cut, limit=5)
+            assert [tx.transaction_id for tx in found] == _expected(txs, field, value, 5, end=cut)
+    both = store.find_transactions(card_token=CARDS[0], customer_id=CUSTOMERS[0], limit=4)
+    expected = [
+        tx for tx in txs if tx.card and tx.card.token == CARDS[0] and tx.customer_id == CUSTOMERS[0]
+    ]
+    expected.sort(key=lambda tx: (tx.event_time, tx.transaction_id), reverse=True)
+    assert [tx.transaction_id for tx in both] == [tx.transaction_id for tx in expected[:4]]
+
+
+def _indexed(store: Any) -> tuple[int, int]:
+    with store.engine.connect() as conn:
+        upto = conn.execute(text("SELECT coalesce(max(upto), 0) FROM entity_mark")).scalar()
+        entries = conn.execute(text("SELECT count(*) FROM entity_index")).scalar()
+    return int(upto), int(entries)
+
+
+@pytest.fixture
+def store(tmp_path: Path, keyring: KeyRing) -> Any:
+    with open_store(f"sqlite:///{tmp_path / 'fw.db'}", keyring) as store:
+        store.migrate()
+        yield store
+
+
+def test_lookups_are_exact_before_during_and_after_indexing(store: Any) -> None:
+    first, second = _transactions(120, seed=1), _transactions(80, seed=2, offset=500)
+    _write(store, first)
+    assert _indexed(store) == (0, 0)  # nothing due yet: every row is read by rowid
+    _check_lookups(store, first)
+
+    # A run cut short after its first chunk (its entries in key order, the mark not moved).
+    assert store.index_entities(rows=1, chunk=50) == 50
+    assert _indexed(store) == (0, 50)
+    _check_lookups(store, first)
+    _write(store, second)  # written while the run is under way
+    _check_lookups(store, first + second)
+
+    while store.index_entities(rows=1, chunk=50):
+        pass
+    upto, entries = _indexed(store)
+    assert upto == 200  # the second run took the rows written meanwhile
+    per_row = sum(1 for tx in first + second for v in (tx.card, tx.customer_id, tx.merchant) if v)
+    assert entries == per_row
+    _check_lookups(store, first + second)
+
+    third = _transactions(30, seed=3, offset=900)
+    _write(store, third)  # after the mark: found by rowid
+    _check_lookups(store, first + second + third)
+
+
+def test_a_run_cut_short_by_a_crash_is_done_again(tmp_path: Path, keyring: KeyRing) -> None:
+    url = f"sqlite:///{tmp_path / 'fw.db'}"
+    txs = _transactions(150, seed=4)
+    with open_store(url, keyring) as store:
+        store.migrate()
+        _write(store, txs)
+        store.index_entities(rows=1, chunk=100)  # then the process dies
+    with open_store(url, keyring) as store:  # a new process: no run in memory
+        store.migrate()
+        while store.index_entities(rows=1, chunk=100):
+            pass
+        entries = sum(1 for tx in txs for v in (tx.card, tx.customer_id, tx.merchant) if v)
+        assert _indexed(store) == (150, entries)  # the first chunk's entries are not doubled
+        _check_lookups(store, txs)
+
+
+def test_an_indexing_run_waits_for_enough_rows_or_time(store: Any) -> None:
+    _write(store, _transactions(10, seed=5))
+    assert store.index_entities(rows=11, age_s=3600) == 0  # too few, too soon
+    assert store.index_entities(rows=10, age_s=3600) > 0
+    _write(store, _transactions(5, seed=6, offset=100))
+    assert store.index_entities(rows=100, age_s=3600) == 0
+    assert store.index_entities(rows=100, age_s=0) > 0  # the time has come
+    assert _indexed(store)[0] == 15
+
+
+def test_a_write_past_the_lag_limit_indexes_itself(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_backend, "INDEX_LAG_LIMIT", 25)
+    _write(store, _transactions(20, seed=7))
+    assert _indexed(store)[0] == 0
+    txs = _transactions(20, seed=8, offset=100)
+    _write(store, txs)  # 40 unindexed: over the limit
+    assert _indexed(store)[0] == 40
+
+
+def test_the_timeline_pages_through_indexed_and_newer_rows(store: Any) -> None:
+    first, second = _transactions(90, seed=9), _transactions(40, seed=10, offset=300)
+    _write(store, first)
+    while store.index_entities(rows=1):
+        pass
+    _write(store, second)
+    everything = first + second
+    for card in CARDS:
+        expected = _expected(everything, "card_token", card, 10_000)
+        seen: list[str] = []
+        after = None
+        with store.engine.connect() as conn:
+            while True:
+                items, after = transactions_of(
+                    conn, card_token=card, customer_id=None, limit=4, after=after
+                )
+                seen.extend(item.transaction_id for item in items)
+                if after is None:
+                    break
+        assert seen == expected
+
+
+def test_the_migration_indexes_the_rows_stored_before(tmp_path: Path, keyring: KeyRing) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    txs = _transactions(60, seed=11)
+    with open_store(url, keyring) as store:
+        store.migrate()
+        _write(store, txs)
+        with store.engine.begin() as conn:  # as revision 0011 left it: the rows in its indexes
+            command.downgrade(_config(conn), "0011")
+        with store.engine.connect() as conn:
+            names = conn.execute(text("SELECT name FROM sqlite_schema WHERE type = 'index'"))
+            assert "ix_transactions_card_token_time" in {name for (name,) in names}
+        store.migrate()
+        with store.engine.connect() as conn:
+            names = {n for (n,) in conn.execute(text("SELECT name FROM sqlite_schema"))}
+        assert "ix_transactions_card_token_time" not in names
+        entries = sum(1 for tx in txs for v in (tx.card, tx.customer_id, tx.merchant) if v)
+        assert _indexed(store) == (60, entries)
+        _check_lookups(store, txs)
