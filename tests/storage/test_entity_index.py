@@ -4,6 +4,7 @@ whether a transaction is indexed, not yet, or in a run cut short, and built by t
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,10 @@ def _check_lookups(store: Any, txs: list[Transaction]) -> None:
     assert [tx.transaction_id for tx in both] == [tx.transaction_id for tx in expected[:4]]
 
 
+def _entries(txs: list[Transaction]) -> int:
+    return sum(1 for tx in txs for v in (tx.card, tx.customer_id, tx.merchant) if v)
+
+
 def _indexed(store: Any) -> tuple[int, int]:
     with store.engine.connect() as conn:
         upto = conn.execute(text("SELECT coalesce(max(upto), 0) FROM entity_mark")).scalar()
@@ -115,18 +120,17 @@ def test_lookups_are_exact_before_during_and_after_indexing(store: Any) -> None:
     _check_lookups(store, first)
 
     # A run cut short after its first chunk (its entries in key order, the mark not moved).
-    assert store.index_entities(rows=1, chunk=50) == 50
+    assert store.index_entities(rows=1, chunk=50, wait=True) == 50
     assert _indexed(store) == (0, 50)
     _check_lookups(store, first)
     _write(store, second)  # written while the run is under way
     _check_lookups(store, first + second)
 
-    while store.index_entities(rows=1, chunk=50):
+    while store.index_entities(rows=1, chunk=50, wait=True):
         pass
     upto, entries = _indexed(store)
     assert upto == 200  # the second run took the rows written meanwhile
-    per_row = sum(1 for tx in first + second for v in (tx.card, tx.customer_id, tx.merchant) if v)
-    assert entries == per_row
+    assert entries == _entries(first + second)
     _check_lookups(store, first + second)
 
     third = _transactions(30, seed=3, offset=900)
@@ -140,23 +144,22 @@ def test_a_run_cut_short_by_a_crash_is_done_again(tmp_path: Path, keyring: KeyRi
     with open_store(url, keyring) as store:
         store.migrate()
         _write(store, txs)
-        store.index_entities(rows=1, chunk=100)  # then the process dies
+        store.index_entities(rows=1, chunk=100, wait=True)  # then the process dies
     with open_store(url, keyring) as store:  # a new process: no run in memory
         store.migrate()
-        while store.index_entities(rows=1, chunk=100):
+        while store.index_entities(rows=1, chunk=100, wait=True):
             pass
-        entries = sum(1 for tx in txs for v in (tx.card, tx.customer_id, tx.merchant) if v)
-        assert _indexed(store) == (150, entries)  # the first chunk's entries are not doubled
+        assert _indexed(store) == (150, _entries(txs))  # the first chunk's entries are not doubled
         _check_lookups(store, txs)
 
 
 def test_an_indexing_run_waits_for_enough_rows_or_time(store: Any) -> None:
     _write(store, _transactions(10, seed=5))
-    assert store.index_entities(rows=11, age_s=3600) == 0  # too few, too soon
-    assert store.index_entities(rows=10, age_s=3600) > 0
+    assert store.index_entities(rows=11, age_s=3600, wait=True) == 0  # too few, too soon
+    assert store.index_entities(rows=10, age_s=3600, wait=True) > 0
     _write(store, _transactions(5, seed=6, offset=100))
-    assert store.index_entities(rows=100, age_s=3600) == 0
-    assert store.index_entities(rows=100, age_s=0) > 0  # the time has come
+    assert store.index_entities(rows=100, age_s=3600, wait=True) == 0
+    assert store.index_entities(rows=100, age_s=0, wait=True) > 0  # the time has come
     assert _indexed(store)[0] == 15
 
 
@@ -174,7 +177,7 @@ def test_a_write_past_the_lag_limit_indexes_itself(
 def test_the_timeline_pages_through_indexed_and_newer_rows(store: Any) -> None:
     first, second = _transactions(90, seed=9), _transactions(40, seed=10, offset=300)
     _write(store, first)
-    while store.index_entities(rows=1):
+    while store.index_entities(rows=1, wait=True):
         pass
     _write(store, second)
     everything = first + second
@@ -208,6 +211,37 @@ def test_the_migration_indexes_the_rows_stored_before(tmp_path: Path, keyring: K
         with store.engine.connect() as conn:
             names = {n for (n,) in conn.execute(text("SELECT name FROM sqlite_schema"))}
         assert "ix_transactions_card_token_time" not in names
-        entries = sum(1 for tx in txs for v in (tx.card, tx.customer_id, tx.merchant) if v)
-        assert _indexed(store) == (60, entries)
+        assert _indexed(store) == (60, _entries(txs))
         _check_lookups(store, txs)
+
+
+def test_a_run_is_written_in_chunks_and_read_beside_the_writes(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each call writes four entries per transaction written since the last call, at least
+    `INDEX_CHUNK` (so a writer keeps up, and pauses little when few come); without `wait`, a
+    run's entries are read by a thread, and calls write nothing until they are."""
+    monkeypatch.setattr(sqlite_backend, "INDEX_CHUNK", 10)
+    txs = _transactions(100, seed=12)
+    _write(store, txs)
+    assert store.index_entities(rows=1, chunk=50, wait=True) == 50
+    few = _transactions(5, seed=13, offset=500)
+    _write(store, few)
+    assert store.index_entities(rows=1) == 4 * 5  # the run under way, 5 written since
+    assert store.index_entities(rows=1) == 10  # none since: the least
+    while store.index_entities(rows=1, wait=True):
+        pass
+    assert _indexed(store) == (105, _entries(txs + few))
+
+    more = _transactions(30, seed=14, offset=900)
+    _write(store, more)
+    assert store.index_entities(rows=1) == 0  # the run is being read
+    written, deadline = 0, time.monotonic() + 10
+    while not written and time.monotonic() < deadline:
+        time.sleep(0.01)
+        written = store.index_entities(rows=1)
+    assert written == 10  # nothing written since the call that started it: the least
+    while store.index_entities(rows=1):
+        pass
+    assert _indexed(store) == (135, _entries(txs + few + more))
+    _check_lookups(store, txs + few + more)

@@ -15,6 +15,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -56,11 +57,12 @@ time (`index_entities`, in key order) once there are this many, or once this lon
 the fewer times, the fewer pages each entry costs (in the benchmark scenario's 600,000-row
 database, sorted runs of 50,000 rows cost a third of what inserting at each write did, runs of
 10,000 no less), the more rows a lookup reads by rowid meanwhile."""
-INDEX_CHUNK = 20_000  # entries per write transaction of an indexing run (tens of milliseconds)
+INDEX_CHUNK = 2_000  # entries per write transaction of an indexing run at least (milliseconds)
 INDEX_RUN_ROWS = 60_000  # transactions per run at most: its entries are held in memory
 INDEX_LAG_LIMIT = 200_000
 """A write leaves at most this many transactions out of the entity index: past it, the write
 indexes them itself, so a writer that never calls `maintain` (a bulk load) keeps lookups quick."""
+_Run = tuple[int, list[tuple[int, str, str, int]]]  # an indexing run: (upto, entries left)
 BEGIN_OPTION = "fraudwatch_sqlite_begin"
 """Execution option: `{BEGIN_OPTION: "IMMEDIATE"}` makes a write transaction take SQLite's write
 lock at BEGIN, so it waits (busy timeout) instead of failing when it later upgrades a read lock."""
@@ -106,7 +108,8 @@ class SQLiteEventStore(SqlEventStore):
     _checkpointer: tuple[threading.Thread, threading.Event] | None = None
     _restart_wal = False  # set by the checkpoint thread: the log is over its limit
     _restarted_frames = -1  # the size of the log the last restart copied (until a write resets it)
-    _index_run: tuple[int, list[tuple[int, str, str, int]]] | None = None  # (upto, entries left)
+    _index_run: _Run | Future[_Run] | None = None  # the run under way, or being read
+    _written = 0  # transactions written since the last indexing call
     _indexed_at: float | None = None  # when the last indexing run ended (monotonic)
     _indexing = threading.Lock()
 
@@ -195,9 +198,11 @@ class SQLiteEventStore(SqlEventStore):
 
     def write(self, batch: WriteBatch) -> None:
         super().write(batch)
-        if batch.transactions and self._unindexed() > INDEX_LAG_LIMIT:
-            while self.index_entities(rows=1):
-                pass
+        if batch.transactions:
+            self._written += len(batch.transactions)
+            if self._unindexed() > INDEX_LAG_LIMIT:
+                while self.index_entities(rows=1, wait=True):
+                    pass
 
     def maintain(self) -> None:
         self.index_entities()
@@ -207,20 +212,31 @@ class SQLiteEventStore(SqlEventStore):
         *,
         rows: int = INDEX_AFTER_ROWS,
         age_s: float = INDEX_AFTER_S,
-        chunk: int = INDEX_CHUNK,
+        chunk: int | None = None,
+        wait: bool = False,
     ) -> int:
         """Adds the card, customer and merchant entries of the transactions stored after
         `entity_mark.upto` to `entity_index`, once there are `rows` of them or `age_s` has
-        passed since the last run: all of them read at once, sorted by key, and written in
-        transactions of `chunk` entries, one per call (so a writer calling this between its
-        batches never pauses for long); the last one moves the mark. Idempotent (a run cut
-        short by a crash is done again). Returns the entries written by this call."""
+        passed since the last run. A run reads them all, sorted by key (on a thread of its own
+        unless `wait`: until it is ready, calls write nothing), and writes them `chunk` entries
+        at a time, one write transaction per call; by default four entries per transaction this
+        store wrote since the last call, at least `INDEX_CHUNK`, so a writer calling this
+        between its batches keeps up without pausing for long. The last one moves the mark.
+        Idempotent: a run cut short by a crash is done again. Returns the entries written."""
+        if chunk is None:
+            chunk = max(INDEX_CHUNK, 4 * self._written)
+        self._written = 0
         with self._indexing:
+            if self._index_run is None:
+                self._index_run = self._next_run(rows, age_s, wait)
             run = self._index_run
-            if run is None:
-                run = self._start_index_run(rows, age_s)
-                if run is None:
+            if isinstance(run, Future):  # being read
+                if not wait and not run.done():
                     return 0
+                self._index_run = None  # (if reading failed, the next call starts over)
+                run = self._index_run = run.result()
+            if run is None:
+                return 0
             upto, entries = run
             part, rest = entries[:chunk], entries[chunk:]
             with self._write_transaction() as conn:
@@ -243,28 +259,49 @@ class SQLiteEventStore(SqlEventStore):
             newest = conn.exec_driver_sql("SELECT max(rowid) FROM transactions").scalar()
             return int(newest or 0) - indexed_upto(conn)
 
-    def _start_index_run(
-        self, rows: int, age_s: float
-    ) -> tuple[int, list[tuple[int, str, str, int]]] | None:
+    def _next_run(self, rows: int, age_s: float, wait: bool) -> _Run | Future[_Run] | None:
+        """The next run if one is due: read now (`wait`, or an in-memory database, which has
+        one connection), else by a thread while the writes go on."""
         with self._engine.connect() as conn:
             upto = indexed_upto(conn)
             newest = int(conn.exec_driver_sql("SELECT max(rowid) FROM transactions").scalar() or 0)
-            now = time.monotonic()
-            if self._indexed_at is None:  # the first call: the time counts from here
-                self._indexed_at = now
-            due = newest - upto >= rows or now - self._indexed_at >= age_s
-            if newest <= upto or not due:
-                return None
-            newest = min(newest, upto + INDEX_RUN_ROWS)
-            entries = " UNION ALL ".join(
-                f"SELECT {kind}, {column}, event_time, rowid FROM transactions "
-                f"WHERE rowid > ? AND rowid <= ? AND {column} IS NOT NULL"
-                for column, kind in KINDS.items()
-            )
-            found = conn.exec_driver_sql(
-                f"{entries} ORDER BY 1, 2, 3, 4", (upto, newest) * len(KINDS)
-            ).all()
-        return newest, [tuple(row) for row in found]
+        now = time.monotonic()
+        if self._indexed_at is None:  # the first call: the time counts from here
+            self._indexed_at = now
+        if newest <= upto or (newest - upto < rows and now - self._indexed_at < age_s):
+            return None
+        newest = min(newest, upto + INDEX_RUN_ROWS)
+        if wait or in_memory(str(self._engine.url)):
+            return self._read_run(upto, newest)
+        future: Future[_Run] = Future()
+
+        def read() -> None:
+            try:
+                future.set_result(self._read_run(upto, newest))
+            except BaseException as exc:  # handed to the writer's next call
+                future.set_exception(exc)
+
+        threading.Thread(target=read, name="sqlite-index-run", daemon=True).start()
+        return future
+
+    def _read_run(self, upto: int, newest: int) -> _Run:
+        """The entries of the transactions in (upto, newest], in key order: sorted by SQLite
+        (without the interpreter lock), fetched a few thousand at a time with a pause between
+        (a thread holding the lock for long would stall the writer's every statement)."""
+        entries = " UNION ALL ".join(
+            f"SELECT {kind}, {column}, event_time, rowid FROM transactions "
+            f"WHERE rowid > ? AND rowid <= ? AND {column} IS NOT NULL"
+            for column, kind in KINDS.items()
+        )
+        found: list[tuple[int, str, str, int]] = []
+        with self._engine.connect() as conn:
+            raw = cast(sqlite3.Connection, conn.connection.driver_connection)
+            cursor = raw.execute(f"{entries} ORDER BY 1, 2, 3, 4", (upto, newest) * len(KINDS))
+            while part := cursor.fetchmany(2_000):
+                found.extend(part)
+                time.sleep(0.0005)
+            cursor.close()
+        return newest, found
 
     def restart_log_if_due(self) -> bool:
         """When the checkpoint thread found the log over its limit: copy what is left of it
