@@ -122,10 +122,10 @@ class Settings(BaseSettings):
         le=5.0,
         description="The writer process commits at most this often: batches that arrive sooner "
         "are joined into the next commit. A commit writes every index page it touched (on "
-        "SQLite whole pages, to the write-ahead log and again at the checkpoint), and the card, "
-        "customer and merchant indexes are touched at random, so fewer, larger commits cost "
-        "less: on SQLite, in the benchmark scenario, 112-116 µs of writer CPU per transaction "
-        "in commits of 1,250, 91-94 in commits of 20,000. It delays the storing (and what "
+        "SQLite whole pages, to the write-ahead log and again at the checkpoint), and the keys "
+        "of transactions and decisions are touched at random, so fewer, larger commits cost "
+        "less: on SQLite, in the benchmark scenario, 75-78 µs of writer CPU per transaction "
+        "in commits of 1,250, 54-55 in commits of 20,000. It delays the storing (and what "
         "waits for it: Kafka offsets, DecisionMade), never an answer; an idle writer commits "
         "at once. 0 commits each batch as it comes, the default of `fraudwatch worker` when "
         "this is not set (its latency counts the storing).",
