@@ -6,8 +6,8 @@ page write per transaction and index: half of the embedded store's write. There 
 in `entity_index` (revision 0012) instead, written in key order for many transactions at once
 (`SQLiteEventStore.index_entities`), which dirties each page once for many entries; the
 transactions after `entity_mark.upto` are not in it yet and are read by their rowid (a range
-scan of at most the last few seconds' rows, `sqlite.INDEX_AFTER_ROWS`). So a lookup is exact
-at any moment: entries up to the mark, rows after it.
+scan of the last seconds' rows: a writer starts a run every `sqlite.INDEX_AFTER_S` seconds or
+`INDEX_AFTER_ROWS` rows). So a lookup is exact at any moment: entries up to the mark, rows after.
 """
 
 from __future__ import annotations

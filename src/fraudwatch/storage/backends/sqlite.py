@@ -35,6 +35,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from fraudwatch.decisions.model import Decision, decision_digest
 from fraudwatch.events.model import Transaction
+from fraudwatch.security.crypto import KeyRing
 from fraudwatch.storage import tables as t
 from fraudwatch.storage.backends.base import SqlEventStore, _chunks
 from fraudwatch.storage.batching import KeyedRows
@@ -111,7 +112,10 @@ class SQLiteEventStore(SqlEventStore):
     _index_run: _Run | Future[_Run] | None = None  # the run under way, or being read
     _written = 0  # transactions written since the last indexing call
     _indexed_at: float | None = None  # when the last indexing run ended (monotonic)
-    _indexing = threading.Lock()
+
+    def __init__(self, url: str, keyring: KeyRing, *, months_ahead: int = 3) -> None:
+        super().__init__(url, keyring, months_ahead=months_ahead)
+        self._indexing = threading.Lock()  # one indexing call at a time
 
     def _create_engine(self, url: str) -> Engine:
         options: dict[str, Any] = {
