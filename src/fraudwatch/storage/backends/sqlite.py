@@ -259,16 +259,19 @@ class SQLiteEventStore(SqlEventStore):
 
     def _unindexed(self) -> int:
         """Transactions after the mark (by rowid: an upper bound)."""
+        upto, newest = self._index_bounds()
+        return newest - upto
+
+    def _index_bounds(self) -> tuple[int, int]:
+        """(the mark, the newest transaction's rowid)."""
         with self._engine.connect() as conn:
             newest = conn.exec_driver_sql("SELECT max(rowid) FROM transactions").scalar()
-            return int(newest or 0) - indexed_upto(conn)
+            return indexed_upto(conn), int(newest or 0)
 
     def _next_run(self, rows: int, age_s: float, wait: bool) -> _Run | Future[_Run] | None:
         """The next run if one is due: read now (`wait`, or an in-memory database, which has
         one connection), else by a thread while the writes go on."""
-        with self._engine.connect() as conn:
-            upto = indexed_upto(conn)
-            newest = int(conn.exec_driver_sql("SELECT max(rowid) FROM transactions").scalar() or 0)
+        upto, newest = self._index_bounds()
         now = time.monotonic()
         if self._indexed_at is None:  # the first call: the time counts from here
             self._indexed_at = now
