@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 JOIN_LIMIT = 20_000
 """Most decisions the child joins into one transaction. On SQLite, with the benchmark
 scenario's 300,000 stored transactions, the writer's CPU per decided transaction was 75-78 µs
-in commits of 1,250, 63-66 µs in commits of 5,000 and 54-55 µs in commits of 20,000
+in commits of 1,250, 63-84 µs in commits of 5,000 and 54-55 µs in commits of 20,000
 (docs/benchmarks.md). Joins that large happen only while the child is behind, so they add no
 latency at lower rates."""
 

@@ -61,8 +61,8 @@ database, sorted runs of 50,000 rows cost a third of what inserting at each writ
 INDEX_CHUNK = 2_000  # entries per write transaction of an indexing run at least (milliseconds)
 INDEX_RUN_ROWS = 60_000  # transactions per run at most: its entries are held in memory
 INDEX_LAG_LIMIT = 200_000
-"""A write leaves at most this many transactions out of the entity index: past it, the write
-indexes them itself, so a writer that never calls `maintain` (a bulk load) keeps lookups quick."""
+"""A store that has written this many transactions without an indexing call indexes them in
+the write that passes it, so a writer that never calls `maintain` keeps lookups quick."""
 _Run = tuple[int, list[tuple[int, str, str, int]]]  # an indexing run: (upto, entries left)
 BEGIN_OPTION = "fraudwatch_sqlite_begin"
 """Execution option: `{BEGIN_OPTION: "IMMEDIATE"}` makes a write transaction take SQLite's write
@@ -202,11 +202,10 @@ class SQLiteEventStore(SqlEventStore):
 
     def write(self, batch: WriteBatch) -> None:
         super().write(batch)
-        if batch.transactions:
-            self._written += len(batch.transactions)
-            if self._unindexed() > INDEX_LAG_LIMIT:
-                while self.index_entities(rows=1, wait=True):
-                    pass
+        self._written += len(batch.transactions)
+        if self._written > INDEX_LAG_LIMIT:
+            while self.index_entities(rows=1, wait=True):
+                pass
 
     def maintain(self) -> None:
         self.index_entities()
@@ -256,11 +255,6 @@ class SQLiteEventStore(SqlEventStore):
             if not rest:
                 self._indexed_at = time.monotonic()
             return len(part)
-
-    def _unindexed(self) -> int:
-        """Transactions after the mark (by rowid: an upper bound)."""
-        upto, newest = self._index_bounds()
-        return newest - upto
 
     def _index_bounds(self) -> tuple[int, int]:
         """(the mark, the newest transaction's rowid)."""
