@@ -109,6 +109,13 @@ def prepare(
         info = json.loads(done.read_text())
         if not history_file.exists():  # a cache from before it was kept: the same seed again
             simulate(past, str(history_file), "json")
+        if not info.get("indexed"):  # stored before loads ended with their entity index whole
+            app = bootstrap(load_settings(home=root / "home"))
+            try:
+                app.store.maintain(finish=True)
+            finally:
+                app.close()
+            done.write_text(json.dumps({**info, "indexed": True}))
         return Scenario(
             root / "home", root / "traffic.jsonl", info["transactions"], description, history_file
         )
@@ -154,7 +161,7 @@ def prepare(
         for _, line in events:
             out.write(line + "\n")
     shutil.rmtree(root / "work")
-    done.write_text(json.dumps({"transactions": len(events), "model": model}))
+    done.write_text(json.dumps({"transactions": len(events), "model": model, "indexed": True}))
     say(f"ready in {time.perf_counter() - started:.0f} s")
     return Scenario(home, root / "traffic.jsonl", len(events), description, history_file)
 

@@ -48,6 +48,18 @@ def test_every_subscriber_gets_every_batch_in_order_even_when_another_fails() ->
     events.close()
 
 
+def test_with_no_subscriber_a_batch_is_delivered_at_once_and_later_ones_reach_a_new_one() -> None:
+    events = DecisionEvents(capacity=5)
+    events.publish([(None, _decision(i)) for i in range(20)])  # over the capacity: no wait
+    assert (events.delivered, events.backlog) == (20, 0)
+    got: list[str] = []
+    events.subscribe("list", lambda batch: got.extend(d.transaction_id for _, d in batch))
+    events.publish([(None, _decision(i)) for i in range(20, 23)])
+    assert events.flush(10)
+    assert got == ["h-20", "h-21", "h-22"] and events.delivered == 23
+    events.close()
+
+
 def test_publishing_waits_when_subscribers_are_behind() -> None:
     events = DecisionEvents(capacity=10)
     release = threading.Event()

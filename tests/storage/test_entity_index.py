@@ -14,6 +14,8 @@ from alembic import command
 from sqlalchemy import text
 
 from fraudwatch.analytics.timeline import transactions_of
+from fraudwatch.events.formats.base import Parsed
+from fraudwatch.events.ingest import Ingestion
 from fraudwatch.events.model import Card, Merchant, Transaction, content_hash
 from fraudwatch.security.crypto import KeyRing
 from fraudwatch.storage import WriteBatch, open_store
@@ -245,3 +247,21 @@ def test_a_run_is_written_in_chunks_and_read_beside_the_writes(
         pass
     assert _indexed(store) == (135, _entries(txs + few + more))
     _check_lookups(store, txs + few + more)
+
+
+def test_a_bulk_load_ends_with_every_transaction_indexed(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ingestion leaves nothing for the next writer to index (lookups would read its last
+    rows one by one), however many runs that takes."""
+    monkeypatch.setattr(sqlite_backend, "INDEX_RUN_ROWS", 7)
+    txs = _transactions(40, seed=11)
+    records = [Parsed(position=i + 1, raw="", events=(tx,)) for i, tx in enumerate(txs)]
+    Ingestion(store, source="test", format="json", batch_size=6).run(records)
+    assert _indexed(store) == (40, _entries(txs))
+    with store.engine.connect() as conn:
+        tail = conn.execute(
+            text("SELECT count(*) FROM transactions WHERE rowid > (SELECT upto FROM entity_mark)")
+        ).scalar()
+    assert tail == 0
+    _check_lookups(store, txs)

@@ -13,6 +13,7 @@ interrupted run resumes without loss, and a replay of what was written is counte
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -25,6 +26,8 @@ from fraudwatch.events.formats.base import Parsed
 from fraudwatch.events.model import Event, Label, Login, Transaction, content_hash
 from fraudwatch.storage.model import WriteBatch
 from fraudwatch.storage.store import EventStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -98,6 +101,12 @@ class Ingestion:
         finally:
             if batch:
                 self._write(batch, report)
+            # The load is over: what the store leaves for later between writes (SQLite: the
+            # entity index of the last rows) is done now, not by whichever writer comes next.
+            try:
+                self._store.maintain(finish=True)
+            except Exception:  # lookups read the rows not yet indexed; a writer indexes them
+                log.exception("indexing the loaded transactions failed")
             report.seconds = time.perf_counter() - started
         return report
 

@@ -54,7 +54,10 @@ class DecisionEvents:
         with self._state:
             if self._closed:
                 raise RuntimeError("decision events are closed")
-            while self._waiting >= self._capacity and self._subscribers:
+            if not self._subscribers:  # delivered to no one: no need to wake the thread
+                self.delivered += len(events)
+                return
+            while self._waiting >= self._capacity:
                 self._state.wait(1.0)  # backpressure: the subscribers are behind
             self._waiting += len(events)
             self._queue.append(events)

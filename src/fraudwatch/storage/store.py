@@ -42,8 +42,9 @@ class EventStore(Protocol):
     def write(self, batch: WriteBatch) -> None:
         """Store the whole batch in one transaction; already stored ids are skipped."""
 
-    def maintain(self) -> None:
-        """Upkeep a writer runs between writes, after acknowledging them (may do nothing)."""
+    def maintain(self, *, finish: bool = False) -> None:
+        """Upkeep a writer runs between writes, after acknowledging them (may do nothing);
+        with `finish`, all of it now (the end of a bulk load)."""
 
     def load_checkpoints(self, prefix: str = "") -> dict[str, str]:
         """Checkpoints whose key starts with `prefix`."""

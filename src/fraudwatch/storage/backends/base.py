@@ -133,9 +133,10 @@ class SqlEventStore(ABC):
             if batch.decision_features:
                 self._insert_features(conn, batch.decision_features)
 
-    def maintain(self) -> None:  # noqa: B027 - optional hook
+    def maintain(self, *, finish: bool = False) -> None:  # noqa: B027 - optional hook
         """Upkeep a writer runs between its writes, after acknowledging them (SQLite: the next
-        part of the entity index, `SQLiteEventStore.index_entities`); a no-op here."""
+        part of the entity index, `SQLiteEventStore.index_entities`; with `finish`, all of it
+        now); a no-op here."""
 
     def _insert_features(
         self, conn: Connection, rows: list[tuple[str, datetime, dict[str, float | None]]]

@@ -204,11 +204,18 @@ class SQLiteEventStore(SqlEventStore):
         super().write(batch)
         self._written += len(batch.transactions)
         if self._written > INDEX_LAG_LIMIT:
-            while self.index_entities(rows=1, wait=True):
-                pass
+            self._index_all()
 
-    def maintain(self) -> None:
-        self.index_entities()
+    def maintain(self, *, finish: bool = False) -> None:
+        if finish:
+            self._index_all()
+        else:
+            self.index_entities()
+
+    def _index_all(self) -> None:
+        """Every stored transaction indexed now, a run per write transaction."""
+        while self.index_entities(rows=1, wait=True, chunk=len(KINDS) * INDEX_RUN_ROWS):
+            pass
 
     def index_entities(
         self,
