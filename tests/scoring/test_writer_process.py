@@ -20,12 +20,14 @@ from sqlalchemy import Table, func, select
 
 from fraudwatch.bootstrap import Container, bootstrap
 from fraudwatch.decisions.model import Decision, Outcome
-from fraudwatch.events.model import Card, Transaction
+from fraudwatch.events.model import Card, Transaction, content_hash
 from fraudwatch.scoring.service import ScoringService
 from fraudwatch.scoring.writer import Pair
 from fraudwatch.scoring.writer_process import Inbox, ProcessWriter, _Batch
 from fraudwatch.settings import load_settings
+from fraudwatch.storage import WriteBatch
 from fraudwatch.storage import tables as t
+from fraudwatch.storage.entities import indexed_upto
 from tests.conftest import make_transaction
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -99,6 +101,26 @@ def test_a_killed_child_is_replaced_and_nothing_is_lost_or_doubled(app: Containe
         ).all()
     assert doubled == []
     service.close()
+
+
+def test_a_new_child_indexes_what_an_earlier_writer_left_unindexed(app: Container) -> None:
+    """Transactions a writer stored without indexing their entities (it stopped or crashed
+    before its next run) are indexed by the next writer process as it starts, with no write."""
+    txs = [_tx(i) for i in range(30)]
+    app.store.write(WriteBatch(transactions=[(tx, content_hash(tx)) for tx in txs]))
+    assert _indexed_upto(app) == 0
+    service = ScoringService(app, writer="process")
+    try:
+        _until(lambda: _indexed_upto(app) == 30, timeout=60)
+        found = app.store.find_transactions(card_token="tok_" + "a" * 32, limit=5)
+        assert [tx.transaction_id for tx in found] == [f"p-{i}" for i in range(29, 24, -1)]
+    finally:
+        service.close()
+
+
+def _indexed_upto(app: Container) -> int:
+    with app.store.engine.connect() as conn:
+        return indexed_upto(conn)
 
 
 def test_an_in_memory_database_keeps_the_writer_in_process(tmp_path: Path) -> None:

@@ -310,7 +310,11 @@ def child_main(conn: Connection, join_limit: int, project: bool) -> None:
         projector.start()
     quiet_garbage_collector()
     conn.send_bytes(b"ready")
-    inbox = Inbox(conn)
+    inbox = Inbox(conn)  # batches sent meanwhile wait in it
+    try:  # SQLite: what an earlier writer left unindexed (a crash, a stop), before it grows
+        store.maintain(finish=True)
+    except Exception:  # lookups read the rows not yet indexed; the writes index them later
+        log.exception("indexing the transactions stored before failed")
     stopping = False
     interval = settings.store_commit_interval_s
     committed = 0.0  # when the last commit started (monotonic)
