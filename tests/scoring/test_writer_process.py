@@ -155,11 +155,13 @@ def test_batches_soon_after_a_commit_wait_for_the_next_one(
         service.score([_tx(i) for i in range(10, 20)])
         assert writer.wait(writer.submitted, 30)
         second = time.monotonic() - started
-        assert first < 0.8  # idle: the writer's send delay (0.05 s) and the commit only
+        # Idle: the writer's send delay (0.05 s) and the commit only, about 0.1 s here; the
+        # bound leaves room for a stalled machine (a CI run once took 1.02 s), under 1.5 s.
+        assert first < 1.2
         if interval:
             assert second >= interval - 0.3
         else:
-            assert second < 0.8
+            assert second < 1.2
         assert _count(app, t.decisions) == 20
         service.close()
     finally:
