@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from fraudwatch.analytics.timeline import transactions_of
 from fraudwatch.events.formats.base import Parsed
@@ -264,4 +264,33 @@ def test_a_bulk_load_ends_with_every_transaction_indexed(
             text("SELECT count(*) FROM transactions WHERE rowid > (SELECT upto FROM entity_mark)")
         ).scalar()
     assert tail == 0
+    _check_lookups(store, txs)
+
+
+def test_a_writer_calling_between_batches_reads_the_bounds_only_when_a_run_may_be_due(
+    store: Any,
+) -> None:
+    """Not two queries after every batch: the bounds are read again once what was unindexed
+    plus what this store wrote since could make a run, or once the time has passed."""
+    reads: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "max(rowid)" in statement:
+            reads.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    txs = _transactions(60, seed=12)
+    _write(store, txs[:10])
+    assert store.index_entities(rows=50, age_s=3600, wait=True) == 0  # 10 unindexed: read
+    assert len(reads) == 1
+    for start in range(10, 40, 5):
+        _write(store, txs[start : start + 5])
+        assert store.index_entities(rows=50, age_s=3600, wait=True) == 0
+    assert len(reads) == 1  # 40 at most: no run possible, nothing read
+    _write(store, txs[40:50])
+    assert store.index_entities(rows=50, age_s=3600, wait=True) > 0  # 50: read, and a run
+    assert len(reads) == 2 and _indexed(store)[0] == 50
+    _write(store, txs[50:])
+    assert store.index_entities(rows=50, age_s=0, wait=True) > 0  # the time has come
+    assert len(reads) == 3 and _indexed(store)[0] == 60
     _check_lookups(store, txs)

@@ -111,6 +111,8 @@ class SQLiteEventStore(SqlEventStore):
     _restarted_frames = -1  # the size of the log the last restart copied (until a write resets it)
     _index_run: _Run | Future[_Run] | None = None  # the run under way, or being read
     _written = 0  # transactions written since the last indexing call
+    _unchecked = 0  # transactions written since the index's bounds were last read
+    _tail: int | None = None  # transactions after the mark then (None: not read yet)
     _indexed_at: float | None = None  # when the last indexing run ended (monotonic)
 
     def __init__(self, url: str, keyring: KeyRing, *, months_ahead: int = 3) -> None:
@@ -203,6 +205,7 @@ class SQLiteEventStore(SqlEventStore):
     def write(self, batch: WriteBatch) -> None:
         super().write(batch)
         self._written += len(batch.transactions)
+        self._unchecked += len(batch.transactions)
         if self._written > INDEX_LAG_LIMIT:
             self._index_all()
 
@@ -214,7 +217,7 @@ class SQLiteEventStore(SqlEventStore):
 
     def _index_all(self) -> None:
         """Every stored transaction indexed now, a run per write transaction."""
-        while self.index_entities(rows=1, wait=True, chunk=len(KINDS) * INDEX_RUN_ROWS):
+        while self.index_entities(rows=1, age_s=0, wait=True, chunk=len(KINDS) * INDEX_RUN_ROWS):
             pass
 
     def index_entities(
@@ -271,12 +274,19 @@ class SQLiteEventStore(SqlEventStore):
 
     def _next_run(self, rows: int, age_s: float, wait: bool) -> _Run | Future[_Run] | None:
         """The next run if one is due: read now (`wait`, or an in-memory database, which has
-        one connection), else by a thread while the writes go on."""
-        upto, newest = self._index_bounds()
+        one connection), else by a thread while the writes go on. The bounds are read only
+        when a run may be due: by what was unindexed at the last reading plus what this store
+        wrote since (rows other writers stored count once `age_s` has passed), or by time;
+        not after every batch of a writer calling this between batches."""
         now = time.monotonic()
         if self._indexed_at is None:  # the first call: the time counts from here
             self._indexed_at = now
-        if newest <= upto or (newest - upto < rows and now - self._indexed_at < age_s):
+        young = now - self._indexed_at < age_s
+        if self._tail is not None and self._tail + self._unchecked < rows and young:
+            return None
+        upto, newest = self._index_bounds()
+        self._tail, self._unchecked = newest - upto, 0
+        if newest <= upto or (newest - upto < rows and young):
             return None
         newest = min(newest, upto + INDEX_RUN_ROWS)
         if wait or in_memory(str(self._engine.url)):
