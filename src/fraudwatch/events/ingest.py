@@ -13,7 +13,6 @@ interrupted run resumes without loss, and a replay of what was written is counte
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -26,8 +25,6 @@ from fraudwatch.events.formats.base import Parsed
 from fraudwatch.events.model import Event, Label, Login, Transaction, content_hash
 from fraudwatch.storage.model import WriteBatch
 from fraudwatch.storage.store import EventStore
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -103,10 +100,7 @@ class Ingestion:
                 self._write(batch, report)
             # The load is over: what the store leaves for later between writes (SQLite: the
             # entity index of the last rows) is done now, not by whichever writer comes next.
-            try:
-                self._store.maintain(finish=True)
-            except Exception:  # lookups read the rows not yet indexed; a writer indexes them
-                log.exception("indexing the loaded transactions failed")
+            self._store.maintain(finish=True)
             report.seconds = time.perf_counter() - started
         return report
 

@@ -222,7 +222,4 @@ class DecisionWriter(QueuedWriter):
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
         self._done(items)
-        try:  # SQLite: the next part of the entity index, after the batch is acknowledged
-            self._store.maintain()
-        except Exception:  # lookups read the rows not yet indexed; the next batch tries again
-            log.exception("indexing the stored transactions failed")
+        self._store.maintain()  # SQLite: the next part of the entity index, once acknowledged

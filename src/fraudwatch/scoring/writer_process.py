@@ -311,10 +311,7 @@ def child_main(conn: Connection, join_limit: int, project: bool) -> None:
     quiet_garbage_collector()
     conn.send_bytes(b"ready")
     inbox = Inbox(conn)  # batches sent meanwhile wait in it
-    try:  # SQLite: what an earlier writer left unindexed (a crash, a stop), before it grows
-        store.maintain(finish=True)
-    except Exception:  # lookups read the rows not yet indexed; the writes index them later
-        log.exception("indexing the transactions stored before failed")
+    store.maintain(finish=True)  # SQLite: what an earlier writer left unindexed (a crash, a stop)
     stopping = False
     interval = settings.store_commit_interval_s
     committed = 0.0  # when the last commit started (monotonic)
@@ -347,10 +344,7 @@ def child_main(conn: Connection, join_limit: int, project: bool) -> None:
                 cases.ingest(pairs)
             except Exception:  # cases are caught up at the next start (catch_up_cases)
                 log.exception("opening cases for %d decisions failed", len(pairs))
-            try:  # SQLite: the next part of the entity index, in key order
-                store.maintain()
-            except Exception:  # lookups read the rows not yet indexed; the next batch tries again
-                log.exception("indexing the stored transactions failed")
+            store.maintain()  # SQLite: the next part of the entity index, in key order
             if restart_log is not None:  # SQLite: start an over-long log over, between writes
                 try:
                     restart_log()

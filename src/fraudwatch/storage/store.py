@@ -44,7 +44,8 @@ class EventStore(Protocol):
 
     def maintain(self, *, finish: bool = False) -> None:
         """Upkeep a writer runs between writes, after acknowledging them (may do nothing);
-        with `finish`, all of it now (the end of a bulk load)."""
+        with `finish`, all of it now (the end of a bulk load). Never raises: the upkeep only
+        speeds lookups up, and a failure is logged and tried again at the next call."""
 
     def load_checkpoints(self, prefix: str = "") -> dict[str, str]:
         """Checkpoints whose key starts with `prefix`."""

@@ -136,7 +136,7 @@ class SqlEventStore(ABC):
     def maintain(self, *, finish: bool = False) -> None:  # noqa: B027 - optional hook
         """Upkeep a writer runs between its writes, after acknowledging them (SQLite: the next
         part of the entity index, `SQLiteEventStore.index_entities`; with `finish`, all of it
-        now); a no-op here."""
+        now; a failure is logged, not raised); a no-op here."""
 
     def _insert_features(
         self, conn: Connection, rows: list[tuple[str, datetime, dict[str, float | None]]]

@@ -207,18 +207,20 @@ class SQLiteEventStore(SqlEventStore):
         self._written += len(batch.transactions)
         self._unchecked += len(batch.transactions)
         if self._written > INDEX_LAG_LIMIT:
-            self._index_all()
+            self.maintain(finish=True)
 
     def maintain(self, *, finish: bool = False) -> None:
-        if finish:
-            self._index_all()
-        else:
-            self.index_entities()
-
-    def _index_all(self) -> None:
-        """Every stored transaction indexed now, a run per write transaction."""
-        while self.index_entities(rows=1, age_s=0, wait=True, chunk=len(KINDS) * INDEX_RUN_ROWS):
-            pass
+        """The next part of the entity index when due; with `finish`, every stored transaction
+        now, a run per write transaction."""
+        try:
+            if not finish:
+                self.index_entities()
+                return
+            run = len(KINDS) * INDEX_RUN_ROWS
+            while self.index_entities(rows=1, age_s=0, wait=True, chunk=run):
+                pass
+        except Exception:  # lookups read the rows not yet indexed; the next call tries again
+            log.exception("indexing the stored transactions failed")
 
     def index_entities(
         self,
