@@ -10,8 +10,17 @@ and request latency p50/p95/p99 per run and the medians.
 
     .venv/bin/python bench/bench_api.py [--seconds 10] [--runs 3] [--connections 32]
                                         [--store sqlite|postgres] [--projector in-process|off]
+                                        [--load closed|open] [--rate 5000] [--batch-rate 10000]
 
-Needs `wrk` (Debian: `apt-get install wrk`).
+Two kinds of load. `--load closed` (the default): wrk keeps `--connections` requests in flight,
+each connection sending its next request when the last is answered: the most the server answers
+at that concurrency. `--load open`: requests arrive at a fixed rate whatever the server does, as
+payments do (`openloop.c`, wrk2's model, built with the machine's C compiler): `--rate` single
+requests per second, `--batch-rate` transactions per second in batches; each latency counts from
+the time its request was due, so a request that waited for a free connection counts its wait
+(no coordinated omission). That answers "does it sustain this rate, with what p99?".
+
+Needs `wrk` (Debian: `apt-get install wrk`) and, for `--load open`, a C compiler (`cc`).
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -34,7 +44,7 @@ from fraudwatch.devtools.process import free_port
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cpu import database_cpu_seconds, tree_cpu_seconds
-from scenario import Scenario, add_store_option, env_for, prepare
+from scenario import CACHE, Scenario, add_store_option, env_for, prepare
 
 LUA = r"""
 local key, batch, first, count = "@KEY@", @BATCH@, @FIRST@, @COUNT@
@@ -129,6 +139,7 @@ class Traffic:
         )
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(script_text)
+        before = _children_cpu()
         try:
             out = subprocess.run(
                 ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script.name, url],
@@ -140,8 +151,48 @@ class Traffic:
         result: dict[str, float] = json.loads(line.removeprefix("RESULT "))
         sent = int(result["requests"]) * batch + connections * batch  # + the ones in flight
         result["reused"] = max(0, sent - count)  # beyond the slice: answered idempotently
+        result["client_cpu"] = _children_cpu() - before
         self.next += min(sent, count)
         return result
+
+    def offer(
+        self, url: str, key: str, batch: int, rate: float, seconds: int, connections: int
+    ) -> dict[str, float]:
+        """`rate` requests per second of `batch` transactions for `seconds`, open-loop."""
+        requests = int(rate * seconds)
+        if self.next - 1 + requests * batch > self.total:
+            sys.exit(f"the scenario's traffic is used up ({self.total:,} transactions)")
+        host, port = url.removeprefix("http://").split(":")
+        path = "/v1/transactions/score" if batch == 1 else "/v1/transactions/score:batch"
+        command = [str(openloop()), host, port, path, str(self.path), str(self.next),
+                   str(batch), str(rate), str(seconds), str(connections)]  # fmt: skip
+        env = {"PATH": "/usr/bin:/bin", "OPENLOOP_KEY": key}
+        before = _children_cpu()
+        out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+        line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+        self.next += requests * batch
+        result: dict[str, float] = json.loads(line.removeprefix("RESULT "))
+        result["client_cpu"] = _children_cpu() - before
+        return result
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (the load generator of a run)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def openloop() -> Path:
+    """The open-loop load generator (`openloop.c`), compiled once into the benchmark cache."""
+    source = Path(__file__).with_name("openloop.c")
+    binary = CACHE / "bin" / "openloop"
+    if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
+        compiler = shutil.which("cc") or shutil.which("gcc")
+        if compiler is None:
+            sys.exit("bench_api --load open needs a C compiler (cc) to build openloop.c")
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([compiler, "-O2", "-o", str(binary), str(source)], check=True)
+    return binary
 
 
 def main() -> None:
@@ -168,6 +219,29 @@ def main() -> None:
     )
     parser.add_argument(
         "--only", choices=("single", "batch"), help="run one of the two scenarios, not both"
+    )
+    parser.add_argument(
+        "--load",
+        choices=("closed", "open"),
+        default="closed",
+        help="closed: wrk, `--connections` requests in flight (the most answered); open: "
+        "requests at a fixed rate, latency from when each was due (the module's docstring)",
+    )
+    parser.add_argument(
+        "--rate", type=float, default=5000, help="--load open: single requests per second"
+    )
+    parser.add_argument(
+        "--batch-rate",
+        type=float,
+        default=10_000,
+        help="--load open: transactions per second in batches of --batch",
+    )
+    parser.add_argument(
+        "--open-connections",
+        type=int,
+        default=128,
+        help="--load open: connections for single requests (batches: --batch-connections "
+        "times 4); a request due while all are busy waits, and its wait counts",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -225,13 +299,19 @@ def run(
             if database
             else "SQLite"
         )
+        if args.load == "closed":
+            load = (f"closed loop: wrk 1 thread, {args.connections} connections (batches of "
+                    f"{args.batch}: {args.batch_connections})")  # fmt: skip
+        else:
+            load = (f"open loop (openloop.c): {args.rate:,.0f} single requests/s on up to "
+                    f"{args.open_connections} connections, {args.batch_rate:,.0f} transactions/s "
+                    f"in batches of {args.batch} on up to {4 * args.batch_connections}; latency "
+                    "from when each request was due")  # fmt: skip
         print(f"data: {scenario.description}")
         print(f"fraudwatch serve: mode {ready['mode']}, rules {ready['rules_version']}, "
               f"features warmed up on the stored history, default features, {store} persistence "
-              f"on, dashboard projector {args.projector}; wrk 1 thread, {args.connections} "
-              f"connections (batches of {args.batch}: "
-              f"{args.batch_connections}), {args.seconds} s per run, {args.runs} runs, every "
-              "transaction new")  # fmt: skip
+              f"on, dashboard projector {args.projector}; {load}, {args.seconds} s per run, "
+              f"{args.runs} runs, every transaction new")  # fmt: skip
         traffic.load(url, key, 1, 3, args.connections, 30_000)  # warm-up: JIT, caches
         scenarios = [("single", 1), (f"batch of {args.batch}", args.batch)]
         if args.only is not None:
@@ -239,27 +319,42 @@ def run(
         for label, batch in scenarios:
             rates, stored_rates, p50s, p95s, p99s = [], [], [], [], []
             for run in range(args.runs):
-                connections = args.connections if batch == 1 else args.batch_connections
                 drain(url)  # every run starts with nothing waiting to be stored
                 server_cpu, writer_cpu = tree_cpu_seconds(server.pid)
                 database_cpu = database_cpu_seconds(database)
                 before = single_batches(url)
-                r = traffic.load(url, key, batch, args.seconds, connections, args.cap)
+                if args.load == "closed":
+                    connections = args.connections if batch == 1 else args.batch_connections
+                    r = traffic.load(url, key, batch, args.seconds, connections, args.cap)
+                    scored = max(1, r["requests"] * batch)
+                    took = r["seconds"]
+                    reused = f", {int(r['reused']):,} repeated" if r["reused"] else ""
+                else:
+                    per_s = args.rate if batch == 1 else args.batch_rate / batch
+                    connections = (
+                        args.open_connections if batch == 1 else 4 * args.batch_connections
+                    )
+                    r = traffic.offer(url, key, batch, per_s, args.seconds, connections)
+                    scored = max(1, int(r["answered"]) * batch)
+                    took = r["span"]  # from the first request due to the last answer
+                    reused = (f", offered {per_s * batch:,.0f}/s, p99.9 {r['p999']:.1f} ms, "
+                              f"max {r['max']:.1f} ms, {int(r['late_sends']):,} requests sent over "
+                              f"1 ms late (every connection busy, or the client off the CPU; at "
+                              f"most {r['max_send_delay_ms']:.1f} ms)")  # fmt: skip
                 drained = drain(url)
-                scored = max(1, r["requests"] * batch)
-                rate = scored / r["seconds"]
-                stored_rate = scored / (r["seconds"] + drained)
+                rate = scored / took
+                stored_rate = scored / (took + drained)
                 server_after, writer_after = tree_cpu_seconds(server.pid)
                 cpu_us = 1e6 * (server_after - server_cpu) / scored
                 writer_us = 1e6 * (writer_after - writer_cpu) / scored
                 database_us = 1e6 * (database_cpu_seconds(database) - database_cpu) / scored
+                client_us = 1e6 * r["client_cpu"] / scored
                 on_database = f", PostgreSQL {database_us:.0f} µs" if database else ""
                 rates.append(rate)
                 stored_rates.append(stored_rate)
                 p50s.append(r["p50"])
                 p95s.append(r["p95"])
                 p99s.append(r["p99"])
-                reused = f", {int(r['reused']):,} repeated" if r["reused"] else ""
                 if batch == 1:
                     after = single_batches(url)
                     together = (after[0] - before[0]) / max(1.0, after[1] - before[1])
@@ -269,7 +364,7 @@ def run(
                       f"request latency p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
                       f"p99 {r['p99']:.1f} ms, {int(r['errors'])} errors{reused}; CPU per "
                       f"transaction: server {cpu_us:.0f} µs, writer process {writer_us:.0f} µs"
-                      f"{on_database}",
+                      f"{on_database}, load generator {client_us:.0f} µs",
                       flush=True)  # fmt: skip
             median = statistics.median
             print(f"{label} median of {args.runs}: {median(rates):,.0f} transactions/s answered, "

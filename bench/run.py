@@ -18,6 +18,7 @@ BENCHMARKS = [
     ("detection models", ["bench_models.py", "--transactions", "200000", "--runs", "3"]),
     ("rules", ["bench_rules.py", "--transactions", "20000", "--runs", "5"]),
     ("HTTP scoring API", ["bench_api.py", "--seconds", "15", "--runs", "3"]),
+    ("HTTP scoring API, offered load", ["bench_api.py", "--load", "open", "--runs", "3"]),
     ("kafka path end to end", ["bench_kafka.py", "--transactions", "200000", "--runs", "3"]),
     ("dashboard API", ["bench_dashboard.py", "--decisions", "1000000", "--runs", "3"]),
     ("case API", ["bench_cases.py"]),
