@@ -20,7 +20,7 @@ from fraudwatch.features.enrich.ip import default_locator
 from fraudwatch.features.online import OnlineEngine
 from fraudwatch.rules import Action, Rule, RuleSet, vocabulary
 from fraudwatch.scoring.logins import LoginRisk
-from fraudwatch.scoring.pipeline import DecisionPipeline
+from fraudwatch.scoring.pipeline import SCALAR_RULES_BELOW, DecisionPipeline
 from fraudwatch.scoring.rulebook import Rulebook
 from fraudwatch.scoring.writer import DecisionWriter
 from fraudwatch.security.crypto import KeyRing
@@ -123,6 +123,39 @@ def test_a_batch_decides_exactly_as_one_by_one(control: ControlPlane) -> None:
         )
     assert any(d.outcome is Outcome.STEP_UP for d in single)
     assert all(d.shadow_hits == ["shadowed"] for d in single)
+
+
+def test_rules_read_the_bin_the_email_and_the_local_amount(control: ControlPlane) -> None:
+    """Fields the rule language names that are not feature-row fields (the card's BIN, the
+    e-mail lower-cased, the amount in its own currency): one transaction at a time and in a
+    batch (the vectorised form, from `SCALAR_RULES_BELOW` rows) alike."""
+    _publish(
+        control,
+        Rule("bin", 'card_bin == "999999"', Action.REVIEW, 10),
+        Rule("email", 'customer_email == "mallory@example.com"', Action.STEP_UP, 20),
+        Rule("local", 'amount_local > 5000 and currency == "JPY"', Action.REVIEW, 10),
+    )
+
+    def tx(i: int) -> Transaction:
+        card = Card(token=f"tok_{i:032d}", bin="999999" if i % 3 == 0 else "411111")
+        return make_transaction(
+            transaction_id=f"tx-{i}", event_time=T0 + timedelta(seconds=i), card=card,
+            customer_email="Mallory@Example.com" if i % 4 == 0 else "bob@example.com",
+            amount=Decimal("6000") if i % 5 == 0 else Decimal("100"),
+            currency="JPY" if i % 2 == 0 else "EUR",
+        )  # fmt: skip
+
+    txs = [tx(i) for i in range(SCALAR_RULES_BELOW + 2)]
+    batch = _pipeline(control).score(txs)
+    one = _pipeline(control)
+    single = [one.score([t])[0] for t in txs]
+    expected = [
+        [name for name, fires in (("bin", i % 3 == 0), ("email", i % 4 == 0),
+                                  ("local", i % 10 == 0)) if fires]
+        for i in range(len(txs))
+    ]  # fmt: skip
+    assert [sorted(d.rules_hit) for d in single] == expected
+    assert [sorted(d.rules_hit) for d in batch] == expected
 
 
 def test_login_risk_feeds_transaction_scoring(control: ControlPlane) -> None:
