@@ -141,6 +141,23 @@ def test_batch_scoring_keeps_the_order(client: TestClient, keys: Keys) -> None:
     assert "fraudwatch_stage_seconds_bucket" in metrics
 
 
+def test_single_requests_are_counted_once_each(client: TestClient, keys: Keys) -> None:
+    """Outcomes and rule hits of single requests are counted by their batch, once each (a
+    repeat answered again counts again: the counters count answers)."""
+    publish(client, keys, {"name": "big", "condition": "amount > 500", "action": "block"})
+    for i, amount in enumerate(("900.00", "10.00", "10.00")):
+        body = tx(i, amount=amount, minutes=i)
+        answer = client.post("/v1/transactions/score", json=body, headers=keys[Role.SERVICE])
+        assert answer.status_code == 200, answer.text
+    again = client.post("/v1/transactions/score", json=tx(0, amount="900.00", minutes=0),
+                        headers=keys[Role.SERVICE])  # fmt: skip
+    assert again.json()["outcome"] == "block"
+    metrics = client.get("/metrics").text
+    assert 'fraudwatch_decisions_total{outcome="block"} 2.0' in metrics
+    assert 'fraudwatch_decisions_total{outcome="approve"} 2.0' in metrics
+    assert 'fraudwatch_rule_hits_total{rule="big",shadow="false"} 2.0' in metrics
+
+
 def test_a_malicious_rule_is_refused_and_a_published_rule_applies_at_once(
     client: TestClient, keys: Keys
 ) -> None:

@@ -41,7 +41,7 @@ SINGLE = "/v1/transactions/score"
 BATCH = "/v1/transactions/score:batch"
 MAX_BODY = 64 * 1024 * 1024
 _json = msgspec.json.Encoder()
-_JSON = [(b"content-type", b"application/json")]
+_JSON = JSON_HEADERS = [(b"content-type", b"application/json")]
 _PROBLEM = [(b"content-type", b"application/problem+json")]
 Reply = tuple[int, bytes, list[tuple[bytes, bytes]]]  # status, body, headers
 
@@ -132,8 +132,7 @@ class FastScoring:
             return 422, _problem(422, "invalid request", exc.message, field=exc.field), _PROBLEM
 
     def _decided(self, decision: Decision) -> Reply:
-        self.metrics.observe([decision], stages=False)  # the batcher observed the stages
-        return 200, _json.encode(decision), _JSON
+        return 200, _json.encode(decision), _JSON  # the batcher counted it, with its batch
 
     def _score(self, path: str, body: bytes | None) -> Reply:
         if body is None:
@@ -204,7 +203,7 @@ class Batcher:
         self.scored += len(batch)
         if self.metrics is not None:
             self.metrics.single_batch.observe(len(batch))
-            self.metrics.observe_stages(decisions[0])
+            self.metrics.observe(decisions)
         for (_, future), decision in zip(batch, decisions, strict=True):
             if not future.done():  # the client may have gone
                 future.set_result(decision)

@@ -33,7 +33,7 @@ from uvicorn.protocols.http.httptools_impl import (
     RequestResponseCycle,
 )
 
-from fraudwatch.api.fastpath import SINGLE, FastScoring, Reply
+from fraudwatch.api.fastpath import JSON_HEADERS, SINGLE, FastScoring, Reply
 
 
 class CoalescingTransport:
@@ -118,10 +118,7 @@ class ScoringHttpProtocol(CoalescingHttpToolsProtocol):
             if cycle.disconnected or cycle.response_complete:
                 return  # the client has gone: nobody to answer, as uvicorn does
             status, body, headers = answer
-            head = [STATUS_LINE[status]]
-            for name, value in (*self.server_state.default_headers, *headers):
-                head += [name, b": ", value, b"\r\n"]
-            head.append(b"content-length: %d\r\n" % len(body))
+            head = [self._head(status, headers), b"content-length: %d\r\n" % len(body)]
             if not cycle.keep_alive:
                 head.append(b"connection: close\r\n")
             head += [b"\r\n", body]
@@ -133,6 +130,27 @@ class ScoringHttpProtocol(CoalescingHttpToolsProtocol):
             cycle.on_response()  # uvicorn's: the next pipelined request, or the keep-alive timer
 
         self.scoring.score_single_now(cycle.scope["headers"], bytes(cycle.body), reply)
+
+    def _head(self, status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
+        """The status line and headers before `content-length`. A decision's (status 200, the
+        JSON headers) is built once per second, when uvicorn renews its default headers (the
+        date): most answers are decisions."""
+        defaults = self.server_state.default_headers
+        if status == 200 and headers is JSON_HEADERS:
+            cached = _heads.get(id(defaults))
+            if cached is not None and cached[0] is defaults:
+                return cached[1]
+        head = [STATUS_LINE[status]]
+        for name, value in (*defaults, *headers):
+            head += [name, b": ", value, b"\r\n"]
+        joined = b"".join(head)
+        if status == 200 and headers is JSON_HEADERS:
+            _heads.clear()
+            _heads[id(defaults)] = (defaults, joined)
+        return joined
+
+
+_heads: dict[int, tuple[list[tuple[bytes, bytes]], bytes]] = {}  # see `_head`
 
 
 def _direct(cycle: RequestResponseCycle) -> bool:
