@@ -4,16 +4,18 @@ latency from the time its request was due, so waiting for a busy connection coun
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.receivers import Receiver
 
 SOURCE = Path(__file__).parents[1] / "bench" / "openloop.c"
 KEY = "fw_test_key"
@@ -31,52 +33,6 @@ def openloop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return binary
 
 
-class Server:
-    """Answers every POST after `delay_s` with `status`; keeps the bodies it got, in order."""
-
-    def __init__(self, delay_s: float = 0.0, status: int = 200) -> None:
-        self.delay_s = delay_s
-        self.status = status
-        self.bodies: list[bytes] = []
-        self.paths: set[str] = set()
-        self.authorizations: set[str] = set()
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive
-            disable_nagle_algorithm = True  # the head and the body go out as written
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with outer.lock:
-                    outer.bodies.append(body)
-                    outer.paths.add(self.path)
-                    outer.authorizations.add(self.headers["Authorization"])
-                time.sleep(outer.delay_s)
-                answer = b'{"ok": true}'
-                self.send_response(outer.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-
-    def __enter__(self) -> Server:
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def traffic(tmp_path: Path) -> Path:
     path = tmp_path / "traffic.jsonl"
@@ -84,6 +40,15 @@ def traffic(tmp_path: Path) -> Path:
         "".join(json.dumps({"transaction_id": f"tx-{i}"}) + "\n" for i in range(1, 501))
     )
     return path
+
+
+@contextlib.contextmanager
+def receiver(delay_s: float = 0.0) -> Iterator[Receiver]:
+    server = Receiver(keep_alive=True, delay_s=delay_s)
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 def run(
@@ -101,7 +66,7 @@ def run(
 
 
 def test_sends_the_traffic_at_the_offered_rate(openloop: Path, traffic: Path) -> None:
-    with Server(delay_s=0.02) as server:
+    with receiver(delay_s=0.02) as server:
         started = time.perf_counter()
         result = run(openloop, server.port, traffic, first=11, batch=1, rate=200, seconds=1,
                      connections=8)  # fmt: skip
@@ -110,20 +75,20 @@ def test_sends_the_traffic_at_the_offered_rate(openloop: Path, traffic: Path) ->
     assert 0.95 < took < 3.0  # the sends are spread over the second, not made at once
     assert 20.0 <= result["p50"] < 200.0  # at least the server's delay
     # every line from the 11th, once, as the body of one request, with the key and the path
-    assert sorted(json.loads(b)["transaction_id"] for b in server.bodies) == sorted(
+    assert sorted(json.loads(r["body"])["transaction_id"] for r in server.requests) == sorted(
         f"tx-{i}" for i in range(11, 211)
     )
-    assert server.authorizations == {f"Bearer {KEY}"}
-    assert server.paths == {"/v1/score"}
+    assert {r["headers"]["Authorization"] for r in server.requests} == {f"Bearer {KEY}"}
+    assert {r["path"] for r in server.requests} == {"/v1/score"}
 
 
 def test_batches_join_consecutive_lines(openloop: Path, traffic: Path) -> None:
-    with Server() as server:
+    with receiver() as server:
         result = run(openloop, server.port, traffic, first=1, batch=3, rate=20, seconds=1,
                      connections=2)  # fmt: skip
     assert (result["requests"], result["answered"], result["errors"]) == (20, 20, 0)
     batches = sorted(
-        (json.loads(b)["transactions"] for b in server.bodies),
+        (json.loads(r["body"])["transactions"] for r in server.requests),
         key=lambda items: int(items[0]["transaction_id"].split("-")[1]),
     )
     assert [[t["transaction_id"] for t in b] for b in batches[:2]] == [
@@ -137,7 +102,7 @@ def test_waiting_for_a_busy_connection_counts_in_the_latency(openloop: Path, tra
     """One connection and a server that takes 50 ms: 20 answers a second for 50 requests
     offered in half a second. A closed-loop client would report 50 ms each; the last request
     here was due at 0.49 s and answered at about 2.5 s."""
-    with Server(delay_s=0.05) as server:
+    with receiver(delay_s=0.05) as server:
         result = run(openloop, server.port, traffic, first=1, batch=1, rate=100, seconds=0.5,
                      connections=1)  # fmt: skip
     assert (result["requests"], result["answered"], result["errors"]) == (50, 50, 0)
@@ -148,7 +113,8 @@ def test_waiting_for_a_busy_connection_counts_in_the_latency(openloop: Path, tra
 
 
 def test_error_answers_are_counted(openloop: Path, traffic: Path) -> None:
-    with Server(status=500) as server:
+    with receiver() as server:
+        server.replies["/v1/score"] = (500, {"error": "down"})
         result = run(openloop, server.port, traffic, first=1, batch=1, rate=50, seconds=0.2,
                      connections=2)  # fmt: skip
     assert (result["requests"], result["answered"], result["errors"]) == (10, 0, 10)

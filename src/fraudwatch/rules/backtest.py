@@ -25,27 +25,7 @@ from fraudwatch.rules.compiler import Column
 from fraudwatch.rules.engine import SEVERITY, CompiledRuleSet
 from fraudwatch.rules.language import Type
 from fraudwatch.rules.model import Action
-
-#: rule field -> `tx_table` column (features' row names, see `features.rows`)
-ROW_COLUMNS = {
-    "card_token": "card",
-    "customer_id": "customer",
-    "account_id": "account",
-    "merchant_id": "merchant",
-    "terminal_id": "terminal",
-    "device_id": "device",
-    "ip_address": "ip",
-    "merchant_mcc": "mcc",
-    "channel": "channel",
-    "entry_mode": "entry_mode",
-    "currency": "currency",
-    "source": "source",
-    "merchant_country": "merchant_country",
-    "billing_country": "billing_country",
-    "shipping_country": "shipping_country",
-    "ip_country": "ip_country",
-    "hour_of_day": "hour",
-}
+from fraudwatch.rules.vocabulary import ROW_FIELDS
 
 
 @dataclass(frozen=True)
@@ -69,7 +49,7 @@ def rule_columns(
     features = features.sort_by("seq")
     n = tx.num_rows
     columns: dict[str, Column] = {"amount": _floats(tx.column("amount")) / 1e6}
-    for field, source in ROW_COLUMNS.items():
+    for field, source in ROW_FIELDS.items():
         values = tx.column(source)
         if pa.types.is_string(values.type):
             columns[field] = np.array(values.to_pylist(), dtype=object)

@@ -33,6 +33,28 @@ FIELDS: dict[str, Type] = {
     "login_risk_1h": Type.NUM,  # the customer's riskiest login in the last hour (0..1)
 }
 
+#: rule field -> the feature row's attribute (`features.rows.TxRow`, `tx_table`'s column) for
+#: the fields rules read as the row holds them (`amount` apart: the row has millionths of a EUR)
+ROW_FIELDS: dict[str, str] = {
+    "card_token": "card",
+    "customer_id": "customer",
+    "account_id": "account",
+    "merchant_id": "merchant",
+    "terminal_id": "terminal",
+    "device_id": "device",
+    "ip_address": "ip",
+    "merchant_mcc": "mcc",
+    "channel": "channel",
+    "entry_mode": "entry_mode",
+    "currency": "currency",
+    "source": "source",
+    "merchant_country": "merchant_country",
+    "billing_country": "billing_country",
+    "shipping_country": "shipping_country",
+    "ip_country": "ip_country",
+    "hour_of_day": "hour",
+}
+
 
 def vocabulary(feature_set: FeatureSet | None = None, lists: set[str] | None = None) -> Vocabulary:
     """Fields plus every feature of `feature_set` (numbers), and the named lists."""

@@ -33,6 +33,7 @@ from fraudwatch.features.online.engine import BatchResult
 from fraudwatch.features.rows import LabelRow, StreamItem, TxRow, label_row, merge_stream, tx_row
 from fraudwatch.rules.engine import CompiledRuleSet, RuleHits
 from fraudwatch.rules.language import Type
+from fraudwatch.rules.vocabulary import ROW_FIELDS
 from fraudwatch.scoring.logins import LoginRisk
 from fraudwatch.scoring.rulebook import Rulebook
 
@@ -45,23 +46,7 @@ Both give identical hits (tested)."""
 LOGIN_RISK = "login_risk_1h"
 FIELDS: dict[str, Callable[[TxRow], Any]] = {
     "amount": lambda row: row.amount / 1e6,
-    "currency": attrgetter("currency"),
-    "channel": attrgetter("channel"),
-    "entry_mode": attrgetter("entry_mode"),
-    "source": attrgetter("source"),
-    "hour_of_day": attrgetter("hour"),
-    "card_token": attrgetter("card"),
-    "customer_id": attrgetter("customer"),
-    "account_id": attrgetter("account"),
-    "merchant_id": attrgetter("merchant"),
-    "merchant_mcc": attrgetter("mcc"),
-    "merchant_country": attrgetter("merchant_country"),
-    "terminal_id": attrgetter("terminal"),
-    "device_id": attrgetter("device"),
-    "ip_address": attrgetter("ip"),
-    "ip_country": attrgetter("ip_country"),
-    "billing_country": attrgetter("billing_country"),
-    "shipping_country": attrgetter("shipping_country"),
+    **{name: attrgetter(attribute) for name, attribute in ROW_FIELDS.items()},
 }
 """The transaction fields rules read, by their name in the rule language (`rules/vocabulary`),
 and how each is read from a feature row; `TX_FIELDS` from the transaction itself, and
