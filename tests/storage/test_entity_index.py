@@ -294,3 +294,40 @@ def test_a_writer_calling_between_batches_reads_the_bounds_only_when_a_run_may_b
     assert store.index_entities(rows=50, age_s=0, wait=True) > 0  # the time has come
     assert len(reads) == 3 and _indexed(store)[0] == 60
     _check_lookups(store, txs)
+
+
+def test_an_in_memory_store_sorts_its_runs_on_its_one_connection(keyring: KeyRing) -> None:
+    """`sqlite://` has a single connection: a run is sorted there at once, and its temporary
+    table is that connection's."""
+    with open_store("sqlite://", keyring) as store:
+        store.migrate()
+        txs = _transactions(90, seed=15)
+        _write(store, txs[:60])
+        assert store.index_entities(rows=1, chunk=40) == 40  # sorted at once, not by a thread
+        while store.index_entities(rows=1):
+            pass
+        _write(store, txs[60:])
+        assert _indexed(store) == (60, _entries(txs[:60]))
+        _check_lookups(store, txs)  # 30 read by rowid
+        while store.index_entities(rows=1, age_s=0):
+            pass
+        assert _indexed(store) == (90, _entries(txs))
+        _check_lookups(store, txs)
+
+
+def test_a_store_closed_while_a_run_is_sorted_leaves_it_to_the_next(
+    tmp_path: Path, keyring: KeyRing
+) -> None:
+    """Closing waits for the sort (it uses the indexing connection); nothing of the run was
+    written, so the next store indexes those transactions."""
+    url = f"sqlite:///{tmp_path / 'fw.db'}"
+    txs = _transactions(50, seed=16)
+    with open_store(url, keyring) as store:
+        store.migrate()
+        _write(store, txs)
+        assert store.index_entities(rows=1) == 0  # a thread sorts it
+    with open_store(url, keyring) as store:
+        assert _indexed(store) == (0, 0)
+        store.maintain(finish=True)
+        assert _indexed(store) == (50, _entries(txs))
+        _check_lookups(store, txs)

@@ -10,6 +10,7 @@ concurrent writer waits for the busy timeout instead of failing half-way. Rows g
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -31,7 +32,7 @@ from sqlalchemy import (
     make_url,
     select,
 )
-from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, StaticPool
 
 from fraudwatch.decisions.model import Decision, decision_digest
 from fraudwatch.events.model import Transaction
@@ -63,7 +64,9 @@ INDEX_RUN_ROWS = 60_000  # transactions per run at most: its entries are held in
 INDEX_LAG_LIMIT = 200_000
 """A store that has written this many transactions without an indexing call indexes them in
 the write that passes it, so a writer that never calls `maintain` keeps lookups quick."""
-_Run = tuple[int, list[tuple[int, str, str, int]]]  # an indexing run: (upto, entries left)
+_Run = tuple[int, int, int]
+"""An indexing run in `temp.index_run`: (its last transaction's rowid, the entries' rowid
+copied up to, the last entry's rowid)."""
 BEGIN_OPTION = "fraudwatch_sqlite_begin"
 """Execution option: `{BEGIN_OPTION: "IMMEDIATE"}` makes a write transaction take SQLite's write
 lock at BEGIN, so it waits (busy timeout) instead of failing when it later upgrades a read lock."""
@@ -99,6 +102,26 @@ def _on_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _sort_run(raw: sqlite3.Connection, upto: int, newest: int) -> _Run:
+    """The entries of the transactions in (upto, newest], sorted by key by SQLite (without the
+    interpreter lock) into `temp.index_run`, whose rowids are then their order."""
+    entries = " UNION ALL ".join(
+        f"SELECT {kind}, {column}, event_time, rowid FROM main.transactions "
+        f"WHERE rowid > ? AND rowid <= ? AND {column} IS NOT NULL"
+        for column, kind in KINDS.items()
+    )
+    raw.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS index_run "
+        "(kind INTEGER, key TEXT, event_time TEXT, tx_rowid INTEGER)"
+    )
+    raw.execute("DELETE FROM temp.index_run")  # a run a failure cut short
+    raw.execute(
+        f"INSERT INTO temp.index_run {entries} ORDER BY 1, 2, 3, 4", (upto, newest) * len(KINDS)
+    )
+    first, last = raw.execute("SELECT min(rowid), max(rowid) FROM temp.index_run").fetchone()
+    return newest, (first or 1) - 1, last or 0
+
+
 class SQLiteEventStore(SqlEventStore):
     """The embedded store (`sqlite:///path/to/fraudwatch.db`; `sqlite://` is in memory)."""
 
@@ -109,7 +132,9 @@ class SQLiteEventStore(SqlEventStore):
     _checkpointer: tuple[threading.Thread, threading.Event] | None = None
     _restart_wal = False  # set by the checkpoint thread: the log is over its limit
     _restarted_frames = -1  # the size of the log the last restart copied (until a write resets it)
-    _index_run: _Run | Future[_Run] | None = None  # the run under way, or being read
+    _index_run: _Run | Future[_Run] | None = None  # the run under way, or being sorted
+    _run_proxy: PoolProxiedConnection | None = None  # the indexing connection (_run_connection)
+    _run_autocheckpoint_off = False
     _written = 0  # transactions written since the last indexing call
     _unchecked = 0  # transactions written since the index's bounds were last read
     _tail: int | None = None  # transactions after the mark then (None: not read yet)
@@ -191,6 +216,14 @@ class SQLiteEventStore(SqlEventStore):
             stop.set()
             thread.join(30)
             self._checkpointer = None
+        with self._indexing:
+            if isinstance(self._index_run, Future):  # a sort under way uses the connection
+                with contextlib.suppress(Exception):
+                    self._index_run.result(timeout=60)
+            self._index_run = None
+            if self._run_proxy is not None:
+                self._run_proxy.close()
+                self._run_proxy = None
         super().close()
 
     @contextmanager
@@ -232,12 +265,14 @@ class SQLiteEventStore(SqlEventStore):
     ) -> int:
         """Adds the card, customer and merchant entries of the transactions stored after
         `entity_mark.upto` to `entity_index`, once there are `rows` of them or `age_s` has
-        passed since the last run. A run reads them all, sorted by key (on a thread of its own
-        unless `wait`: until it is ready, calls write nothing), and writes them `chunk` entries
-        at a time, one write transaction per call; by default four entries per transaction this
-        store wrote since the last call, at least `INDEX_CHUNK`, so a writer calling this
-        between its batches keeps up without pausing for long. The last one moves the mark.
-        Idempotent: a run cut short by a crash is done again. Returns the entries written."""
+        passed since the last run. A run sorts them all by key into a temporary table of the
+        indexing connection (on a thread of its own unless `wait`: until it is ready, calls
+        write nothing), and copies them from there `chunk` entries at a time, one write
+        transaction per call; by default four entries per transaction this store wrote since
+        the last call, at least `INDEX_CHUNK`, so a writer calling this between its batches
+        keeps up without pausing for long. The last one moves the mark. No entry passes through
+        Python. Idempotent: a run cut short by a crash is done again. Returns the entries
+        written."""
         if chunk is None:
             chunk = max(INDEX_CHUNK, 4 * self._written)
         self._written = 0
@@ -245,28 +280,50 @@ class SQLiteEventStore(SqlEventStore):
             if self._index_run is None:
                 self._index_run = self._next_run(rows, age_s, wait)
             run = self._index_run
-            if isinstance(run, Future):  # being read
+            if isinstance(run, Future):  # being sorted
                 if not wait and not run.done():
                     return 0
-                self._index_run = None  # (if reading failed, the next call starts over)
+                self._index_run = None  # (if sorting failed, the next call starts over)
                 run = self._index_run = run.result()
             if run is None:
                 return 0
-            upto, entries = run
-            part, rest = entries[:chunk], entries[chunk:]
-            with self._write_transaction() as conn:
-                raw = cast(sqlite3.Connection, conn.connection.driver_connection)
-                raw.executemany("INSERT OR IGNORE INTO entity_index VALUES (?, ?, ?, ?)", part)
-                if not rest:
+            upto, done, last = run
+            end = min(done + chunk, last)
+            raw = self._run_connection()
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                raw.execute(
+                    "INSERT OR IGNORE INTO main.entity_index SELECT kind, key, event_time, "
+                    "tx_rowid FROM temp.index_run WHERE rowid > ? AND rowid <= ?",
+                    (done, end),
+                )
+                if end == last:
                     raw.execute(
-                        "INSERT INTO entity_mark (id, upto) VALUES (1, ?) ON CONFLICT (id) "
-                        "DO UPDATE SET upto = max(upto, excluded.upto)",
+                        "INSERT INTO main.entity_mark (id, upto) VALUES (1, ?) "
+                        "ON CONFLICT (id) DO UPDATE SET upto = max(upto, excluded.upto)",
                         (upto,),
                     )
-            self._index_run = (upto, rest) if rest else None
-            if not rest:
+                raw.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):  # (none to roll back if BEGIN failed)
+                    raw.execute("ROLLBACK")
+                raise
+            self._index_run = (upto, end, last) if end < last else None
+            if end == last:
+                raw.execute("DELETE FROM temp.index_run")
                 self._indexed_at = time.monotonic()
-            return len(part)
+            return end - done
+
+    def _run_connection(self) -> sqlite3.Connection:
+        """The connection that indexes: a run's sorted entries live in its temporary table
+        (`temp_store=MEMORY`), so it is kept out of the pool for the store's life."""
+        if self._run_proxy is None:
+            self._run_proxy = self._engine.raw_connection()
+        raw = cast(sqlite3.Connection, self._run_proxy.driver_connection)
+        if self._checkpointer is not None and not self._run_autocheckpoint_off:
+            raw.execute("PRAGMA wal_autocheckpoint=0")  # as the writes (checkpoint_in_background)
+            self._run_autocheckpoint_off = True
+        return raw
 
     def _index_bounds(self) -> tuple[int, int]:
         """(the mark, the newest transaction's rowid)."""
@@ -275,7 +332,7 @@ class SQLiteEventStore(SqlEventStore):
             return indexed_upto(conn), int(newest or 0)
 
     def _next_run(self, rows: int, age_s: float, wait: bool) -> _Run | Future[_Run] | None:
-        """The next run if one is due: read now (`wait`, or an in-memory database, which has
+        """The next run if one is due: sorted now (`wait`, or an in-memory database, which has
         one connection), else by a thread while the writes go on. The bounds are read only
         when a run may be due: by what was unindexed at the last reading plus what this store
         wrote since (rows other writers stored count once `age_s` has passed), or by time;
@@ -291,37 +348,19 @@ class SQLiteEventStore(SqlEventStore):
         if newest <= upto or (newest - upto < rows and young):
             return None
         newest = min(newest, upto + INDEX_RUN_ROWS)
+        raw = self._run_connection()
         if wait or in_memory(str(self._engine.url)):
-            return self._read_run(upto, newest)
+            return _sort_run(raw, upto, newest)
         future: Future[_Run] = Future()
 
-        def read() -> None:
+        def sort() -> None:
             try:
-                future.set_result(self._read_run(upto, newest))
+                future.set_result(_sort_run(raw, upto, newest))
             except BaseException as exc:  # handed to the writer's next call
                 future.set_exception(exc)
 
-        threading.Thread(target=read, name="sqlite-index-run", daemon=True).start()
+        threading.Thread(target=sort, name="sqlite-index-run", daemon=True).start()
         return future
-
-    def _read_run(self, upto: int, newest: int) -> _Run:
-        """The entries of the transactions in (upto, newest], in key order: sorted by SQLite
-        (without the interpreter lock), fetched a few thousand at a time with a pause between
-        (a thread holding the lock for long would stall the writer's every statement)."""
-        entries = " UNION ALL ".join(
-            f"SELECT {kind}, {column}, event_time, rowid FROM transactions "
-            f"WHERE rowid > ? AND rowid <= ? AND {column} IS NOT NULL"
-            for column, kind in KINDS.items()
-        )
-        found: list[tuple[int, str, str, int]] = []
-        with self._engine.connect() as conn:
-            raw = cast(sqlite3.Connection, conn.connection.driver_connection)
-            cursor = raw.execute(f"{entries} ORDER BY 1, 2, 3, 4", (upto, newest) * len(KINDS))
-            while part := cursor.fetchmany(2_000):
-                found.extend(part)
-                time.sleep(0.0005)
-            cursor.close()
-        return newest, found
 
     def restart_log_if_due(self) -> bool:
         """When the checkpoint thread found the log over its limit: copy what is left of it
