@@ -170,3 +170,16 @@ def test_what_the_protocol_does_not_take_goes_to_uvicorn(served: Served, keys: K
     [(status, _, answer)] = _raw(served.port, _post(large, key), 1)
     assert status.startswith("HTTP/1.1 ")  # answered (by the route), whatever it thinks of it
     assert served.direct == 0
+
+
+def test_a_compressed_single_request_is_decoded_before_it_is_scored(
+    served: Served, keys: Keys
+) -> None:
+    """The protocol leaves a compressed body to the ASGI path, which decompresses it."""
+    import gzip
+
+    key = keys[Role.SERVICE]["Authorization"]
+    body = gzip.compress(json.dumps(tx(10)).encode())
+    [(status, _, answer)] = _raw(served.port, _post(body, key, "content-encoding: gzip"), 1)
+    assert status.startswith("HTTP/1.1 200") and json.loads(answer)["transaction_id"] == "tx-10"
+    assert served.direct == 0

@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 
 from fraudwatch.api.auth import SCORE, Authenticator, Denied, identify
+from fraudwatch.api.encoding import coding_of, decompress, plain_request
 from fraudwatch.api.metrics import Metrics
 from fraudwatch.api.scoring import ValidationProblem, parse_one, score_many
 from fraudwatch.decisions.model import Decision
@@ -63,6 +64,14 @@ class FastScoring:
         self.batcher = Batcher(service, metrics=metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (coding := coding_of(scope["headers"])) is not None:
+            body = await _body(receive)  # compressed: every route gets it decompressed
+            plain = _too_large() if body is None else decompress(coding, body, MAX_BODY)
+            if not isinstance(plain, bytes):
+                status, title, detail, extra = plain
+                await _send(send, status, _problem(status, title, detail), [*_PROBLEM, *extra])
+                return
+            scope, receive = plain_request(scope, plain, receive)
         path = scope.get("path")
         if scope["type"] != "http" or path not in (SINGLE, BATCH):
             await self.app(scope, receive, send)
@@ -136,8 +145,8 @@ class FastScoring:
 
     def _score(self, path: str, body: bytes | None) -> Reply:
         if body is None:
-            detail = f"the body is larger than {MAX_BODY // (1024 * 1024)} MiB"
-            return 413, _problem(413, "invalid request", detail), _PROBLEM
+            status, title, detail, _ = _too_large()
+            return status, _problem(status, title, detail), _PROBLEM
         try:
             decisions = score_many(self.service, body)
             self.metrics.observe(decisions)
@@ -211,6 +220,10 @@ class Batcher:
 
 def _failed() -> Reply:
     return 500, _problem(500, "internal error", "scoring failed; see the server log"), _PROBLEM
+
+
+def _too_large() -> tuple[int, str, str, list[tuple[bytes, bytes]]]:
+    return 413, "invalid request", f"the body is larger than {MAX_BODY // (1024 * 1024)} MiB", []
 
 
 def _problem(status: int, title: str, detail: str, **extra: Any) -> bytes:

@@ -154,7 +154,7 @@ _heads: dict[int, tuple[list[tuple[bytes, bytes]], bytes]] = {}  # see `_head`
 
 
 def _direct(cycle: RequestResponseCycle) -> bool:
-    """A POST to the single scoring route with its whole body announced and small."""
+    """A POST to the single scoring route with its whole body announced, small and plain."""
     scope = cycle.scope
     if scope["path"] != SINGLE or scope["method"] != "POST" or cycle.waiting_for_100_continue:
         return False
@@ -162,6 +162,6 @@ def _direct(cycle: RequestResponseCycle) -> bool:
     for name, value in scope["headers"]:
         if name == b"content-length":
             length = value
-        elif name == b"transfer-encoding":
+        elif name in (b"transfer-encoding", b"content-encoding"):  # (FastScoring decodes it)
             return False
     return length is not None and length.isdigit() and int(length) <= HIGH_WATER_LIMIT
