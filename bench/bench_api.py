@@ -337,10 +337,14 @@ def run(
                     r = traffic.offer(url, key, batch, per_s, args.seconds, connections)
                     scored = max(1, int(r["answered"]) * batch)
                     took = r["span"]  # from the first request due to the last answer
-                    reused = (f", offered {per_s * batch:,.0f}/s, p99.9 {r['p999']:.1f} ms, "
-                              f"max {r['max']:.1f} ms, {int(r['late_sends']):,} requests sent over "
-                              f"1 ms late (every connection busy, or the client off the CPU; at "
-                              f"most {r['max_send_delay_ms']:.1f} ms)")  # fmt: skip
+                    reused = (f", offered {per_s * batch:,.0f}/s, {int(r['answered']):,} of "
+                              f"{int(r['requests']):,} requests answered, p99.9 {r['p999']:.1f} "
+                              f"ms, max {r['max']:.1f} ms, p50 of the first / last quarter of "
+                              f"the requests {r['first_quarter_p50']:.1f} / "
+                              f"{r['last_quarter_p50']:.1f} ms (alike when the server keeps up), "
+                              f"{int(r['late_sends']):,} requests sent over 1 ms late (every "
+                              f"connection busy, or the client off the CPU; at most "
+                              f"{r['max_send_delay_ms']:.1f} ms)")  # fmt: skip
                 drained = drain(url)
                 rate = scored / took
                 stored_rate = scored / (took + drained)

@@ -16,7 +16,8 @@
  *
  * RATE is requests per second. Prints one line, RESULT {json}: requests sent, answered (2xx),
  * errors (other statuses, closed connections, no answer within 30 s of the last send), the
- * achieved rate, the latency percentiles from the due time, and how late the sends were.
+ * achieved rate, the latency percentiles from the due time, how late the sends were, and the
+ * median latency of the first and of the last quarter of the requests (by due time).
  * Loopback only; bounded by SECONDS plus the 30 s drain.
  */
 #define _GNU_SOURCE
@@ -346,13 +347,28 @@ int main(int argc, char **argv) {
         if (latency[i] >= 0 && status[i] >= 200 && status[i] <= 299) ok[answered++] = latency[i];
     qsort(ok, (size_t)answered, sizeof *ok, compare);
     double span = last_answer - t0;
+    /* The median latency of the first and of the last quarter of the requests (by due time):
+     * alike for a server that keeps up; the last far later for one falling behind. */
+    double quarter[2] = {0.0, 0.0};
+    long q = total / 4;
+    double *part = malloc((size_t)(q > 0 ? q : 1) * sizeof *part);
+    for (int which = 0; which < 2 && q > 0; which++) {
+        long n = 0, from = which == 0 ? 0 : total - q;
+        for (long i = from; i < from + q; i++)
+            if (latency[i] >= 0 && status[i] >= 200 && status[i] <= 299) part[n++] = latency[i];
+        qsort(part, (size_t)n, sizeof *part, compare);
+        quarter[which] = percentile(part, n, 50);
+    }
+    free(part);
     printf("RESULT {\"offered_rate\": %.3f, \"seconds\": %.3f, \"requests\": %ld, "
            "\"answered\": %ld, \"errors\": %ld, \"answered_rate\": %.3f, \"span\": %.3f, "
            "\"p50\": %.3f, \"p95\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f, "
-           "\"late_sends\": %ld, \"max_send_delay_ms\": %.3f}\n",
+           "\"late_sends\": %ld, \"max_send_delay_ms\": %.3f, \"first_quarter_p50\": %.3f, "
+           "\"last_quarter_p50\": %.3f}\n",
            rate, seconds, total, answered, errors, span > 0 ? (double)answered / span : 0.0,
            span, percentile(ok, answered, 50), percentile(ok, answered, 95),
            percentile(ok, answered, 99), percentile(ok, answered, 99.9),
-           answered ? ok[answered - 1] : 0.0, late, max_send_delay * 1000.0);
+           answered ? ok[answered - 1] : 0.0, late, max_send_delay * 1000.0, quarter[0],
+           quarter[1]);
     return 0;
 }

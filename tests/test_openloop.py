@@ -110,6 +110,17 @@ def test_waiting_for_a_busy_connection_counts_in_the_latency(openloop: Path, tra
     assert result["p50"] > 500.0
     assert result["late_sends"] >= 40
     assert result["answered_rate"] < 30.0  # what the server managed, not what was offered
+    # Falling behind: the last quarter waited far longer than the first.
+    assert result["last_quarter_p50"] > result["first_quarter_p50"] + 1000.0
+
+
+def test_a_server_that_keeps_up_answers_both_quarters_alike(openloop: Path, traffic: Path) -> None:
+    with receiver(delay_s=0.01) as server:
+        result = run(openloop, server.port, traffic, first=1, batch=1, rate=100, seconds=1,
+                     connections=4)  # fmt: skip
+    assert (result["requests"], result["answered"], result["errors"]) == (100, 100, 0)
+    assert 10.0 <= result["first_quarter_p50"] < 100.0
+    assert 10.0 <= result["last_quarter_p50"] < 100.0
 
 
 def test_error_answers_are_counted(openloop: Path, traffic: Path) -> None:
