@@ -35,7 +35,11 @@ def coding_of(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
 def decompress(coding: bytes, body: bytes, limit: int) -> bytes | Reply:
     """`body` decoded from `coding`, or the reply that refuses it: 415 for a coding other than
     gzip and deflate (zlib-wrapped, or raw as some clients send it), 400 for a body that does
-    not decompress or is cut short, 413 for one larger than `limit` bytes decompressed."""
+    not decompress or is cut short, 413 for one larger than `limit` bytes decompressed. An
+    empty body stays empty whatever the coding (some clients send the header on every request,
+    a GET included)."""
+    if not body:
+        return body
     wbits = _WBITS.get(coding)
     if wbits is None:
         detail = (
