@@ -4,6 +4,7 @@ whether a transaction is indexed, not yet, or in a run cut short, and built by t
 from __future__ import annotations
 
 import random
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +43,19 @@ def _transactions(n: int, seed: int, offset: int = 0) -> list[Transaction]:
         )
         for i in range(n)
     ]
+
+
+def _gated_sorts(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Runs sorted by a thread wait for the returned event (so a test sees one under way)."""
+    gate, sort = threading.Event(), sqlite_backend._sort_run
+
+    def gated(*args: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            assert gate.wait(10), "the test never let the sort go on"
+        return sort(*args)
+
+    monkeypatch.setattr(sqlite_backend, "_sort_run", gated)
+    return gate
 
 
 def _write(store: Any, txs: list[Transaction]) -> None:
@@ -237,7 +251,10 @@ def test_a_run_is_written_in_chunks_and_read_beside_the_writes(
 
     more = _transactions(30, seed=14, offset=900)
     _write(store, more)
-    assert store.index_entities(rows=1) == 0  # the run is being read
+    gate = _gated_sorts(monkeypatch)
+    assert store.index_entities(rows=1) == 0  # the run is being sorted
+    assert store.index_entities(rows=1) == 0  # still
+    gate.set()
     written, deadline = 0, time.monotonic() + 10
     while not written and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -316,16 +333,21 @@ def test_an_in_memory_store_sorts_its_runs_on_its_one_connection(keyring: KeyRin
 
 
 def test_a_store_closed_while_a_run_is_sorted_leaves_it_to_the_next(
-    tmp_path: Path, keyring: KeyRing
+    tmp_path: Path, keyring: KeyRing, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Closing waits for the sort (it uses the indexing connection); nothing of the run was
     written, so the next store indexes those transactions."""
     url = f"sqlite:///{tmp_path / 'fw.db'}"
     txs = _transactions(50, seed=16)
+    gate = _gated_sorts(monkeypatch)
     with open_store(url, keyring) as store:
         store.migrate()
         _write(store, txs)
         assert store.index_entities(rows=1) == 0  # a thread sorts it
+        threading.Timer(0.3, gate.set).start()
+        started = time.monotonic()
+        store.close()
+        assert time.monotonic() - started >= 0.25  # it waited for the sort
     with open_store(url, keyring) as store:
         assert _indexed(store) == (0, 0)
         store.maintain(finish=True)
