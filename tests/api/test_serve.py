@@ -36,6 +36,22 @@ def _wait_ready(url: str, process: subprocess.Popen[str]) -> None:
     raise AssertionError("the server did not become ready in 90 s")
 
 
+def _children(pid: int, module: str) -> list[int]:
+    """The processes whose parent is `pid` and whose command line names `module` (Linux)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):  # gone meanwhile
+            continue
+        if parent == pid and module.encode() in command:
+            found.append(int(entry.name))
+    return found
+
+
 def test_a_rule_published_elsewhere_reaches_the_running_server(tmp_path: Path) -> None:
     home = tmp_path / "home"
     key = as_json(fraudwatch(home, "apikey", "create", "--role", "service", "--json"))["key"]
@@ -50,6 +66,11 @@ def test_a_rule_published_elsewhere_reaches_the_running_server(tmp_path: Path) -
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, server)
+        # Its writer process runs at a lower priority (store_writer_nice, 5 by default).
+        [writer] = _children(server.pid, "fraudwatch.scoring.writer_process")
+        assert os.getpriority(os.PRIO_PROCESS, writer) == min(
+            19, os.getpriority(os.PRIO_PROCESS, server.pid) + 5
+        )
         headers = {"Authorization": f"Bearer {key}"}
         client = httpx.Client(timeout=30)
 

@@ -209,3 +209,17 @@ def test_the_child_joins_what_arrived_while_it_wrote_up_to_its_limit() -> None:
     finally:
         ours.close()
         theirs.close()
+
+
+def test_the_child_runs_at_the_priority_it_is_given(app: Container) -> None:
+    """`fraudwatch serve`'s writer is niced (`store_writer_nice`): the answers go first when
+    both want a core."""
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    for nice in (0, 5):
+        writer = ProcessWriter(app.settings, nice=nice)
+        try:
+            process = writer._process
+            assert process is not None
+            assert os.getpriority(os.PRIO_PROCESS, process.pid) == min(19, mine + nice)
+        finally:
+            writer.close()

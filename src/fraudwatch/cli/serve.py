@@ -69,7 +69,9 @@ def serve_command(
     from fraudwatch.scoring.service import ScoringService
 
     with container() as app:
-        service = ScoringService.with_champion(app, writer=app.settings.store_writer)
+        service = ScoringService.with_champion(
+            app, writer=app.settings.store_writer, writer_nice=app.settings.store_writer_nice
+        )
         days = app.settings.warmup_days if warmup_days is None else warmup_days
         replayed = service.warm_up(days)
         err_console.print(f"features warmed up with {replayed:,} stored transactions ({days} days)")

@@ -71,10 +71,12 @@ class ScoringService:
         feature_set: FeatureSet | None = None,
         on_stored: Listener | None = None,
         writer: str = "thread",
+        writer_nice: int = 0,
     ) -> None:
         """`writer`: "thread" stores decisions from a thread of this process, "process" from a
         child process (`writer_process.py`: the write off this process's GIL; needs a database
-        other processes can open, not an in-memory one)."""
+        other processes can open, not an in-memory one), whose priority is `writer_nice` lower
+        than this process's."""
         settings = app.settings
         self.app = app
         self.feature_set = feature_set or default_feature_set()
@@ -114,7 +116,10 @@ class ScoringService:
         if writer == "process":  # the child opens the cases and writes the alert outbox
             self.projects_dashboard = settings.dashboard_projector
             self.writer = ProcessWriter(
-                settings, on_stored=self.events.publish, project=self.projects_dashboard
+                settings,
+                on_stored=self.events.publish,
+                project=self.projects_dashboard,
+                nice=writer_nice,
             )
         elif writer == "thread":
             self.events.subscribe("cases", self.cases.ingest)
@@ -133,14 +138,18 @@ class ScoringService:
         self.warmed_up = 0
 
     @classmethod
-    def with_champion(cls, app: Container, *, writer: str = "thread") -> ScoringService:
+    def with_champion(
+        cls, app: Container, *, writer: str = "thread", writer_nice: int = 0
+    ) -> ScoringService:
         """The service with the registry's champion model (rules-only when there is none);
         thresholds from the settings, else the ones the model was trained with."""
         from fraudwatch.scoring.model import champion
 
         feature_set = default_feature_set()
         model = champion(app.settings, feature_set.names)
-        return cls(app, model=model, feature_set=feature_set, writer=writer)
+        return cls(
+            app, model=model, feature_set=feature_set, writer=writer, writer_nice=writer_nice
+        )
 
     def vocabulary_for(self, rule_set: RuleSet) -> Vocabulary:
         return vocabulary(self.feature_set, set(rule_set.lists))

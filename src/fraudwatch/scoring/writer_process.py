@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import pickle
 import socket
 import subprocess
@@ -79,10 +80,12 @@ class ProcessWriter(QueuedWriter):
         start_timeout_s: float = 120.0,
         project: bool = False,
         join_limit: int = JOIN_LIMIT,
+        nice: int = 0,
     ) -> None:
         """`max_batch`: decisions per message to the child; `join_limit`: per transaction
         the child commits. `project`: the child also keeps the dashboard's rollups
-        (`analytics/projector.py`), off the scoring process too."""
+        (`analytics/projector.py`), off the scoring process too. `nice`: how much lower the
+        child's scheduling priority is than this process's (`store_writer_nice`)."""
         super().__init__(
             max_batch=max_batch,
             max_delay_s=max_delay_s,
@@ -93,6 +96,7 @@ class ProcessWriter(QueuedWriter):
         self._settings = settings
         self._project = project
         self._join_limit = join_limit
+        self._nice = nice
         self._start_timeout = start_timeout_s
         self._unacked: OrderedDict[int, tuple[list[Pair], bytes]] = OrderedDict()
         self._seq = 0
@@ -139,6 +143,7 @@ class ProcessWriter(QueuedWriter):
                     str(theirs.fileno()),
                     str(self._join_limit),
                     "project" if self._project else "",
+                    str(self._nice),
                 ],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
@@ -282,10 +287,12 @@ class Inbox:
             return taken, self._ended and not self._batches
 
 
-def child_main(conn: Connection, join_limit: int, project: bool) -> None:
+def child_main(conn: Connection, join_limit: int, project: bool, nice: int = 0) -> None:
     """The writer process: store each batch it receives (joining those waiting into one
     transaction), acknowledge it, then open cases from it; until the pipe closes. With
-    `project`, a thread keeps the dashboard's rollups."""
+    `project`, a thread keeps the dashboard's rollups; `nice` lowers its priority."""
+    if nice > 0:
+        os.nice(nice)
     from fraudwatch.alerts.dispatcher import AlertRouter
     from fraudwatch.analytics.projector import Projector
     from fraudwatch.bootstrap import bootstrap
@@ -357,4 +364,6 @@ def child_main(conn: Connection, join_limit: int, project: bool) -> None:
 
 
 if __name__ == "__main__":
-    child_main(Connection(int(sys.argv[1])), int(sys.argv[2]), sys.argv[3] == "project")
+    child_main(
+        Connection(int(sys.argv[1])), int(sys.argv[2]), sys.argv[3] == "project", int(sys.argv[4])
+    )
