@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,29 +54,19 @@ class Metrics:
             child = self._children[key] = metric.labels(*labels)
         return child
 
-    def observe(self, decisions: Sequence[Decision], *, stages: bool = True) -> None:
-        """Count the decisions' outcomes and rule hits, and (`stages`) the stage times of the
-        batch they were made in (once: a batch's decisions share them). Counted per batch, one
-        increment per outcome and rule: a counter's `inc` takes a lock."""
+    def observe(self, decisions: Sequence[Decision]) -> None:
+        """Count the decisions' outcomes and rule hits, and the stage times of the batch they
+        were made in (once: a batch's decisions share them). Counted per batch, one increment
+        per outcome and rule: a counter's `inc` takes a lock."""
         if not decisions:
             return
-        outcomes: dict[str, int] = {}
-        hits: dict[tuple[str, str], int] = {}
-        for decision in decisions:
-            outcome = decision.outcome.value
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
-            for rule in decision.rules_hit:
-                hits[rule, "false"] = hits.get((rule, "false"), 0) + 1
-            for rule in decision.shadow_hits:
-                hits[rule, "true"] = hits.get((rule, "true"), 0) + 1
+        outcomes = collections.Counter(d.outcome.value for d in decisions)
+        hits = collections.Counter((rule, "false") for d in decisions for rule in d.rules_hit)
+        hits.update((rule, "true") for d in decisions for rule in d.shadow_hits)
         child = self._child
         for outcome, count in outcomes.items():
             child(self.decisions, outcome).inc(count)
         for (rule, shadow), count in hits.items():
             child(self.rules_hits, rule, shadow).inc(count)
-        if stages:
-            self.observe_stages(decisions[0])
-
-    def observe_stages(self, decision: Decision) -> None:
-        for stage, ms in decision.latency_ms.items():
-            self._child(self.stage, stage).observe(ms / 1000)
+        for stage, ms in decisions[0].latency_ms.items():
+            child(self.stage, stage).observe(ms / 1000)

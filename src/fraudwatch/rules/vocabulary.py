@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fraudwatch.features.definitions import FeatureSet
+from fraudwatch.features.rows import ROW_FIELD
 from fraudwatch.rules.language import Type, Vocabulary
 
 #: transaction fields a scorer puts beside the features (flat canonical names)
@@ -36,23 +37,7 @@ FIELDS: dict[str, Type] = {
 #: rule field -> the feature row's attribute (`features.rows.TxRow`, `tx_table`'s column) for
 #: the fields rules read as the row holds them (`amount` apart: the row has millionths of a EUR)
 ROW_FIELDS: dict[str, str] = {
-    "card_token": "card",
-    "customer_id": "customer",
-    "account_id": "account",
-    "merchant_id": "merchant",
-    "terminal_id": "terminal",
-    "device_id": "device",
-    "ip_address": "ip",
-    "merchant_mcc": "mcc",
-    "channel": "channel",
-    "entry_mode": "entry_mode",
-    "currency": "currency",
-    "source": "source",
-    "merchant_country": "merchant_country",
-    "billing_country": "billing_country",
-    "shipping_country": "shipping_country",
-    "ip_country": "ip_country",
-    "hour_of_day": "hour",
+    name: attribute for name, attribute in ROW_FIELD.items() if name in FIELDS and name != "amount"
 }
 
 
