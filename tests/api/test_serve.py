@@ -66,10 +66,10 @@ def test_a_rule_published_elsewhere_reaches_the_running_server(tmp_path: Path) -
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, server)
-        # Its writer process runs at a lower priority (store_writer_nice, 5 by default).
+        # Its writer process runs at a lower priority (store_writer_nice, 19 by default).
         [writer] = _children(server.pid, "fraudwatch.scoring.writer_process")
         assert os.getpriority(os.PRIO_PROCESS, writer) == min(
-            19, os.getpriority(os.PRIO_PROCESS, server.pid) + 5
+            19, os.getpriority(os.PRIO_PROCESS, server.pid) + 19
         )
         headers = {"Authorization": f"Bearer {key}"}
         client = httpx.Client(timeout=30)
