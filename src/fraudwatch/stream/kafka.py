@@ -5,8 +5,8 @@ The consumer belongs to a consumer group and commits by hand only what the worke
 the background; a poll returns at once with what is queued (a batch grows by itself while the
 previous one is scored), or with the first message to arrive. It returns only messages of
 partitions it still owns, so after a rebalance a batch never carries messages another worker now
-reads. The producer batches with a short linger, waits for all replicas and is idempotent (no
-duplicates from its own retries).
+reads. The producer batches for up to 10 ms (`linger.ms`), waits for all replicas and is
+idempotent (no duplicates from its own retries). A flush sends at once whatever the linger.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
     "partition.assignment.strategy": "range",
 }
 PRODUCER_DEFAULTS: dict[str, Any] = {
-    "linger.ms": 2,
+    # Fewer, larger produce requests: on a throwaway Tansu, at 2,500-10,000 messages/s of 600
+    # bytes, produced -> received p99 20-21 ms at 10 against 59-77 ms at 2 (docs/streaming.md).
+    "linger.ms": 10,
     "batch.num.messages": 10_000,
     "queue.buffering.max.messages": 1_000_000,
     "acks": "all",
