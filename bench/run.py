@@ -19,6 +19,10 @@ BENCHMARKS = [
     ("rules", ["bench_rules.py", "--transactions", "20000", "--runs", "5"]),
     ("HTTP scoring API", ["bench_api.py", "--seconds", "15", "--runs", "3"]),
     ("HTTP scoring API, offered load", ["bench_api.py", "--load", "open", "--runs", "3"]),
+    (
+        "kafka transport alone",
+        ["bench_broker.py", "--runs", "3", "--linger", "2", "--linger", "10"],
+    ),
     ("kafka path end to end", ["bench_kafka.py", "--transactions", "200000", "--runs", "3"]),
     ("dashboard API", ["bench_dashboard.py", "--decisions", "1000000", "--runs", "3"]),
     ("case API", ["bench_cases.py"]),
