@@ -101,10 +101,25 @@ def wait_joined(
 ) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        alive(workers)
         if all(b"assigned [" in log.read_bytes() for _, log in workers):
             return
         time.sleep(0.2)
     raise SystemExit("workers did not join the group in time")
+
+
+def alive(workers: list[tuple[subprocess.Popen[bytes], Path]]) -> None:
+    """Stop the benchmark at once, with the worker's log, when a worker has exited."""
+    for process, log in workers:
+        if process.poll() is not None:
+            lines = log.read_text(errors="replace").splitlines()
+            starts = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
+            if starts:  # its innermost frames and the error (what follows is exit noise)
+                rest = lines[starts[-1] + 1 :]
+                end = next((i for i, line in enumerate(rest) if not line.startswith(" ")), -1)
+                lines = rest[max(0, end - 12) : end + 1]
+            excerpt = "\n".join(lines[-40:])
+            raise SystemExit(f"a worker exited (code {process.returncode}):\n{excerpt}")
 
 
 def finish(workers: list[tuple[subprocess.Popen[bytes], Path]]) -> list[dict[str, Any]]:
@@ -161,6 +176,7 @@ class Stored:
 
     def __init__(self, home: Path, database: str | None) -> None:
         self.home = home
+        self.workers: list[tuple[subprocess.Popen[bytes], Path]] = []  # checked while waiting
         self.conn = None if database is None else psycopg.connect(database, autocommit=True)
 
     def count(self) -> int:
@@ -175,6 +191,7 @@ class Stored:
         """Wait until `count` decisions are stored; returns when (epoch seconds, ~50 ms)."""
         deadline = time.monotonic() + timeout_s
         while self.count() < count:
+            alive(self.workers)
             if time.monotonic() > deadline:
                 raise SystemExit(f"only {self.count():,} of {count:,} decisions stored in time")
             time.sleep(0.05)
@@ -276,6 +293,7 @@ def one_run(
             logs,
             database,
         )
+        stored.workers = workers
         try:
             wait_joined(workers)
             producer = KafkaProducer(bootstrap_servers)
