@@ -116,7 +116,9 @@ def alive(workers: list[tuple[subprocess.Popen[bytes], Path]]) -> None:
             starts = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
             if starts:  # its innermost frames and the error (what follows is exit noise)
                 rest = lines[starts[-1] + 1 :]
-                end = next((i for i, line in enumerate(rest) if not line.startswith(" ")), -1)
+                end = next(
+                    (i for i, line in enumerate(rest) if not line.startswith(" ")), len(rest) - 1
+                )
                 lines = rest[max(0, end - 12) : end + 1]
             excerpt = "\n".join(lines[-40:])
             raise SystemExit(f"a worker exited (code {process.returncode}):\n{excerpt}")
