@@ -24,6 +24,7 @@ import numpy as np
 
 from fraudwatch.devtools.kafka import throwaway_tansu
 from fraudwatch.stream.kafka import PRODUCER_DEFAULTS, KafkaConsumer, KafkaProducer, ensure_topics
+from fraudwatch.stream.load import send
 
 TOPIC = "bench.transport"
 JOIN_TIMEOUT_S = 60.0
@@ -31,20 +32,11 @@ DRAIN_S = 2.0  # how long the consumer goes on reading after the producer has fi
 
 
 def produce(bootstrap: str, rate: float, count: int, size: int, linger: float) -> None:
-    """`count` messages at `rate` per second, keyed over 1,000 keys, then a flush."""
+    """`count` messages at `rate` per second, keyed over 1,000 keys, then a flush (the load
+    producer's own pacing, `stream.load.send`)."""
     producer = KafkaProducer(bootstrap, config={"linger.ms": linger})
     payload = b"x" * size
-    started = time.perf_counter()
-    sent = 0
-    while sent < count:
-        due = min(count, int((time.perf_counter() - started) * rate))
-        if due > sent:
-            producer.produce_many(
-                TOPIC, [(str(i % 1000).encode(), payload) for i in range(sent, due)]
-            )
-            sent = due
-        time.sleep(0.001)
-    producer.flush(30)
+    send(((str(i % 1000).encode(), payload) for i in range(count)), producer, TOPIC, rate=rate)
 
 
 def one_run(args: Any, linger: float) -> dict[str, float]:
