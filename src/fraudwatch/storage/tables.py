@@ -12,10 +12,13 @@ Personal data is stored only as AES-256-GCM ciphertexts (`*_enc` columns, see `c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     Float,
     Index,
     Integer,
@@ -25,7 +28,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
+    or_,
+    select,
     text,
+    tuple_,
 )
 
 from fraudwatch.storage.types import Money, UtcDateTime, json_type
@@ -194,10 +201,27 @@ decisions = Table(
     Column("rules_hit", json_type()),
     Column("reasons", json_type()),
     Column("latency_ms", json_type()),
+    # On SQLite the key is (event_time, transaction_id): decisions are inserted in time order,
+    # near the end of the key, not at random places (revision 0013). Find them by id with
+    # `decisions_of`, never by `transaction_id` alone: that would read the whole table there.
     PrimaryKeyConstraint("transaction_id", "event_time", name="pk_decisions"),
 )
-Index("ix_decisions_event_time", decisions.c.event_time)
+Index("ix_decisions_event_time", decisions.c.event_time).ddl_if(dialect="postgresql")
 Index("ix_decisions_outcome_time", decisions.c.outcome, decisions.c.event_time)
+
+
+def decisions_of(ids: Sequence[str]) -> ColumnElement[bool]:
+    """The condition on `decisions` for the decisions of the transactions `ids`: key lookups on
+    either store. SQLite finds each decision's event time by its transaction's key (or, for a
+    decision stored without its transaction, by its `event_keys` row), then the decision by
+    (event_time, transaction_id); PostgreSQL by its key's transaction_id."""
+    x, keys, rows = transactions.c, event_keys.c, decisions.c
+    key = tuple_(rows.event_time, rows.transaction_id)
+    # Two IN lists, not one of a UNION: SQLite looks up neither a compound subquery's rows.
+    of_transactions = select(x.event_time, x.transaction_id).where(x.transaction_id.in_(ids))
+    registered = select(keys.event_time, keys.id).where(keys.kind == "decision", keys.id.in_(ids))
+    return and_(rows.transaction_id.in_(ids), or_(key.in_(of_transactions), key.in_(registered)))
+
 
 event_keys = Table(
     "event_keys",

@@ -122,6 +122,23 @@ def _sort_run(raw: sqlite3.Connection, upto: int, newest: int) -> _Run:
     return newest, (first or 1) - 1, last or 0
 
 
+def _stored_sql(table: str, n: int) -> str:
+    """Which of `n` ids have a row in `table`: transactions by their primary key's prefix (rows
+    stored before revision 0011 have a registry row too), decisions through their transaction's
+    key or their registry row, as `tables.decisions_of` (parameters: the ids, then for decisions
+    the ids, the kind and the ids again)."""
+    marks = ", ".join("?" * n)
+    query = f"SELECT transaction_id FROM {table} WHERE transaction_id IN ({marks})"
+    if table == "decisions":
+        query += (
+            " AND ((event_time, transaction_id) IN (SELECT event_time, transaction_id"
+            f" FROM transactions WHERE transaction_id IN ({marks}))"
+            " OR (event_time, transaction_id) IN (SELECT event_time, id FROM event_keys"
+            f" WHERE kind = ? AND id IN ({marks})))"
+        )
+    return query
+
+
 class SQLiteEventStore(SqlEventStore):
     """The embedded store (`sqlite:///path/to/fraudwatch.db`; `sqlite://` is in memory)."""
 
@@ -143,6 +160,7 @@ class SQLiteEventStore(SqlEventStore):
     def __init__(self, url: str, keyring: KeyRing, *, months_ahead: int = 3) -> None:
         super().__init__(url, keyring, months_ahead=months_ahead)
         self._indexing = threading.Lock()  # one indexing call at a time
+        self._writing = threading.local()  # the batch being written, per thread: `_insert_new`
 
     def _create_engine(self, url: str) -> Engine:
         options: dict[str, Any] = {
@@ -384,6 +402,11 @@ class SQLiteEventStore(SqlEventStore):
                 raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
         return True
 
+    def _before_write(self, parts: Sequence[KeyedRows]) -> None:
+        self._writing.transactions = {
+            (key[0], key[2]) for part in parts if part.kind == TRANSACTION for key in part.keys
+        }
+
     def _insert_new(self, conn: Connection, part: KeyedRows) -> None:
         ids = [key[0] for key in part.keys]
         # A transaction's or a decision's key is its own table's primary key here (no partitions
@@ -400,11 +423,20 @@ class SQLiteEventStore(SqlEventStore):
             return
         # The sqlite3 connection itself, to stream rows into executemany as they are encoded.
         raw = cast(sqlite3.Connection, conn.connection.driver_connection)
-        if not own_key:
+        registered = (key for key in part.keys if key[0] in fresh)
+        if part.kind == DECISION:
+            # A decision is found through its transaction's row (`tables.decisions_of`); one
+            # written without its transaction in the same batch (never by the scorers) gets
+            # a registry row to be found by instead (its hash there is unused: `known_hashes`).
+            batch: set[tuple[str, Any]] = getattr(self._writing, "transactions", set())
+            registered = (
+                (key[0], b"", key[2]) for key in registered if (key[0], key[2]) not in batch
+            )
+        if not own_key or part.kind == DECISION:
             raw.executemany(
                 "INSERT OR IGNORE INTO event_keys (kind, id, content_hash, event_time) "
                 "VALUES (?, ?, ?, ?)",
-                ((part.kind, *key) for key in part.keys if key[0] in fresh),
+                ((part.kind, *key) for key in registered),
             )
         columns = ", ".join(part.columns)
         marks = ", ".join("?" * len(part.columns))
@@ -414,15 +446,11 @@ class SQLiteEventStore(SqlEventStore):
         )
 
     def _stored_in_table(self, conn: Connection, table: str, ids: list[str]) -> set[str]:
-        """The ids among `ids` with a row in `table` (transactions or decisions: primary-key
-        prefix lookups; rows stored before revision 0011 have a registry row too)."""
+        """The ids among `ids` with a row in `table`, by keys alone (`_stored_sql`)."""
         stored: set[str] = set()
         for chunk in _chunks(ids, self.id_chunk):
-            marks = ", ".join("?" * len(chunk))
-            rows = conn.exec_driver_sql(
-                f"SELECT transaction_id FROM {table} WHERE transaction_id IN ({marks})",
-                tuple(chunk),
-            )
+            parameters = (*chunk, *chunk, DECISION, *chunk) if table == "decisions" else chunk
+            rows = conn.exec_driver_sql(_stored_sql(table, len(chunk)), tuple(parameters))
             stored.update(row_id for (row_id,) in rows)
         return stored
 
@@ -432,19 +460,19 @@ class SQLiteEventStore(SqlEventStore):
         return None if row is None else self._decoder.transaction(row)
 
     def get_decision(self, transaction_id: str) -> Decision | None:
-        """The stored decision of a transaction, by the decisions' own primary key."""
+        """The stored decision of a transaction, through its transaction's key."""
         row = self._first_row(t.decisions, transaction_id)
         return None if row is None else self._decoder.decision(row)
 
     def _first_row(self, table: Table, transaction_id: str) -> RowMapping | None:
-        """The earliest row of `transaction_id` in a table keyed (transaction_id, event_time)."""
+        """The earliest row of `transaction_id` in transactions or decisions."""
         rows = table.c
-        query = (
-            select(table)
-            .where(rows.transaction_id == transaction_id)
-            .order_by(rows.event_time)
-            .limit(1)
+        found = (
+            t.decisions_of([transaction_id])
+            if table is t.decisions
+            else rows.transaction_id == transaction_id
         )
+        query = select(table).where(found).order_by(rows.event_time).limit(1)
         with self._engine.connect() as conn:
             return conn.execute(query).mappings().first()
 
@@ -457,13 +485,12 @@ class SQLiteEventStore(SqlEventStore):
         if kind != DECISION:
             return super().known_hashes(kind, ids)
         found: dict[str, bytes] = {}
-        rows = t.decisions.c
         with self._engine.connect() as conn:
-            # Which ids have a decision first, by the primary key alone: the streaming worker
+            # Which ids have a decision first, by keys alone: the streaming worker
             # asks this of every batch, and nearly always none has.
             unique = sorted(self._stored_in_table(conn, "decisions", list(dict.fromkeys(ids))))
             for chunk in _chunks(unique, self.id_chunk):
-                query = select(t.decisions).where(rows.transaction_id.in_(chunk))
+                query = select(t.decisions).where(t.decisions_of(chunk))
                 for row in conn.execute(query).mappings():
                     decision = self._decoder.decision(row)
                     found.setdefault(decision.transaction_id, decision_digest(decision))
