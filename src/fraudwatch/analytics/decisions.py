@@ -260,7 +260,7 @@ def decided_after(
         return [], cursor
     last = window[-1]
     ids = [row.transaction_id for row in window]
-    query = where.apply(_base()).where(t.decisions_of(ids))
+    query = where.apply(_base()).where(t.decisions_of(ids, conn.dialect.name))
     rows = sorted(conn.execute(query).all(), key=lambda r: (r.decided_at, r.transaction_id))
     items = [(cursors.encode(v.decided_at, v.transaction_id), v) for v in _views(conn, rows)]
     return items, cursors.encode(last.decided_at, last.transaction_id)
@@ -268,7 +268,9 @@ def decided_after(
 
 def one(conn: Connection, transaction_id: str) -> tuple[DecisionView, Any] | None:
     """A decision and its transaction's row (None: no decision stored)."""
-    row = conn.execute(_base().where(t.decisions_of([transaction_id])).limit(1)).first()
+    row = conn.execute(
+        _base().where(t.decisions_of([transaction_id], conn.dialect.name)).limit(1)
+    ).first()
     if row is None:
         return None
     view = _views(conn, [row])[0]

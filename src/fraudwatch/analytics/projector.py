@@ -358,7 +358,9 @@ def _rows_of(conn: Connection, ids: Sequence[str]) -> list[Any]:
     rows: list[Any] = []
     for start in range(0, len(ids), ID_CHUNK):
         chunk = list(ids[start : start + ID_CHUNK])
-        rows.extend(conn.execute(_facts_query().where(t.decisions_of(chunk))).all())
+        rows.extend(
+            conn.execute(_facts_query().where(t.decisions_of(chunk, conn.dialect.name))).all()
+        )
     return rows
 
 

@@ -28,7 +28,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    and_,
     or_,
     select,
     text,
@@ -210,17 +209,22 @@ Index("ix_decisions_event_time", decisions.c.event_time).ddl_if(dialect="postgre
 Index("ix_decisions_outcome_time", decisions.c.outcome, decisions.c.event_time)
 
 
-def decisions_of(ids: Sequence[str]) -> ColumnElement[bool]:
-    """The condition on `decisions` for the decisions of the transactions `ids`: key lookups on
-    either store. SQLite finds each decision's event time by its transaction's key (or, for a
-    decision stored without its transaction, by its `event_keys` row), then the decision by
-    (event_time, transaction_id); PostgreSQL by its key's transaction_id."""
-    x, keys, rows = transactions.c, event_keys.c, decisions.c
+def decisions_of(ids: Sequence[str], dialect: str) -> ColumnElement[bool]:
+    """The condition on `decisions` for the decisions of the transactions `ids`, key lookups
+    on either store. PostgreSQL: its key's transaction_id. SQLite: each decision's event time
+    from its transaction's key (or, for a decision stored without its transaction, from its
+    `event_keys` row), then the decision by (event_time, transaction_id); not with its
+    transaction_id among `ids` as well: SQLite would then look up every pair of an event time
+    and an id."""
+    rows = decisions.c
+    if dialect == "postgresql":
+        return rows.transaction_id.in_(ids)
+    x, keys = transactions.c, event_keys.c
     key = tuple_(rows.event_time, rows.transaction_id)
     # Two IN lists, not one of a UNION: SQLite looks up neither a compound subquery's rows.
     of_transactions = select(x.event_time, x.transaction_id).where(x.transaction_id.in_(ids))
     registered = select(keys.event_time, keys.id).where(keys.kind == "decision", keys.id.in_(ids))
-    return and_(rows.transaction_id.in_(ids), or_(key.in_(of_transactions), key.in_(registered)))
+    return or_(key.in_(of_transactions), key.in_(registered))
 
 
 event_keys = Table(
