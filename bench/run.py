@@ -15,6 +15,7 @@ BENCHMARKS = [
     ("online features on Redis", ["bench_features_redis.py"]),
     ("offline features", ["bench_features_offline.py", "--transactions", "200000", "--runs", "3"]),
     ("storage writes", ["bench_storage.py", "--rows", "100000", "--runs", "3", "--batch", "20000"]),
+    ("SQLite key orders", ["bench_sqlite_keys.py", "--runs", "3"]),
     ("detection models", ["bench_models.py", "--transactions", "200000", "--runs", "3"]),
     ("rules", ["bench_rules.py", "--transactions", "20000", "--runs", "5"]),
     ("HTTP scoring API", ["bench_api.py", "--seconds", "15", "--runs", "3"]),
