@@ -6,7 +6,8 @@ commit. Keyed by time first, decisions arrive near the end of the key, as the tr
 do, and a commit rewrites a few pages. `ix_decisions_event_time` is that key's prefix: dropped.
 A lookup by transaction id alone goes through the transaction's row, whose key gives the event
 time (`tables.decisions_of`); a decision stored without its transaction has an `event_keys` row
-for that instead (written here for those stored before). The rows are copied in key order.
+for that instead (written here for those stored before). The rows are copied in key order
+(3.1 s for 300,000 decisions, docs/benchmarks.md).
 PostgreSQL keeps its key: it finds a decision by id through `event_keys` and its partitions.
 
 Revision ID: 0013
