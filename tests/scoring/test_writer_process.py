@@ -23,7 +23,7 @@ from fraudwatch.decisions.model import Decision, Outcome
 from fraudwatch.events.model import Card, Transaction, content_hash
 from fraudwatch.scoring.service import ScoringService
 from fraudwatch.scoring.writer import Pair
-from fraudwatch.scoring.writer_process import Inbox, ProcessWriter, _Batch
+from fraudwatch.scoring.writer_process import CASES_EVERY_S, Inbox, ProcessWriter, _Batch
 from fraudwatch.settings import load_settings
 from fraudwatch.storage import WriteBatch
 from fraudwatch.storage import tables as t
@@ -209,6 +209,55 @@ def test_the_child_joins_what_arrived_while_it_wrote_up_to_its_limit() -> None:
     finally:
         ours.close()
         theirs.close()
+
+
+def test_the_inbox_waits_for_a_first_batch_only_until_asked() -> None:
+    one = Decision(
+        transaction_id="p-1", event_time=T0, decided_at=T0, outcome=Outcome.REVIEW, risk_score=0.5
+    )
+    ours, theirs = (Connection(end.detach()) for end in socket.socketpair())
+    try:
+        inbox = Inbox(ours)
+        started = time.monotonic()
+        assert inbox.take(1000, started, until=started + 0.2) == ([], False)  # none came
+        assert 0.15 <= time.monotonic() - started < 5
+        theirs.send_bytes(_message(1, 10, one))
+        batches, ended = inbox.take(1000, time.monotonic(), until=time.monotonic() + 30)
+        assert [b.seq for b in batches] == [1] and not ended
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_the_child_opens_cases_soon_without_another_batch(app: Container) -> None:
+    """Cases are opened at most every `CASES_EVERY_S`, in one transaction, and also when no
+    further batch comes (the child does not wait for one to open them)."""
+    app.control.add_to_list("blocked_cards", [LISTED], by="test")
+    service = ScoringService(app, writer="process")
+    try:
+        decisions = service.score([_tx(i) for i in range(50)] + [_tx(500, card=LISTED)])
+        assert decisions[-1].outcome is Outcome.BLOCK
+        assert service.writer.flush(60)
+        flagged = {d.transaction_id for d in decisions if d.outcome is not Outcome.APPROVE}
+        deadline = time.monotonic() + 10 * CASES_EVERY_S + 5
+        members: set[str] = set()
+        while time.monotonic() < deadline and members != flagged:
+            time.sleep(0.05)
+            with app.store.engine.connect() as conn:
+                members = set(conn.execute(select(t.case_decisions.c.transaction_id)).scalars())
+        assert "p-500" in flagged and members == flagged
+        # ... and while batches keep coming (each of them before the cases are due)
+        service.score([_tx(501, card=LISTED)])
+        deadline, n = time.monotonic() + 10 * CASES_EVERY_S + 5, 1000
+        while time.monotonic() < deadline and "p-501" not in members:
+            service.score([_tx(n)])
+            n += 1
+            time.sleep(CASES_EVERY_S / 20)
+            with app.store.engine.connect() as conn:
+                members = set(conn.execute(select(t.case_decisions.c.transaction_id)).scalars())
+        assert "p-501" in members
+    finally:
+        service.close()
 
 
 def test_the_child_runs_at_the_priority_it_is_given(app: Container) -> None:

@@ -10,9 +10,9 @@ batches arriving within `store_commit_interval_s` of the last commit, or while i
 the last one, are joined into one larger transaction, up to `join_limit` decisions (far fewer
 index pages written per decision: the random-key indexes' pages are shared by more of them; a
 thread of the child reads the pipe meanwhile, see `Inbox`). It then opens the investigators'
-cases from the flagged decisions (the child owns that write too). The child acknowledges each
-batch once it is durably stored; only then do waiters return and the `on_stored` listeners run,
-in the scoring process, with the pairs it kept.
+cases from the flagged decisions, at most every `CASES_EVERY_S` (the child owns that write
+too). The child acknowledges each batch once it is durably stored; only then do waiters return
+and the `on_stored` listeners run, in the scoring process, with the pairs it kept.
 
 Nothing is lost when the child dies: every batch not yet acknowledged is sent again, in order, to
 a new child (writes are idempotent, so a batch stored just before the crash is skipped).
@@ -34,13 +34,20 @@ from multiprocessing.connection import Connection
 
 import msgspec
 
-from fraudwatch.decisions.model import Decision
+from fraudwatch.decisions.model import Decision, Outcome
 from fraudwatch.events.model import Transaction
 from fraudwatch.runtime import quiet_garbage_collector
 from fraudwatch.scoring.writer import Features, Listener, Pair, QueuedWriter, write_batch
 from fraudwatch.settings import Settings
 
 log = logging.getLogger(__name__)
+CASES_EVERY_S = 0.5
+"""The child opens the cases of the flagged decisions it has stored at most this often (and as
+it stops), in one transaction for all of them. Opened after each batch, they took a second
+commit per batch, with random-key inserts of their own: 0.56 ms per batch (p50, 3.6 ms at p90)
+against 4 ms for the batch's own write, at 2,000 decisions/s in batches of about 24
+(docs/benchmarks.md), all of it before the next batch could be stored. A crash loses none: the
+next start opens what is missing (`ScoringService.catch_up_cases`)."""
 JOIN_LIMIT = 20_000
 """Most decisions the child joins into one transaction. On SQLite, with the benchmark
 scenario's 300,000 stored transactions, the writer's CPU per decided transaction was 75-78 µs
@@ -267,13 +274,18 @@ class Inbox:
         with self._state:
             return self._size
 
-    def take(self, limit: int, due: float) -> tuple[list[_Batch], bool]:
+    def take(self, limit: int, due: float, until: float | None = None) -> tuple[list[_Batch], bool]:
         """Waits for a batch, then for more until `due` (monotonic; not at all once it has
         passed) or until `limit` decisions have come, and returns the batches that hold at
         most `limit` (the first whatever its size), with whether the stream has ended (then
-        nothing more will come)."""
+        nothing more will come). With `until` (monotonic), it waits for the first batch only
+        until then, and may return none while the stream goes on."""
         with self._state:
-            self._state.wait_for(lambda: self._batches or self._ended)
+            if not self._state.wait_for(
+                lambda: self._batches or self._ended,
+                None if until is None else max(0.0, until - time.monotonic()),
+            ):
+                return [], False
             while self._size < limit and not self._ended:
                 left = due - time.monotonic()
                 if left <= 0 or not self._state.wait(left):
@@ -315,6 +327,17 @@ def child_main(conn: Connection, join_limit: int, project: bool, nice: int = 0) 
     projector = Projector(store.engine) if project else None
     if projector is not None:
         projector.start()
+    flagged: list[Pair] = []  # stored, their cases not opened yet
+    cases_due: float | None = None  # when to open them (monotonic)
+
+    def open_cases() -> None:
+        nonlocal flagged, cases_due
+        try:
+            cases.ingest(flagged)
+        except Exception:  # cases are caught up at the next start (catch_up_cases)
+            log.exception("opening cases for %d decisions failed", len(flagged))
+        flagged, cases_due = [], None
+
     quiet_garbage_collector()
     conn.send_bytes(b"ready")
     inbox = Inbox(conn)  # batches sent meanwhile wait in it
@@ -325,9 +348,13 @@ def child_main(conn: Connection, join_limit: int, project: bool, nice: int = 0) 
     try:
         while not stopping:
             # What arrived while the last batch was written, or soon after (when idle).
-            batches, stopping = inbox.take(join_limit, committed + interval)
-            if not batches:  # stop, or the parent is gone
-                return
+            batches, stopping = inbox.take(join_limit, committed + interval, cases_due)
+            if not batches:  # cases due while no batch came; or stop, or the parent is gone
+                if flagged:
+                    open_cases()
+                if stopping:
+                    return
+                continue
             pairs = [pair for batch in batches for pair in batch.pairs]
             features = {tid: f for batch in batches for tid, f in batch.features.items()}
             committed = time.monotonic()
@@ -347,10 +374,12 @@ def child_main(conn: Connection, join_limit: int, project: bool, nice: int = 0) 
                     conn.send_bytes(_encode(_Ack(batch.seq, True)))
             except OSError:  # the parent is gone: no one waits for these acknowledgements
                 return
-            try:
-                cases.ingest(pairs)
-            except Exception:  # cases are caught up at the next start (catch_up_cases)
-                log.exception("opening cases for %d decisions failed", len(pairs))
+            fresh = [pair for pair in pairs if pair[1].outcome is not Outcome.APPROVE]
+            if fresh and not flagged:
+                cases_due = time.monotonic() + CASES_EVERY_S
+            flagged += fresh
+            if cases_due is not None and (stopping or time.monotonic() >= cases_due):
+                open_cases()
             store.maintain()  # SQLite: the next part of the entity index, in key order
             if restart_log is not None:  # SQLite: start an over-long log over, between writes
                 try:
@@ -358,6 +387,8 @@ def child_main(conn: Connection, join_limit: int, project: bool, nice: int = 0) 
                 except Exception:  # the log grows on meanwhile; the next batch tries again
                     log.exception("restarting the write-ahead log failed")
     finally:
+        if flagged:  # stored before the stop (after a kill, the next start opens them)
+            open_cases()
         if projector is not None:
             projector.stop()
         app.close()
