@@ -103,6 +103,37 @@ def test_a_killed_child_is_replaced_and_nothing_is_lost_or_doubled(app: Containe
     service.close()
 
 
+def test_cases_not_yet_opened_by_a_killed_child_are_opened_by_the_next(app: Container) -> None:
+    """The child opens cases some time after it stored their decisions; killed in between, the
+    stored decisions' cases are opened by its replacement, once each."""
+    app.control.add_to_list("blocked_cards", [LISTED], by="test")
+    service = ScoringService(app, writer="process")
+    writer = service.writer
+    assert isinstance(writer, ProcessWriter) and writer._process is not None
+    try:
+        os.kill(writer._process.pid, signal.SIGSTOP)  # it stores nothing until killed
+        decisions = service.score([_tx(i) for i in range(20)] + [_tx(500, card=LISTED)])
+        flagged = {d.transaction_id for d in decisions if d.outcome is not Outcome.APPROVE}
+        assert "p-500" in flagged
+        os.kill(writer._process.pid, signal.SIGCONT)
+        assert writer.flush(60)  # stored and acknowledged; the cases wait CASES_EVERY_S
+        os.kill(writer._process.pid, signal.SIGKILL)
+        with app.store.engine.connect() as conn:
+            opened = set(conn.execute(select(t.case_decisions.c.transaction_id)).scalars())
+        assert opened != flagged  # killed before opening them (else this test tests nothing)
+        service.score([_tx(i) for i in range(600, 610)])  # meets the dead child: a new one
+        assert writer.flush(120) and writer.restarts == 1
+        _until(lambda: flagged <= _case_members(app), timeout=10 * CASES_EVERY_S + 5)
+    finally:
+        service.close()
+    assert flagged <= _case_members(app)
+
+
+def _case_members(app: Container) -> set[str]:
+    with app.store.engine.connect() as conn:
+        return set(conn.execute(select(t.case_decisions.c.transaction_id)).scalars())
+
+
 def test_a_new_child_indexes_what_an_earlier_writer_left_unindexed(app: Container) -> None:
     """Transactions a writer stored without indexing their entities (it stopped or crashed
     before its next run) are indexed by the next writer process as it starts, with no write."""

@@ -47,7 +47,8 @@ it stops), in one transaction for all of them. Opened after each batch, they too
 commit per batch, with random-key inserts of their own: 0.56 ms per batch (p50, 3.6 ms at p90)
 against 4 ms for the batch's own write, at 2,000 decisions/s in batches of about 24
 (docs/benchmarks.md), all of it before the next batch could be stored. A crash loses none: the
-next start opens what is missing (`ScoringService.catch_up_cases`)."""
+scoring process keeps the flagged pairs until the child says their cases are opened, and sends
+them to a new child with the batches it has not stored."""
 JOIN_LIMIT = 20_000
 """Most decisions the child joins into one transaction. On SQLite, with the benchmark
 scenario's 300,000 stored transactions, the writer's CPU per decided transaction was 75-78 µs
@@ -66,6 +67,7 @@ class _Ack(msgspec.Struct, array_like=True):
     seq: int
     stored: bool
     error: str | None = None
+    cases: bool = False  # not a batch stored: the cases of the batches up to `seq` are opened
 
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -106,6 +108,9 @@ class ProcessWriter(QueuedWriter):
         self._nice = nice
         self._start_timeout = start_timeout_s
         self._unacked: OrderedDict[int, tuple[list[Pair], bytes]] = OrderedDict()
+        # The flagged pairs of stored batches whose cases the child has not opened yet: sent
+        # again to a new child, as the batches not stored are.
+        self._uncased: OrderedDict[int, list[Pair]] = OrderedDict()
         self._seq = 0
         self.restarts = 0
         self._process: subprocess.Popen[bytes] | None = None
@@ -184,6 +189,9 @@ class ProcessWriter(QueuedWriter):
             self.restarts += 1
             with self._state:
                 again = [payload for _, payload in self._unacked.values()]
+                if self._uncased:  # stored already: the child skips the write, opens the cases
+                    uncased = [pair for pairs in self._uncased.values() for pair in pairs]
+                    again.insert(0, _encode(_Batch(next(reversed(self._uncased)), uncased, {})))
             for payload in again:
                 conn.send_bytes(payload)
         log.warning("writer process restarted; %d batches sent again", len(again))
@@ -226,12 +234,20 @@ class ProcessWriter(QueuedWriter):
                 log.error("the writer process stopped (exit code %s)", self._exitcode())
                 self._restart()
                 continue
+            if ack.cases:
+                with self._state:
+                    while self._uncased and next(iter(self._uncased)) <= ack.seq:
+                        self._uncased.popitem(last=False)
+                continue
             if not ack.stored:
                 self.failures += 1
                 log.error("the writer process could not store a batch: %s; retrying", ack.error)
                 continue
             with self._state:
                 items, _ = self._unacked.pop(ack.seq, ([], b""))
+                flagged = [pair for pair in items if pair[1].outcome is not Outcome.APPROVE]
+                if flagged:
+                    self._uncased[ack.seq] = flagged
             self._done(items)
 
     def _exitcode(self) -> int | None:
@@ -328,12 +344,15 @@ def child_main(conn: Connection, join_limit: int, project: bool, nice: int = 0) 
     if projector is not None:
         projector.start()
     flagged: list[Pair] = []  # stored, their cases not opened yet
+    flagged_upto = 0  # the last batch with some of them
     cases_due: float | None = None  # when to open them (monotonic)
 
     def open_cases() -> None:
         nonlocal flagged, cases_due
         try:
             cases.ingest(flagged)
+            with contextlib.suppress(OSError):  # the parent keeps them until it hears this
+                conn.send_bytes(_encode(_Ack(flagged_upto, True, cases=True)))
         except Exception:  # cases are caught up at the next start (catch_up_cases)
             log.exception("opening cases for %d decisions failed", len(flagged))
         flagged, cases_due = [], None
@@ -375,9 +394,11 @@ def child_main(conn: Connection, join_limit: int, project: bool, nice: int = 0) 
             except OSError:  # the parent is gone: no one waits for these acknowledgements
                 return
             fresh = [pair for pair in pairs if pair[1].outcome is not Outcome.APPROVE]
-            if fresh and not flagged:
-                cases_due = time.monotonic() + CASES_EVERY_S
-            flagged += fresh
+            if fresh:
+                if not flagged:
+                    cases_due = time.monotonic() + CASES_EVERY_S
+                flagged += fresh
+                flagged_upto = max(flagged_upto, *(batch.seq for batch in batches))
             if cases_due is not None and (stopping or time.monotonic() >= cases_due):
                 open_cases()
             store.maintain()  # SQLite: the next part of the entity index, in key order
