@@ -36,7 +36,7 @@ from pathlib import Path
 
 DESIGNS = ("random", "decisions-by-time", "both-by-time")
 START = 1_767_225_600.0  # 2026-01-01, UTC
-WAL_LIMIT = 200 * 1024 * 1024  # the log is started over past this size (the store's own limit)
+WAL_LIMIT = 200 * 1024 * 1024  # the log is started over past this (the store's default: 1 GiB)
 
 _TX_KEY = {
     "random": "PRIMARY KEY (transaction_id, event_time)",

@@ -245,8 +245,9 @@ class ProcessWriter(QueuedWriter):
                 continue
             with self._state:
                 items, _ = self._unacked.pop(ack.seq, ([], b""))
-                flagged = [pair for pair in items if pair[1].outcome is not Outcome.APPROVE]
-                if flagged:
+            flagged = [pair for pair in items if pair[1].outcome is not Outcome.APPROVE]
+            if flagged:  # (this thread alone restarts the child: no resend in between)
+                with self._state:
                     self._uncased[ack.seq] = flagged
             self._done(items)
 
