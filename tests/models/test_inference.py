@@ -62,6 +62,25 @@ def test_anomaly_kernel_equals_scikit_learn() -> None:
     filled = np.where(np.isfinite(x), x, detector.arrays["fill"])
     forest = IsolationForest(n_estimators=30, max_samples=256, random_state=5).fit(filled)
     np.testing.assert_array_equal(detector.raw(x), -forest.score_samples(filled))
+    infinite = x[:300].copy()  # filled like missing values; alone, row by row, as in a batch
+    infinite[rng.random(infinite.shape) < 0.1] = np.inf
+    infinite[rng.random(infinite.shape) < 0.1] = -np.inf
+    fill = detector.arrays["fill"]
+    expected = -forest.score_samples(np.where(np.isfinite(infinite), infinite, fill))
+    np.testing.assert_array_equal(detector.raw(infinite), expected)
+    np.testing.assert_array_equal([detector.raw(row[None])[0] for row in infinite], expected)
+    # Just above each root's threshold in float64, at or below it once rounded to float32 as
+    # scikit-learn rounds its inputs: the side scikit-learn takes.
+    a = detector.arrays
+    edge = np.tile(fill, (len(a["roots"]), 1))
+    for t, root in enumerate(a["roots"]):
+        edge[t, a["feature"][root]] = np.nextafter(a["threshold"][root], np.inf)
+    np.testing.assert_array_equal(detector.raw(edge), -forest.score_samples(edge))
+    # A forest of single-leaf trees (every training row alike) scores too.
+    alike = AnomalyDetector.fit(np.ones((40, 3)), trees=3, seed=1)
+    forest = IsolationForest(n_estimators=3, max_samples=40, random_state=1).fit(np.ones((40, 3)))
+    probe = np.nan_to_num(x[:5, :3])
+    np.testing.assert_array_equal(alike.raw(probe), -forest.score_samples(probe))
     percentile = detector.percentile(x)
     assert percentile.min() >= 0 and percentile.max() <= 1
     assert abs(np.median(percentile) - 0.5) < 0.05  # percentiles of the training rows

@@ -13,7 +13,7 @@ unusual than 99.9 % of what the model learnt from", whatever the data.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,30 +26,64 @@ FILE = "anomaly.npz"
 _LEVELS = np.linspace(0.0, 1.0, QUANTILES)  # the quantiles' levels
 
 
+NODE = np.dtype([("threshold", np.float64), ("feature", np.int32), ("right", np.int32)])
+"""A node of the packed trees (`_pack`): a split's threshold, input column and right child (its
+left child is the next node), or a leaf's path length in `threshold` with `feature` -1. One
+16-byte record per node instead of five 8-byte arrays: a node visit reads one cache line, and a
+call reads 2.5 times fewer bytes of trees (half the time per row, docs/benchmarks.md)."""
+
+
 @numba.njit(cache=True, nogil=True)
 def _path_lengths(
-    x: np.ndarray,
-    roots: np.ndarray,
-    feature: np.ndarray,
-    threshold: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    value: np.ndarray,
-    out: np.ndarray,
+    x: np.ndarray, fill: np.ndarray, roots: np.ndarray, nodes: np.ndarray, out: np.ndarray
 ) -> None:
-    for i in range(x.shape[0]):  # trees outer: a tree's nodes stay in cache over the batch
+    # as scikit-learn: missing values filled, inputs rounded to float32, compared as float64
+    rows = np.empty(x.shape, dtype=np.float64)
+    for i in range(x.shape[0]):
         out[i] = 0.0
-    for t in range(roots.shape[0]):
+        for j in range(x.shape[1]):
+            value = x[i, j]
+            if not np.isfinite(value):
+                value = fill[j]
+            rows[i, j] = np.float64(np.float32(value))
+    for t in range(roots.shape[0]):  # trees outer: a tree's nodes stay in cache over the batch
         for i in range(x.shape[0]):
             node = roots[t]
-            while left[node] != -1:
-                node = left[node] if x[i, feature[node]] <= threshold[node] else right[node]
-            out[i] += value[node]
+            while nodes[node].feature >= 0:
+                split = nodes[node]
+                node = node + 1 if rows[i, split.feature] <= split.threshold else split.right
+            out[i] += nodes[node].threshold
+
+
+def _pack(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The trees of `arrays` (as saved: one array per node attribute) as `NODE` records in
+    preorder, left child first, and each tree's root in them."""
+    feature, threshold = arrays["feature"], arrays["threshold"]
+    left, right, value = arrays["left"], arrays["right"], arrays["value"]
+    nodes = np.empty(len(feature), dtype=NODE)
+    roots = np.empty(len(arrays["roots"]), dtype=np.int64)
+    at = 0
+    for t, root in enumerate(arrays["roots"]):
+        roots[t] = at
+        stack: list[tuple[int, int]] = [(int(root), -1)]  # (old node, new parent to link)
+        while stack:
+            old, parent = stack.pop()
+            if parent >= 0:  # `old` is the right child of `parent`
+                nodes["right"][parent] = at
+            if left[old] == -1:
+                nodes[at] = (value[old], -1, -1)
+            else:
+                nodes[at] = (threshold[old], feature[old], -1)
+                stack.append((int(right[old]), at))  # after the whole left subtree
+                stack.append((int(left[old]), -1))  # next: at + 1
+            at += 1
+    return roots, nodes
 
 
 @dataclass
 class AnomalyDetector:
     arrays: dict[str, np.ndarray]
+    _packed: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def fit(
@@ -74,18 +108,12 @@ class AnomalyDetector:
     def raw(self, x: np.ndarray) -> np.ndarray:
         """scikit-learn's `-score_samples`: 2^(-mean path length / c(max_samples))."""
         a = self.arrays
-        rows = np.ascontiguousarray(_filled(x, a["fill"]).astype(np.float32), dtype=np.float64)
+        if self._packed is None:
+            self._packed = _pack(a)
+        roots, nodes = self._packed
+        rows = np.ascontiguousarray(x, dtype=np.float64)
         depths = np.empty(len(rows), dtype=np.float64)
-        _path_lengths(
-            rows,
-            a["roots"],
-            a["feature"],
-            a["threshold"],
-            a["left"],
-            a["right"],
-            a["value"],
-            depths,
-        )
+        _path_lengths(rows, a["fill"], roots, nodes, depths)
         denominator = float(a["denominator"][0])
         if denominator == 0:
             return np.ones(len(rows))
