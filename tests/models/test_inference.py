@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import date
 
@@ -135,6 +136,7 @@ def test_reasons_are_shap_contributions_of_flagged_rows_only(
         ("fraud_count_7d_by_terminal", 2.0, "2 known frauds at this terminal in 7 days"),
         ("time_since_last_by_card", 45.0, "45 seconds since the card's previous payment"),
         ("attr_V14", -2.5, "V14 = -2.5"),
+        ("merchant_country_distinct_1h_by_card", math.inf, "inf country on this card in an hour"),
     ],
 )
 def test_reason_phrases(feature: str, value: float, text: str) -> None:

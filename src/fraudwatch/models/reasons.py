@@ -11,6 +11,7 @@ them only for rows whose decision is not approve.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -97,6 +98,26 @@ PATTERNS: list[tuple[str, str]] = [
 ]
 
 
+@functools.lru_cache(maxsize=4096)
+def _template(feature: str) -> tuple[str, dict[str, str], tuple[str, ...]] | None:
+    """The first pattern `feature` matches: its template, the fields its name gives, and the
+    name's groups. Remembered per feature name: the regular expressions cost more than the rest
+    of a reason (0.25 ms of a flagged row's three, docs/benchmarks.md)."""
+    for pattern, template in PATTERNS:
+        match = re.fullmatch(pattern, feature)
+        if match is None:
+            continue
+        groups = match.groups()
+        named: dict[str, str] = {}
+        for i, group in enumerate(groups, start=1):
+            named[f"g{i}"] = group
+            named[f"e{i}"] = _entity(group)
+            named[f"on{i}"] = _place(group)
+            named[f"w{i}"] = _window(group) if re.fullmatch(r"\d+[smhd]", group) else group
+        return template, named, groups
+    return None
+
+
 def phrase(feature: str, value: float, categories: dict[str, tuple[str, ...]] | None = None) -> str:
     """A human sentence for one feature value (falls back to `name = value`)."""
     if categories and feature in categories:
@@ -106,18 +127,13 @@ def phrase(feature: str, value: float, categories: dict[str, tuple[str, ...]] | 
         return f"{feature.replace('_', ' ')} {shown}"
     if math.isnan(value):
         return f"no {feature.replace('_', ' ')} (missing)"
-    for pattern, template in PATTERNS:
-        match = re.fullmatch(pattern, feature)
-        if match is None:
-            continue
-        groups = match.groups()
+    found = _template(feature)
+    if found is not None:
+        template, named, groups = found
         fields: dict[str, object] = {"v": value, "p": f"{value:.0%}", "d": _duration(value)}
-        for i, group in enumerate(groups, start=1):
-            fields[f"g{i}"] = group
-            fields[f"e{i}"] = _entity(group)
-            fields[f"on{i}"] = _place(group)
-            fields[f"w{i}"] = _window(group) if re.fullmatch(r"\d+[smhd]", group) else group
-        fields["o"] = _ordinal(round(value))
+        fields.update(named)
+        if "{o}" in template:
+            fields["o"] = _ordinal(round(value)) if math.isfinite(value) else f"{value}"
         if "{first}" in template:
             what, _, who = (_entity(g) for g in groups)
             fields["first"] = (
