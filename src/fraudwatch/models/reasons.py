@@ -101,8 +101,8 @@ PATTERNS: list[tuple[str, str]] = [
 @functools.lru_cache(maxsize=4096)
 def _template(feature: str) -> tuple[str, dict[str, str], tuple[str, ...]] | None:
     """The first pattern `feature` matches: its template, the fields its name gives, and the
-    name's groups. Remembered per feature name: the regular expressions cost more than the rest
-    of a reason (0.25 ms of a flagged row's three, docs/benchmarks.md)."""
+    name's groups. Remembered per feature name: the regular expressions were most of a phrase's
+    cost (28-31 µs a phrase with them, 6 without: docs/benchmarks.md)."""
     for pattern, template in PATTERNS:
         match = re.fullmatch(pattern, feature)
         if match is None:
