@@ -84,7 +84,12 @@ def test_personal_fields_are_stored_encrypted(store: EventStore, store_url: str)
         assert plaintext not in stored
         assert plaintext.encode() not in b"".join(v for v in row if isinstance(v, bytes))
     assert row.pii_key_id == "k1"
-    assert len(row.customer_name_enc) == 12 + len("Erika Mustermann") + 16  # nonce + text + tag
+    # One ciphertext for all of them (codec.SEALED): nonce + msgpack + tag, in personal_enc.
+    assert row.customer_name_enc is None and row.ip_address_enc is None
+    assert row.device_fingerprint_enc is None
+    keyring = KeyRing(TEST_PII_KEYS, "k1")
+    plain = keyring.open("k1", bytes(row.personal_enc), b"transactions:tx-00000:sealed")
+    assert msgspec.msgpack.decode(plain)[:2] == ["Erika Mustermann", "erika@example.org"]
 
 
 def test_ciphertext_moved_to_another_row_does_not_decrypt(
@@ -96,15 +101,66 @@ def test_ciphertext_moved_to_another_row_does_not_decrypt(
     with engine.begin() as conn:
         conn.execute(
             text(
-                "UPDATE transactions SET customer_name_enc = "
-                "(SELECT customer_name_enc FROM transactions WHERE transaction_id = :a) "
+                "UPDATE transactions SET personal_enc = "
+                "(SELECT personal_enc FROM transactions WHERE transaction_id = :a) "
                 "WHERE transaction_id = :b"
             ),
             {"a": first.transaction_id, "b": second.transaction_id},
         )
     engine.dispose()
-    with pytest.raises(StorageError, match="cannot decrypt customer_name"):
+    assert store.get_transaction(first.transaction_id) == first
+    with pytest.raises(StorageError, match="cannot decrypt personal of transactions row"):
         store.get_transaction(second.transaction_id)
+
+
+@pytest.mark.parametrize("only_personal", [False, True])
+def test_rows_sealed_field_by_field_still_decrypt(
+    store: EventStore, store_url: str, only_personal: bool
+) -> None:
+    """Rows stored before 25 November 2026 have one ciphertext per personal field, each bound
+    to its row and field; they read back as they were written, moved ones still refuse."""
+    tx = full_transaction(0)
+    if only_personal:
+        tx = msgspec.structs.replace(
+            tx, customer_name=None, customer_email=None, customer_phone=None, ip_address=None,
+            device=None,
+        )  # fmt: skip
+    store.write(batch_of(tx, full_transaction(1)))
+    keyring = KeyRing(TEST_PII_KEYS, "k2")  # rows stored under an older key read back too
+    values = {
+        "customer_name": tx.customer_name,
+        "customer_email": tx.customer_email,
+        "customer_phone": tx.customer_phone,
+        "ip_address": tx.ip_address,
+        "device_fingerprint": tx.device.fingerprint if tx.device else None,
+        "personal": msgspec.json.encode(tx.personal).decode(),
+    }
+    sealed = {
+        f"{field}_enc": None
+        if value is None
+        else keyring.encrypt(value, f"transactions:{tx.transaction_id}:{field}".encode())
+        for field, value in values.items()
+    }
+    engine = create_engine(sqlalchemy_url(store_url))
+    with engine.begin() as conn:
+        assignments = ", ".join(f"{column} = :{column}" for column in [*sealed, "pii_key_id"])
+        conn.execute(
+            text(f"UPDATE transactions SET {assignments} WHERE transaction_id = :t"),
+            {**sealed, "pii_key_id": "k2", "t": tx.transaction_id},
+        )
+    assert store.get_transaction(tx.transaction_id) == tx
+    moved = "personal_enc" if only_personal else "customer_name_enc"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"UPDATE transactions SET {moved} = (SELECT {moved} FROM transactions "
+                "WHERE transaction_id = :a), pii_key_id = 'k2' WHERE transaction_id = :b"
+            ),
+            {"a": tx.transaction_id, "b": full_transaction(1).transaction_id},
+        )
+    engine.dispose()
+    with pytest.raises(StorageError, match=f"cannot decrypt {moved.removesuffix('_enc')}"):
+        store.get_transaction(full_transaction(1).transaction_id)
 
 
 def test_card_numbers_are_refused(store: EventStore) -> None:

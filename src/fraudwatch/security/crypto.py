@@ -34,13 +34,20 @@ class KeyRing:
 
     def encrypt(self, plaintext: str, associated: bytes) -> bytes:
         """nonce || ciphertext+tag under the active key; pair it with `active_key_id`."""
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = self._ciphers[self.active_key_id].encrypt(nonce, plaintext.encode(), associated)
-        return nonce + sealed
+        return self.seal(plaintext.encode(), associated)
 
     def decrypt(self, key_id: str, blob: bytes, associated: bytes) -> str:
+        return self.open(key_id, blob, associated).decode()
+
+    def seal(self, data: bytes, associated: bytes) -> bytes:
+        """`encrypt` for bytes."""
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._ciphers[self.active_key_id].encrypt(nonce, data, associated)
+
+    def open(self, key_id: str, blob: bytes, associated: bytes) -> bytes:
+        """`decrypt` for bytes (raises `cryptography`'s InvalidTag for a wrong key or
+        associated data)."""
         cipher = self._ciphers.get(key_id)
         if cipher is None:
             raise ConfigError(f"no key {key_id!r} to decrypt with; was it removed from the ring?")
-        plain = cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], associated)
-        return plain.decode()
+        return cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], associated)

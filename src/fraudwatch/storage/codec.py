@@ -129,7 +129,18 @@ _TRANSACTION_SEALED = (
     "customer_name", "customer_email", "customer_phone", "ip_address", "device_fingerprint",
     "personal",
 )  # fmt: skip
+"""A transaction's personal fields, each in a `<field>_enc` column of rows stored before
+25 November 2026; newer rows seal them together (`SEALED`)."""
 _NOTHING_SEALED = (None,) * len(_TRANSACTION_SEALED)
+SEALED = "sealed"
+"""A transaction's personal fields sealed in one ciphertext, in `personal_enc` (associated data
+`transactions:<id>:sealed`; the other `*_enc` columns NULL): a msgpack array of
+`_TRANSACTION_SEALED`'s values. One AES-GCM call per row instead of one per field (each costs
+about 1.7 µs, mostly per call), and 28 bytes of nonce and tag per row instead of per field."""
+_Sealed = tuple[str | None, str | None, str | None, str | None, str | None, dict[str, str] | None]
+_NONE: _Sealed = (None, None, None, None, None, None)
+_seal_encoder = msgspec.msgpack.Encoder()
+_sealed_decoder = msgspec.msgpack.Decoder(_Sealed)
 
 
 class RowEncoder:
@@ -145,22 +156,18 @@ class RowEncoder:
         return self._keyring.encrypt(value, _associated(table, row_id, field))
 
     def _seal_transaction(self, tx: Transaction) -> tuple[tuple[bytes | None, ...], str | None]:
-        """The transaction's personal fields sealed, in `_TRANSACTION_SEALED` order, and key id."""
+        """The `*_enc` values of the transaction's row (in `_TRANSACTION_SEALED` order: all
+        NULL but `personal_enc`, which holds them all, `SEALED`) and the key id."""
         device = tx.device
         plain = (
             tx.customer_name, tx.customer_email, tx.customer_phone, tx.ip_address,
-            device.fingerprint if device is not None else None,
-            _json_text(tx.personal) if tx.personal else None,
+            device.fingerprint if device is not None else None, tx.personal or None,
         )  # fmt: skip
         if plain == _NOTHING_SEALED:
             return _NOTHING_SEALED, None
-        key_id, encrypt = self._keyring.active_key_id, self._keyring.encrypt
-        prefix = f"transactions:{tx.transaction_id}:"
-        sealed = [
-            None if value is None else encrypt(value, (prefix + field).encode())
-            for field, value in zip(_TRANSACTION_SEALED, plain, strict=True)
-        ]
-        return tuple(sealed), key_id
+        associated = f"transactions:{tx.transaction_id}:{SEALED}".encode()
+        sealed = self._keyring.seal(_seal_encoder.encode(plain), associated)
+        return (None, None, None, None, None, sealed), self._keyring.active_key_id
 
     def transaction(
         self, tx: Transaction, event_time: Any, ingested_at: Any, digest: bytes | None = None
@@ -231,6 +238,15 @@ class RowEncoder:
         )  # fmt: skip
 
 
+def _device(row: RowMapping, fingerprint: str | None) -> Device | None:
+    if row["device_id"] is None:
+        return None
+    return Device(
+        id=row["device_id"], type=row["device_type"], os=row["device_os"],
+        user_agent=row["device_user_agent"], fingerprint=fingerprint,
+    )  # fmt: skip
+
+
 class RowDecoder:
     """Turns rows read through SQLAlchemy back into canonical events, opening the ciphertexts."""
 
@@ -250,9 +266,32 @@ class RowDecoder:
                 "wrong key, or the ciphertext does not belong to this row"
             ) from None
 
+    def _sealed(self, row: RowMapping, row_id: str) -> _Sealed:
+        """A transaction row's personal fields: sealed together (`SEALED`), or one per column
+        (rows stored before), or a row stored before with only `personal` sealed."""
+        if any(row[f"{field}_enc"] is not None for field in _TRANSACTION_SEALED[:-1]):
+            return self._one_by_one(row, row_id)
+        blob = row["personal_enc"]
+        if blob is None:
+            return _NONE
+        associated = f"transactions:{row_id}:{SEALED}".encode()
+        try:
+            plain = self._keyring.open(row["pii_key_id"], bytes(blob), associated)
+        except InvalidTag:
+            return self._one_by_one(row, row_id)  # raises if not an older row's either
+        fields: _Sealed = _sealed_decoder.decode(plain)
+        return fields
+
+    def _one_by_one(self, row: RowMapping, row_id: str) -> _Sealed:
+        name, email, phone, ip, fingerprint, personal = (
+            self._open(row, "transactions", row_id, field) for field in _TRANSACTION_SEALED
+        )
+        document = _personal_decoder.decode(personal) if personal else None
+        return name, email, phone, ip, fingerprint, document
+
     def transaction(self, row: RowMapping) -> Transaction:
         tid = row["transaction_id"]
-        personal = self._open(row, "transactions", tid, "personal")
+        name, email, phone, ip, fingerprint, personal = self._sealed(row, tid)
         card = (
             Card(token=row["card_token"], bin=row["card_bin"], last4=row["card_last4"])
             if row["card_token"] is not None
@@ -276,27 +315,16 @@ class RowDecoder:
             transaction_id=tid, event_time=row["event_time"], amount=row["amount"],
             currency=row["currency"], source=row["source"], card=card,
             customer_id=row["customer_id"], account_id=row["account_id"],
-            customer_name=self._open(row, "transactions", tid, "customer_name"),
-            customer_email=self._open(row, "transactions", tid, "customer_email"),
-            customer_phone=self._open(row, "transactions", tid, "customer_phone"),
+            customer_name=name, customer_email=email, customer_phone=phone,
             merchant=merchant, terminal_id=row["terminal_id"],
             channel=Channel(channel) if channel is not None else None,
             entry_mode=row["entry_mode"],
-            device=self._device(row, "transactions", tid),
-            ip_address=self._open(row, "transactions", tid, "ip_address"),
+            device=_device(row, fingerprint),
+            ip_address=ip,
             billing_country=row["billing_country"], shipping_country=row["shipping_country"],
             latitude=row["latitude"], longitude=row["longitude"],
             attributes=row["attributes"] or {},
-            personal=_personal_decoder.decode(personal) if personal else {},
-        )  # fmt: skip
-
-    def _device(self, row: RowMapping, table: str, row_id: str) -> Device | None:
-        if row["device_id"] is None:
-            return None
-        return Device(
-            id=row["device_id"], type=row["device_type"], os=row["device_os"],
-            user_agent=row["device_user_agent"],
-            fingerprint=self._open(row, table, row_id, "device_fingerprint"),
+            personal=personal or {},
         )  # fmt: skip
 
     @staticmethod
@@ -313,7 +341,8 @@ class RowDecoder:
             login_id=lid, customer_id=row["customer_id"], event_time=row["event_time"],
             success=bool(row["success"]), source=row["source"],
             ip_address=self._open(row, "logins", lid, "ip_address"),
-            device=self._device(row, "logins", lid), country=row["country"],
+            device=_device(row, self._open(row, "logins", lid, "device_fingerprint")),
+            country=row["country"],
             latitude=row["latitude"], longitude=row["longitude"],
         )  # fmt: skip
 
