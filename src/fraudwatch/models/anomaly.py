@@ -83,7 +83,10 @@ def _pack(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 @dataclass
 class AnomalyDetector:
     arrays: dict[str, np.ndarray]
-    _packed: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
+    _packed: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._packed = _pack(self.arrays)  # (the saved arrays stay as they are)
 
     @classmethod
     def fit(
@@ -108,8 +111,6 @@ class AnomalyDetector:
     def raw(self, x: np.ndarray) -> np.ndarray:
         """scikit-learn's `-score_samples`: 2^(-mean path length / c(max_samples))."""
         a = self.arrays
-        if self._packed is None:
-            self._packed = _pack(a)
         roots, nodes = self._packed
         rows = np.ascontiguousarray(x, dtype=np.float64)
         depths = np.empty(len(rows), dtype=np.float64)
