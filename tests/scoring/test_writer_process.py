@@ -9,7 +9,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -20,10 +20,16 @@ from sqlalchemy import Table, func, select
 
 from fraudwatch.bootstrap import Container, bootstrap
 from fraudwatch.decisions.model import Decision, Outcome
-from fraudwatch.events.model import Card, Transaction, content_hash
+from fraudwatch.events.model import Card, Channel, Device, Merchant, Transaction, content_hash
 from fraudwatch.scoring.service import ScoringService
 from fraudwatch.scoring.writer import Pair
-from fraudwatch.scoring.writer_process import CASES_EVERY_S, Inbox, ProcessWriter, _Batch
+from fraudwatch.scoring.writer_process import (
+    CASES_EVERY_S,
+    Inbox,
+    ProcessWriter,
+    _Batch,
+    _batch_decoder,
+)
 from fraudwatch.settings import load_settings
 from fraudwatch.storage import WriteBatch
 from fraudwatch.storage import tables as t
@@ -208,6 +214,67 @@ def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 def _message(seq: int, size: int, decision: Decision) -> bytes:
     return msgspec.msgpack.encode(_Batch(seq, [(None, decision)] * size, {}))
+
+
+def test_the_child_decodes_transactions_as_they_were_sent_without_checking_them_again() -> None:
+    """The child skips the checks the scoring process made: what it decodes is still a
+    `Transaction`, equal field for field to what was sent, with the same content hash, and its
+    checks do not run again (a value they would refuse comes through: only a checked transaction
+    is ever sent)."""
+    full = make_transaction(
+        transaction_id="p-full",
+        event_time=datetime(2026, 3, 2, 10, 0, tzinfo=timezone(timedelta(hours=2))),
+        amount=Decimal("1234.567891"),
+        currency="JPY",
+        card=Card(token=LISTED, bin="41111122", last4="1234"),
+        customer_id="c-1",
+        account_id="a-1",
+        customer_name="Ann Example",
+        customer_email="ann@example.org",
+        customer_phone="+441234567890",
+        merchant=Merchant(
+            id="m-9",
+            name="Shop",
+            mcc="5411",
+            country="GB",
+            city="Leeds",
+            latitude=53.8,
+            longitude=-1.55,
+        ),
+        terminal_id="t-1",
+        channel=Channel.ECOMMERCE,
+        entry_mode="chip",
+        device=Device(id="d-1", type="mobile", os="Android 14", fingerprint="f" * 32),
+        ip_address="203.0.113.9",
+        billing_country="GB",
+        shipping_country="FR",
+        latitude=51.5,
+        longitude=-0.12,
+        attributes={"segment": "mass", "age": 42, "score": 0.5, "vip": True, "none": None},
+        personal={"address": "1 Road"},
+    )
+    bare = make_transaction(transaction_id="p-bare", card=None, merchant=None)
+    decision = Decision(
+        transaction_id="p-full", event_time=T0, decided_at=T0, outcome=Outcome.BLOCK, risk_score=1
+    )
+    sent = [(full, decision), (bare, decision), (None, decision)]
+    got = _batch_decoder.decode(msgspec.msgpack.encode(_Batch(1, sent, {})))
+    for (tx, _), (back, again) in zip(sent, got.pairs, strict=True):
+        assert again == decision
+        if tx is None:
+            assert back is None
+            continue
+        assert isinstance(back, Transaction)
+        assert msgspec.to_builtins(back) == msgspec.to_builtins(tx)
+        assert content_hash(back) == content_hash(tx)
+        assert back.event_time == tx.event_time and back.event_time.tzinfo == UTC
+    refused = msgspec.structs.replace(bare, currency="EUR")
+    raw = msgspec.msgpack.encode(_Batch(2, [(refused, decision)], {}))
+    wrong = raw.replace(b"EUR", b"XXX")  # no ISO 4217 code: Transaction itself refuses it
+    with pytest.raises(msgspec.ValidationError, match="currency"):
+        msgspec.msgpack.decode(wrong, type=_Batch)
+    back = _batch_decoder.decode(wrong).pairs[0][0]
+    assert back is not None and back.currency == "XXX"
 
 
 def test_the_child_joins_what_arrived_while_it_wrote_up_to_its_limit() -> None:

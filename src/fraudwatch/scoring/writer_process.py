@@ -35,7 +35,7 @@ from multiprocessing.connection import Connection
 import msgspec
 
 from fraudwatch.decisions.model import Decision, Outcome
-from fraudwatch.events.model import Transaction
+from fraudwatch.events.model import Card, Merchant, Transaction
 from fraudwatch.runtime import quiet_garbage_collector
 from fraudwatch.scoring.writer import Features, Listener, Pair, QueuedWriter, write_batch
 from fraudwatch.settings import Settings
@@ -70,8 +70,45 @@ class _Ack(msgspec.Struct, array_like=True):
     cases: bool = False  # not a batch stored: the cases of the batches up to `seq` are opened
 
 
+class _CheckedCard(Card):
+    """A card as the child decodes it: the scoring process checked it (`Card.__post_init__`)
+    before scoring, and msgpack carries the values exactly, so the child does not check again."""
+
+    def __post_init__(self) -> None:
+        pass
+
+
+class _CheckedMerchant(Merchant):
+    """A merchant the scoring process checked (see `_CheckedCard`)."""
+
+    def __post_init__(self) -> None:
+        pass
+
+
+class _CheckedTransaction(Transaction):
+    """A transaction the scoring process checked, decoded without checking it again: its
+    checks (currency, countries, coordinates, amount; and the card's and merchant's) were a
+    third of decoding a batch in the child, 4.3 -> 2.4 µs per scenario transaction. Its time is
+    UTC already (msgpack timestamps decode as UTC). Still a `Transaction`, with the same
+    content hash (tested); only the order of its fields differs."""
+
+    card: _CheckedCard | None = None
+    merchant: _CheckedMerchant | None = None
+
+    def __post_init__(self) -> None:
+        pass
+
+
+class _CheckedBatch(msgspec.Struct, array_like=True):
+    """`_Batch` as the child decodes it."""
+
+    seq: int
+    pairs: list[tuple[_CheckedTransaction | None, Decision]]
+    features: Features
+
+
 _encode = msgspec.msgpack.Encoder().encode
-_batch_decoder = msgspec.msgpack.Decoder(_Batch)
+_batch_decoder = msgspec.msgpack.Decoder(_CheckedBatch)
 _ack_decoder = msgspec.msgpack.Decoder(_Ack)
 
 
@@ -265,7 +302,7 @@ class Inbox:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        self._batches: deque[_Batch] = deque()
+        self._batches: deque[_CheckedBatch] = deque()
         self._size = 0  # decisions in `_batches`
         self._ended = False  # the parent asked to stop, or went away
         self._state = threading.Condition()
@@ -291,7 +328,9 @@ class Inbox:
         with self._state:
             return self._size
 
-    def take(self, limit: int, due: float, until: float | None = None) -> tuple[list[_Batch], bool]:
+    def take(
+        self, limit: int, due: float, until: float | None = None
+    ) -> tuple[list[_CheckedBatch], bool]:
         """Waits for a batch, then for more until `due` (monotonic; not at all once it has
         passed) or until `limit` decisions have come, and returns the batches that hold at
         most `limit` (the first whatever its size), with whether the stream has ended (then
