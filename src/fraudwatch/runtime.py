@@ -3,9 +3,7 @@ decision writer)."""
 
 from __future__ import annotations
 
-import functools
 import gc
-from concurrent.futures import ThreadPoolExecutor
 
 
 def quiet_garbage_collector(young: int = 50_000, old: int = 100) -> None:
@@ -19,12 +17,3 @@ def quiet_garbage_collector(young: int = 50_000, old: int = 100) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(young, 50, old)
-
-
-@functools.cache
-def helper_thread() -> ThreadPoolExecutor:
-    """The process's one helper thread, for a share of a batch's compiled work (numba kernels
-    that release the interpreter lock) handed off the scoring thread: it runs on the other core
-    while the scoring thread does the rest (`Scorer.score`, `DecisionPipeline._explain`).
-    Started at its first task."""
-    return ThreadPoolExecutor(1, thread_name_prefix="fraudwatch-helper")

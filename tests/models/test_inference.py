@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 from datetime import date
 
 import numpy as np
@@ -17,7 +16,7 @@ from fraudwatch.models.classifier import LightGBMModel
 from fraudwatch.models.compiled import CompiledTrees
 from fraudwatch.models.dataset import FeatureFrame
 from fraudwatch.models.evaluate import EvaluationSet
-from fraudwatch.models.inference import TWO_THREADS_FROM, Scorer, ScoringModel
+from fraudwatch.models.inference import Scorer, ScoringModel
 from fraudwatch.models.layout import FeatureLayoutError
 from fraudwatch.models.reasons import explain, phrase, reasons
 from fraudwatch.models.split import TimeSplit
@@ -105,33 +104,6 @@ def test_scorer_batch_and_single_row_agree(trained: tuple[ModelBundle, Evaluatio
         scorer.score(x[:, :-1])
     with pytest.raises(FeatureLayoutError):
         scorer.score_one({"amount_eur": 1.0})
-
-
-def test_large_batches_are_scored_on_two_threads_with_the_same_scores(
-    trained: tuple[ModelBundle, EvaluationSet],
-) -> None:
-    """From `TWO_THREADS_FROM` rows, two thirds of the margins come from the helper thread:
-    every score equals the one-thread batch's and each row's own, bit for bit."""
-    bundle, data = trained
-    x = bundle.layout.matrix(data.rows)[: 3 * TWO_THREADS_FROM]
-    scorer = Scorer(bundle, probe=x[:256])
-    on_the_helper: list[int] = []
-    margin = scorer.margin
-
-    def margin_telling_the_thread(rows: np.ndarray) -> np.ndarray:
-        if threading.current_thread().name.startswith("fraudwatch-helper"):
-            on_the_helper.append(len(rows))
-        return margin(rows)
-
-    scorer.margin = margin_telling_the_thread  # type: ignore[method-assign,assignment]
-    two = scorer.score(x)
-    assert on_the_helper == [2 * len(x) // 3]
-    one = [scorer.score(x[i : i + TWO_THREADS_FROM - 1]) for i in range(0, len(x), 63)]
-    assert on_the_helper == [2 * len(x) // 3]  # smaller batches: on this thread only
-    for name in ("margin", "probability", "anomaly", "risk"):
-        joined = np.concatenate([getattr(part, name) for part in one])
-        np.testing.assert_array_equal(getattr(two, name), joined)
-    np.testing.assert_array_equal(two.margin, bundle.score_matrix(x).margin)
 
 
 def test_reasons_are_shap_contributions_of_flagged_rows_only(

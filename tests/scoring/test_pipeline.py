@@ -265,7 +265,7 @@ def test_many_flagged_rows_are_explained_half_on_a_second_thread(
         model_reasons = [r for r in decision.reasons if not r.startswith("rule ")]
         assert len(model_reasons) == 1 and model_reasons[0].startswith(decision.transaction_id)
         where[decision.transaction_id] = model_reasons[0].split(" on ")[1]
-    helper = [tid for tid, name in where.items() if name.startswith("fraudwatch-helper")]
+    helper = [tid for tid, name in where.items() if name.startswith("fraudwatch-explain")]
     if flagged < EXPLAIN_ON_TWO_THREADS_FROM:
         assert helper == []
     else:  # the first half in event-time order: the oldest transactions

@@ -22,16 +22,9 @@ from fraudwatch.models.blend import DECISIONS
 from fraudwatch.models.bundle import ModelBundle, Scores
 from fraudwatch.models.classifier import LightGBMModel
 from fraudwatch.models.layout import FeatureLayoutError
-from fraudwatch.runtime import helper_thread
 
 Engine = Literal["auto", "native", "compiled"]
 AGREEMENT = 1e-9
-TWO_THREADS_FROM = 64
-"""Batches of at least this many rows have two thirds of their margins computed on the helper
-thread (`runtime.helper_thread`) while this thread computes the anomaly scores and the other
-third: both kernels release the interpreter lock, so they run on two cores (a row's margin does
-not depend on the rows beside it: the same scores, tested). Below, the hand-off (tens of µs)
-would cost more than it saves."""
 
 
 @dataclass
@@ -97,16 +90,9 @@ class Scorer:
 
     def score(self, x: np.ndarray) -> Scores:
         """Margin, calibrated probability, anomaly percentile and blended risk per row."""
-        if len(x) >= TWO_THREADS_FROM:
-            cut = 2 * len(x) // 3
-            first = helper_thread().submit(self.margin, x[:cut])
-            anomaly = self.bundle.anomaly.percentile(x)
-            rest = self.margin(x[cut:])
-            margin = np.concatenate((first.result(), rest))
-        else:
-            margin = self.margin(x)
-            anomaly = self.bundle.anomaly.percentile(x)
+        margin = self.margin(x)
         probability = self.bundle.calibration(margin)
+        anomaly = self.bundle.anomaly.percentile(x)
         return Scores(margin, probability, anomaly, self.bundle.blend(probability, anomaly))
 
     def score_one(self, values: Mapping[str, Any]) -> tuple[float, str]:

@@ -16,6 +16,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -34,7 +35,6 @@ from fraudwatch.features.rows import LabelRow, StreamItem, TxRow, label_row, mer
 from fraudwatch.rules.engine import CompiledRuleSet, RuleHits
 from fraudwatch.rules.language import Type
 from fraudwatch.rules.vocabulary import ROW_FIELDS
-from fraudwatch.runtime import helper_thread
 from fraudwatch.scoring.logins import LoginRisk
 from fraudwatch.scoring.rulebook import Rulebook
 
@@ -46,12 +46,12 @@ vectorised form costs ~1.5 ms per call whatever the size, ~2 µs per transaction
 Both give identical hits (tested)."""
 EXPLAIN_ON_TWO_THREADS_FROM = 4
 """Batches with at least this many flagged transactions have the SHAP contributions of half of
-them computed on the helper thread (`runtime.helper_thread`) while this thread computes the
-other half: the kernel releases the interpreter lock (numba `nogil`), so the halves run on two
-cores and the scoring thread spends about half the time it did (a row's contributions do not
-depend on the rows beside it: the same reasons, tested). Explaining costs 0.3-0.6 ms per
-flagged row: in batches of 1,000 of the benchmark scenario (3 % flagged), the scoring thread's
-CPU per transaction fell by 3-5 µs, about 5 % (docs/benchmarks.md)."""
+them computed on a second thread while this one computes the other half: the kernel releases
+the interpreter lock (numba `nogil`), so the halves run on two cores, and the scoring thread
+spends about half the time it did (a row's contributions do not depend on the rows beside it:
+the same reasons, tested). Explaining costs 0.3-0.6 ms per flagged row: in batches of 1,000
+of the benchmark scenario (3 % flagged), the scoring thread's CPU per transaction fell by 3-5
+µs, about 5 % (docs/benchmarks.md)."""
 LOGIN_RISK = "login_risk_1h"
 FIELDS: dict[str, Callable[[TxRow], Any]] = {
     "amount": lambda row: row.amount / 1e6,
@@ -142,6 +142,8 @@ class DecisionPipeline:
         self._labels_held = 0
         self._lock = threading.Lock()  # the engine's state is updated by one batch at a time
         self._reads: _Reads | None = None
+        # the second thread explaining (`_explain`), started at its first task
+        self._helper = ThreadPoolExecutor(1, thread_name_prefix="fraudwatch-explain")
 
     @property
     def mode(self) -> str:
@@ -368,6 +370,6 @@ class DecisionPipeline:
         if len(rows) < EXPLAIN_ON_TWO_THREADS_FROM:
             return model.explain(features, rows, top)
         half = len(rows) // 2
-        first = helper_thread().submit(model.explain, features[:half], rows[:half], top)
+        first = self._helper.submit(model.explain, features[:half], rows[:half], top)
         rest = model.explain(features[half:], rows[half:], top)
         return first.result() + rest
