@@ -190,20 +190,3 @@ def test_classifier_uses_the_explainer_and_falls_back_to_lightgbm() -> None:
     fallback = multiclass.contributions(x[:5])
     assert multiclass._explainer is None
     np.testing.assert_array_equal(fallback, multiclass.booster.predict(x[:5], pred_contrib=True))
-
-
-def test_a_rows_contributions_do_not_depend_on_the_rows_beside_it() -> None:
-    """What the scoring pipeline's second explaining thread relies on: the halves of a batch,
-    explained apart and on two threads at once, give the whole batch's contributions bit for
-    bit."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    x, y = _data(15, rows=2000)
-    explainer = TreeExplainer(_booster(x, y, rounds=40, num_leaves=31))
-    probe = x[:64]
-    whole = explainer.contributions(probe)
-    with ThreadPoolExecutor(2) as pool:
-        halves = list(pool.map(explainer.contributions, [probe[:32], probe[32:]]))
-    assert np.array_equal(np.vstack(halves), whole)
-    one_by_one = np.vstack([explainer.contributions(probe[i : i + 1]) for i in range(len(probe))])
-    assert np.array_equal(one_by_one, whole)

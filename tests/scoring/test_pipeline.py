@@ -4,14 +4,11 @@ decision writer storing into the embedded store."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 
 from fraudwatch.control import ControlPlane
@@ -23,11 +20,7 @@ from fraudwatch.features.enrich.ip import default_locator
 from fraudwatch.features.online import OnlineEngine
 from fraudwatch.rules import Action, Rule, RuleSet, vocabulary
 from fraudwatch.scoring.logins import LoginRisk
-from fraudwatch.scoring.pipeline import (
-    EXPLAIN_ON_TWO_THREADS_FROM,
-    SCALAR_RULES_BELOW,
-    DecisionPipeline,
-)
+from fraudwatch.scoring.pipeline import SCALAR_RULES_BELOW, DecisionPipeline
 from fraudwatch.scoring.rulebook import Rulebook
 from fraudwatch.scoring.writer import DecisionWriter
 from fraudwatch.security.crypto import KeyRing
@@ -226,47 +219,3 @@ def test_labels_dated_ahead_wait_for_their_time(control: ControlPlane) -> None:
     assert before.outcome is Outcome.APPROVE and not before.late
     after = pipeline.score([_tx(3, minutes=180)])[0]
     assert after.outcome is Outcome.REVIEW and pipeline.labels_waiting == 0
-
-
-class _ThreadTellingModel:
-    """A model that flags every row and gives, as its one reason, the row's transaction and the
-    thread that explained it."""
-
-    version = "thread-teller/1"
-
-    def scores(self, features: Any, rows: Any) -> tuple[Any, Any, Any]:
-        high = np.full(len(rows), 0.95)
-        return high, high, high
-
-    def explain(self, features: Any, rows: Any, top: int) -> list[list[str]]:
-        name = threading.current_thread().name
-        return [[f"{row.transaction_id} on {name}"] for row in rows]
-
-
-@pytest.mark.parametrize("flagged", [EXPLAIN_ON_TWO_THREADS_FROM - 1, 9])
-def test_many_flagged_rows_are_explained_half_on_a_second_thread(
-    control: ControlPlane, flagged: int
-) -> None:
-    """From `EXPLAIN_ON_TWO_THREADS_FROM` flagged transactions on, half of them get their
-    reasons from the second thread; each decision gets its own transaction's reasons, in order."""
-    pipeline = DecisionPipeline(
-        OnlineEngine(FEATURES),
-        default_locator(),
-        Rulebook(control, _vocabulary),
-        Thresholds(0.3, 0.6, 0.9),
-        model=_ThreadTellingModel(),
-    )
-    txs = [_tx(i, card="abcdefghij"[i], minutes=-i) for i in range(flagged)]
-    decisions = pipeline.score(txs)
-    assert [d.transaction_id for d in decisions] == [tx.transaction_id for tx in txs]
-    where = {}
-    for decision in decisions:
-        assert decision.outcome is Outcome.BLOCK
-        model_reasons = [r for r in decision.reasons if not r.startswith("rule ")]
-        assert len(model_reasons) == 1 and model_reasons[0].startswith(decision.transaction_id)
-        where[decision.transaction_id] = model_reasons[0].split(" on ")[1]
-    helper = [tid for tid, name in where.items() if name.startswith("fraudwatch-explain")]
-    if flagged < EXPLAIN_ON_TWO_THREADS_FROM:
-        assert helper == []
-    else:  # the first half in event-time order: the oldest transactions
-        assert sorted(helper) == [f"tx-{i}" for i in range(flagged - flagged // 2, flagged)]

@@ -16,7 +16,6 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -44,14 +43,6 @@ SCALAR_RULES_BELOW = 128
 """Smaller batches evaluate the rules one transaction at a time (about 13 µs each): the
 vectorised form costs ~1.5 ms per call whatever the size, ~2 µs per transaction after that.
 Both give identical hits (tested)."""
-EXPLAIN_ON_TWO_THREADS_FROM = 4
-"""Batches with at least this many flagged transactions have the SHAP contributions of half of
-them computed on a second thread while this one computes the other half: the kernel releases
-the interpreter lock (numba `nogil`), so the halves run on two cores, and the scoring thread
-spends about half the time it did (a row's contributions do not depend on the rows beside it:
-the same reasons, tested). Explaining costs 0.3-0.6 ms per flagged row: in batches of 1,000
-of the benchmark scenario (3 % flagged), the scoring thread's CPU per transaction fell by 3-5
-µs, about 5 % (docs/benchmarks.md)."""
 LOGIN_RISK = "login_risk_1h"
 FIELDS: dict[str, Callable[[TxRow], Any]] = {
     "amount": lambda row: row.amount / 1e6,
@@ -142,8 +133,6 @@ class DecisionPipeline:
         self._labels_held = 0
         self._lock = threading.Lock()  # the engine's state is updated by one batch at a time
         self._reads: _Reads | None = None
-        # the second thread explaining (`_explain`), started at its first task
-        self._helper = ThreadPoolExecutor(1, thread_name_prefix="fraudwatch-explain")
 
     @property
     def mode(self) -> str:
@@ -355,21 +344,11 @@ class DecisionPipeline:
         if not flagged:
             return out
         if self.model is not None:
-            phrases = self._explain(features[np.array(flagged)], [rows[k] for k in flagged])
+            phrases = self.model.explain(
+                features[np.array(flagged)], [rows[k] for k in flagged], self.explain_top
+            )
             for k, found in zip(flagged, phrases, strict=True):
                 out[k].extend(found)
         for k in flagged:
             out[k].extend(f"rule {name}" for name in hits[k].fired)
         return out
-
-    def _explain(self, features: Matrix, rows: list[TxRow]) -> list[list[str]]:
-        """The model's reasons for `rows`, half of them on a second thread when there are
-        enough (`EXPLAIN_ON_TWO_THREADS_FROM`)."""
-        assert self.model is not None
-        model, top = self.model, self.explain_top
-        if len(rows) < EXPLAIN_ON_TWO_THREADS_FROM:
-            return model.explain(features, rows, top)
-        half = len(rows) // 2
-        first = self._helper.submit(model.explain, features[:half], rows[:half], top)
-        rest = model.explain(features[half:], rows[half:], top)
-        return first.result() + rest
