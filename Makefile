@@ -1,7 +1,7 @@
 # fraudwatch: `make demo` and `make test` work on a fresh machine (they create .venv first).
 # The interpreter of .venv: Debian's python3.11 where there is one (a statically linked
 # interpreter, built with profile-guided and link-time optimisation), else python3.11 on the PATH.
-# A plain source build (pyenv's: libpython as a shared library, no PGO) spent 6-10 % more CPU
+# A plain source build (pyenv's: libpython as a shared library, no PGO) spent 6-12 % more CPU
 # per scored transaction (docs/benchmarks.md). `make venv PYTHON=...` picks another; an existing
 # .venv is kept (`make clean` first to change it).
 PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) python3.11)
