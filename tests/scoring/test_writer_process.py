@@ -29,6 +29,7 @@ from fraudwatch.scoring.writer_process import (
     ProcessWriter,
     _Batch,
     _batch_decoder,
+    receive,
 )
 from fraudwatch.settings import load_settings
 from fraudwatch.storage import WriteBatch
@@ -370,3 +371,31 @@ def test_the_child_runs_at_the_priority_it_is_given(app: Container) -> None:
             assert os.getpriority(os.PRIO_PROCESS, process.pid) == min(19, mine + nice)
         finally:
             writer.close()
+
+
+def test_messages_are_read_whole_as_connection_sent_them() -> None:
+    """`receive` reads the framing of `Connection.send_bytes`: empty, small and larger than
+    the socket's buffer (sent by a thread while it reads), the 8-byte length of a message over
+    2 GiB (framed by hand here), then EOFError once the other end is closed."""
+    import struct
+    import threading
+
+    mine, theirs = socket.socketpair()
+    sender, fd = Connection(mine.detach()), theirs.fileno()
+    large = os.urandom(3 * 1024 * 1024 + 7)
+    messages = [b"", b"x", large, b"tail"]
+
+    def send() -> None:
+        for message in messages:
+            sender.send_bytes(message)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    assert [bytes(receive(fd)) for _ in messages] == messages
+    thread.join()
+    os.write(sender.fileno(), struct.pack("!i", -1) + struct.pack("!Q", 5) + b"12345")
+    assert receive(fd) == bytearray(b"12345")
+    sender.close()
+    with pytest.raises(EOFError):
+        receive(fd)
+    theirs.close()
