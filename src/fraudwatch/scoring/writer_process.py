@@ -361,7 +361,7 @@ def receive(fd: int) -> bytearray:
 
     `Connection.recv_bytes` reads a large message in the pieces the socket holds, each read
     asking for a new buffer as large as what is still to come, then copies the pieces
-    together. Reading the writer's messages (0.57 to 5.7 MB, sent 10-20 times a second) cost
+    together. Reading the writer's messages (0.57 to 5.7 MB, 2 to 20 a second) cost
     0.6-3.2 µs of CPU per decided transaction that way, 0.4-0.6 this way (docs/benchmarks.md).
     Raises `EOFError` when the other end has closed."""
     head = bytearray(4)
