@@ -185,9 +185,13 @@ class Stored:
         if self.conn is not None:
             row = self.conn.execute("SELECT count(*) FROM decisions").fetchone()
             return int(row[0]) if row else 0
+        # The largest rowid, not count(*): decisions are never deleted, so it is their number
+        # (a new row's rowid is the largest plus one), read from the end of the table's B-tree,
+        # where count(*) reads a whole index: 0.24 against 6.4 ms at 150,000 decisions, 20
+        # times a second, on the cores the workers need (docs/benchmarks.md).
         uri = f"file:{self.home / 'fraudwatch.db'}?mode=ro"
         with closing(sqlite3.connect(uri, uri=True)) as conn:
-            return int(conn.execute("SELECT count(*) FROM decisions").fetchone()[0])
+            return int(conn.execute("SELECT max(rowid) FROM decisions").fetchone()[0] or 0)
 
     def wait(self, count: int, timeout_s: float = 900) -> float:
         """Wait until `count` decisions are stored; returns when (epoch seconds, ~50 ms)."""
