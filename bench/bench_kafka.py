@@ -76,6 +76,8 @@ def start_workers(
         settings["store_commit_interval_s"] = str(args.commit_interval)
     if args.projector == "in-workers":
         settings["dashboard_projector"] = "true"
+    if args.wal_limit_mb is not None:
+        settings["store_wal_limit_mb"] = str(args.wal_limit_mb)
     env = env_for(home, **settings)
     for k in range(n):
         log = logs / f"{topic}-{k}.log"
@@ -364,6 +366,12 @@ def main() -> None:
         default=None,
         help="the workers' store_commit_interval_s (default: the worker's own, 0: each batch "
         "committed as it comes)",
+    )
+    parser.add_argument(
+        "--wal-limit-mb",
+        type=int,
+        default=None,
+        help="the workers' store_wal_limit_mb (SQLite; default: the setting's own)",
     )
     parser.add_argument(
         "--projector",
