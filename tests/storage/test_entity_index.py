@@ -314,8 +314,8 @@ def test_a_writer_calling_between_batches_reads_the_bounds_only_when_a_run_may_b
 
 
 def test_an_in_memory_store_sorts_its_runs_on_its_one_connection(keyring: KeyRing) -> None:
-    """`sqlite://` has a single connection: a run is sorted there at once, and its temporary
-    table is that connection's."""
+    """`sqlite://` has a single connection: a run is sorted there at once, and the runs' scratch
+    database is attached to it once."""
     with open_store("sqlite://", keyring) as store:
         store.migrate()
         txs = _transactions(90, seed=15)
@@ -330,6 +330,43 @@ def test_an_in_memory_store_sorts_its_runs_on_its_one_connection(keyring: KeyRin
             pass
         assert _indexed(store) == (90, _entries(txs))
         _check_lookups(store, txs)
+
+
+def test_only_the_writes_connection_writes_the_database_and_the_scratch_file_goes_at_close(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sorting connection writes the runs' scratch database only; the copies into
+    `entity_index` are made on the pool's connection, the one the batches are written on. (In
+    WAL mode a connection drops its page cache whenever another has committed.) Closing the
+    store deletes the scratch file."""
+    statements: list[str] = []
+    connect = sqlite_backend.SQLiteEventStore._run_connection
+
+    def traced(self: Any) -> Any:
+        raw = connect(self)
+        raw.set_trace_callback(statements.append)
+        return raw
+
+    monkeypatch.setattr(sqlite_backend.SQLiteEventStore, "_run_connection", traced)
+    writes: set[int] = set()
+    txs = _transactions(120, seed=17)
+    for start in range(0, 120, 30):
+        _write(store, txs[start : start + 30])
+        while store.index_entities(rows=1, chunk=25, wait=True):
+            pass
+        if start == 0:  # from the first run on (it took the pool's connection for sorting)
+            event.listen(store.engine, "checkout", lambda dbapi, *_: writes.add(id(dbapi)))
+    assert _indexed(store) == (120, _entries(txs))
+    _check_lookups(store, txs)
+    sorting = id(store._run_proxy.driver_connection)
+    assert sorting not in writes and len(writes) == 1  # the batches and the copies: one
+    changes = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "DELETE"))]
+    assert changes and all(f"INTO {sqlite_backend.RUN_SCHEMA}." in s or
+                           f"FROM {sqlite_backend.RUN_SCHEMA}." in s for s in changes)  # fmt: skip
+    scratch = Path(store._run_path)
+    assert scratch.exists()
+    store.close()
+    assert not scratch.exists()
 
 
 def test_a_store_closed_while_a_run_is_sorted_leaves_it_to_the_next(

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -65,8 +67,16 @@ INDEX_LAG_LIMIT = 200_000
 """A store that has written this many transactions without an indexing call indexes them in
 the write that passes it, so a writer that never calls `maintain` keeps lookups quick."""
 _Run = tuple[int, int, int]
-"""An indexing run in `temp.index_run`: (its last transaction's rowid, the entries' rowid
+"""An indexing run in `entity_run.index_run`: (its last transaction's rowid, the entries' rowid
 copied up to, the last entry's rowid)."""
+RUN_SCHEMA = "entity_run"
+"""The indexing run's sorted entries live in a scratch database file of the store's own, attached
+under this name both to the connection that sorts them (on a thread) and to the connection that
+writes the batches, which copies them into `entity_index`. Copied by the sorting connection, as
+before, every copy made the next batch's write start with an empty page cache (in WAL mode a
+connection drops its whole cache when another one has committed): 55 against 74 µs of writer
+CPU per transaction, the same batches alternated with and without a commit of another connection
+between them (docs/benchmarks.md)."""
 BEGIN_OPTION = "fraudwatch_sqlite_begin"
 """Execution option: `{BEGIN_OPTION: "IMMEDIATE"}` makes a write transaction take SQLite's write
 lock at BEGIN, so it waits (busy timeout) instead of failing when it later upgrades a read lock."""
@@ -102,23 +112,32 @@ def _on_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _attach_run(raw: sqlite3.Connection, path: str) -> None:
+    """Attach the scratch database of the indexing runs (`RUN_SCHEMA`) unless it is."""
+    if not any(row[1] == RUN_SCHEMA for row in raw.execute("PRAGMA database_list")):
+        raw.execute(f"ATTACH DATABASE ? AS {RUN_SCHEMA}", (path,))
+
+
 def _sort_run(raw: sqlite3.Connection, upto: int, newest: int) -> _Run:
     """The entries of the transactions in (upto, newest], sorted by key by SQLite (without the
-    interpreter lock) into `temp.index_run`, whose rowids are then their order."""
+    interpreter lock) into `entity_run.index_run`, whose rowids are then their order."""
     entries = " UNION ALL ".join(
         f"SELECT {kind}, {column}, event_time, rowid FROM main.transactions "
         f"WHERE rowid > ? AND rowid <= ? AND {column} IS NOT NULL"
         for column, kind in KINDS.items()
     )
     raw.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS index_run "
+        f"CREATE TABLE IF NOT EXISTS {RUN_SCHEMA}.index_run "
         "(kind INTEGER, key TEXT, event_time TEXT, tx_rowid INTEGER)"
     )
-    raw.execute("DELETE FROM temp.index_run")  # a run a failure cut short
+    raw.execute(f"DELETE FROM {RUN_SCHEMA}.index_run")  # the last run, or one cut short
     raw.execute(
-        f"INSERT INTO temp.index_run {entries} ORDER BY 1, 2, 3, 4", (upto, newest) * len(KINDS)
+        f"INSERT INTO {RUN_SCHEMA}.index_run {entries} ORDER BY 1, 2, 3, 4",
+        (upto, newest) * len(KINDS),
     )
-    first, last = raw.execute("SELECT min(rowid), max(rowid) FROM temp.index_run").fetchone()
+    first, last = raw.execute(
+        f"SELECT min(rowid), max(rowid) FROM {RUN_SCHEMA}.index_run"
+    ).fetchone()
     return newest, (first or 1) - 1, last or 0
 
 
@@ -152,7 +171,7 @@ class SQLiteEventStore(SqlEventStore):
     _restarted_frames = -1  # the size of the log the last restart copied (until a write resets it)
     _index_run: _Run | Future[_Run] | None = None  # the run under way, or being sorted
     _run_proxy: PoolProxiedConnection | None = None  # the indexing connection (_run_connection)
-    _run_autocheckpoint_off = False
+    _run_path: str | None = None  # the scratch database of the runs (`RUN_SCHEMA`)
     _written = 0  # transactions written since the last indexing call
     _unchecked = 0  # transactions written since the index's bounds were last read
     _tail: int | None = None  # transactions after the mark then (None: not read yet)
@@ -244,6 +263,9 @@ class SQLiteEventStore(SqlEventStore):
                 self._run_proxy.close()
                 self._run_proxy = None
         super().close()
+        if self._run_path is not None:
+            Path(self._run_path).unlink(missing_ok=True)
+            self._run_path = None
 
     @contextmanager
     def _write_transaction(self) -> Iterator[Connection]:
@@ -284,10 +306,11 @@ class SQLiteEventStore(SqlEventStore):
     ) -> int:
         """Adds the card, customer and merchant entries of the transactions stored after
         `entity_mark.upto` to `entity_index`, once there are `rows` of them or `age_s` has
-        passed since the last run. A run sorts them all by key into a temporary table of the
-        indexing connection (on a thread of its own unless `wait`: until it is ready, calls
-        write nothing), and copies them from there `chunk` entries at a time, one write
-        transaction per call; by default four entries per transaction this store wrote since
+        passed since the last run. A run sorts them all by key into the runs' scratch database
+        (`RUN_SCHEMA`), on the indexing connection (on a thread of its own unless `wait`: until
+        it is ready, calls write nothing), and copies them from there on the pool's connection,
+        the one the batches are written on, `chunk` entries at a time, one write transaction
+        per call; by default four entries per transaction this store wrote since
         the last call, at least `INDEX_CHUNK`, so a writer calling this between its batches
         keeps up without pausing for long. The last one moves the mark. No entry passes through
         Python. Idempotent: a run cut short by a crash is done again. Returns the entries
@@ -308,40 +331,42 @@ class SQLiteEventStore(SqlEventStore):
                 return 0
             upto, done, last = run
             end = min(done + chunk, last)
-            raw = self._run_connection()
-            raw.execute("BEGIN IMMEDIATE")
-            try:
-                raw.execute(
-                    "INSERT OR IGNORE INTO main.entity_index SELECT kind, key, event_time, "
-                    "tx_rowid FROM temp.index_run WHERE rowid > ? AND rowid <= ?",
-                    (done, end),
-                )
-                if end == last:
-                    raw.execute(
-                        "INSERT INTO main.entity_mark (id, upto) VALUES (1, ?) "
-                        "ON CONFLICT (id) DO UPDATE SET upto = max(upto, excluded.upto)",
-                        (upto,),
+            run_path = self._run_path
+            assert run_path is not None  # the run was sorted in it
+            # On a connection of the pool, the one the batches are written on (`RUN_SCHEMA`).
+            with self._engine.connect() as conn:
+                _attach_run(cast(sqlite3.Connection, conn.connection.driver_connection), run_path)
+                conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
+                with conn.begin():
+                    conn.exec_driver_sql(
+                        "INSERT OR IGNORE INTO main.entity_index SELECT kind, key, event_time, "
+                        f"tx_rowid FROM {RUN_SCHEMA}.index_run WHERE rowid > ? AND rowid <= ?",
+                        (done, end),
                     )
-                raw.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):  # (none to roll back if BEGIN failed)
-                    raw.execute("ROLLBACK")
-                raise
+                    if end == last:
+                        conn.exec_driver_sql(
+                            "INSERT INTO main.entity_mark (id, upto) VALUES (1, ?) "
+                            "ON CONFLICT (id) DO UPDATE SET upto = max(upto, excluded.upto)",
+                            (upto,),
+                        )
             self._index_run = (upto, end, last) if end < last else None
             if end == last:
-                raw.execute("DELETE FROM temp.index_run")
                 self._indexed_at = time.monotonic()
             return end - done
 
     def _run_connection(self) -> sqlite3.Connection:
-        """The connection that indexes: a run's sorted entries live in its temporary table
-        (`temp_store=MEMORY`), so it is kept out of the pool for the store's life."""
+        """The connection that sorts the runs, kept out of the pool for the store's life, with
+        the runs' scratch database attached (`RUN_SCHEMA`: a file in the temporary directory,
+        created here, deleted by `close`; only this connection writes it, without a journal)."""
+        if self._run_path is None:
+            handle, self._run_path = tempfile.mkstemp(prefix="fraudwatch-entity-run-", suffix=".db")
+            os.close(handle)  # an empty file is an empty database
         if self._run_proxy is None:
             self._run_proxy = self._engine.raw_connection()
         raw = cast(sqlite3.Connection, self._run_proxy.driver_connection)
-        if self._checkpointer is not None and not self._run_autocheckpoint_off:
-            raw.execute("PRAGMA wal_autocheckpoint=0")  # as the writes (checkpoint_in_background)
-            self._run_autocheckpoint_off = True
+        _attach_run(raw, self._run_path)
+        raw.execute(f"PRAGMA {RUN_SCHEMA}.journal_mode=OFF")
+        raw.execute(f"PRAGMA {RUN_SCHEMA}.synchronous=OFF")
         return raw
 
     def _index_bounds(self) -> tuple[int, int]:
