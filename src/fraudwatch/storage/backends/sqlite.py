@@ -310,9 +310,9 @@ class SQLiteEventStore(SqlEventStore):
         (`RUN_SCHEMA`), on the indexing connection (on a thread of its own unless `wait`: until
         it is ready, calls write nothing), and copies them from there on the pool's connection,
         the one the batches are written on, `chunk` entries at a time, one write transaction
-        per call; by default four entries per transaction this store wrote since
-        the last call, at least `INDEX_CHUNK`, so a writer calling this between its batches
-        keeps up without pausing for long. The last one moves the mark. No entry passes through
+        per call; by default four entries per transaction this store wrote since the last call,
+        at least `INDEX_CHUNK`, so a writer calling this between its batches keeps up without
+        pausing for long. The last one moves the mark. No entry passes through
         Python. Idempotent: a run cut short by a crash is done again. Returns the entries
         written."""
         if chunk is None:
