@@ -268,8 +268,12 @@ class SQLiteEventStore(SqlEventStore):
             self._run_path = None
 
     @contextmanager
-    def _write_transaction(self) -> Iterator[Connection]:
+    def _write_transaction(self, run_path: str | None = None) -> Iterator[Connection]:
+        """With `run_path`, the runs' scratch database attached first (`RUN_SCHEMA`; SQLite
+        attaches only outside a transaction)."""
         with self._engine.connect() as conn:
+            if run_path is not None:
+                _attach_run(cast(sqlite3.Connection, conn.connection.driver_connection), run_path)
             conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
             with conn.begin():
                 yield conn
@@ -312,9 +316,8 @@ class SQLiteEventStore(SqlEventStore):
         the one the batches are written on, `chunk` entries at a time, one write transaction
         per call; by default four entries per transaction this store wrote since the last call,
         at least `INDEX_CHUNK`, so a writer calling this between its batches keeps up without
-        pausing for long. The last one moves the mark. No entry passes through
-        Python. Idempotent: a run cut short by a crash is done again. Returns the entries
-        written."""
+        pausing for long. The last one moves the mark. No entry passes through Python.
+        Idempotent: a run cut short by a crash is done again. Returns the entries written."""
         if chunk is None:
             chunk = max(INDEX_CHUNK, 4 * self._written)
         self._written = 0
@@ -334,21 +337,18 @@ class SQLiteEventStore(SqlEventStore):
             run_path = self._run_path
             assert run_path is not None  # the run was sorted in it
             # On a connection of the pool, the one the batches are written on (`RUN_SCHEMA`).
-            with self._engine.connect() as conn:
-                _attach_run(cast(sqlite3.Connection, conn.connection.driver_connection), run_path)
-                conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
-                with conn.begin():
+            with self._write_transaction(run_path) as conn:
+                conn.exec_driver_sql(
+                    "INSERT OR IGNORE INTO main.entity_index SELECT kind, key, event_time, "
+                    f"tx_rowid FROM {RUN_SCHEMA}.index_run WHERE rowid > ? AND rowid <= ?",
+                    (done, end),
+                )
+                if end == last:
                     conn.exec_driver_sql(
-                        "INSERT OR IGNORE INTO main.entity_index SELECT kind, key, event_time, "
-                        f"tx_rowid FROM {RUN_SCHEMA}.index_run WHERE rowid > ? AND rowid <= ?",
-                        (done, end),
+                        "INSERT INTO main.entity_mark (id, upto) VALUES (1, ?) "
+                        "ON CONFLICT (id) DO UPDATE SET upto = max(upto, excluded.upto)",
+                        (upto,),
                     )
-                    if end == last:
-                        conn.exec_driver_sql(
-                            "INSERT INTO main.entity_mark (id, upto) VALUES (1, ?) "
-                            "ON CONFLICT (id) DO UPDATE SET upto = max(upto, excluded.upto)",
-                            (upto,),
-                        )
             self._index_run = (upto, end, last) if end < last else None
             if end == last:
                 self._indexed_at = time.monotonic()
