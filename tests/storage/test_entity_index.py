@@ -393,3 +393,21 @@ def test_a_store_closed_while_a_run_is_sorted_leaves_it_to_the_next(
         store.maintain(finish=True)
         assert _indexed(store) == (50, _entries(txs))
         _check_lookups(store, txs)
+
+
+def test_a_run_is_sorted_in_the_index_key_order(store: Any) -> None:
+    """The run's entries, read by their rowid in the scratch database, come in the order of
+    `entity_index`'s key (kind, key, event_time, tx_rowid): one kind after another, each sorted
+    on its own."""
+    txs = _transactions(200, seed=18)
+    _write(store, txs)
+    raw = store._run_connection()
+    newest, done, last = sqlite_backend._sort_run(raw, 40, 180)
+    rows = raw.execute(
+        f"SELECT kind, key, event_time, tx_rowid FROM {sqlite_backend.RUN_SCHEMA}.index_run "
+        "ORDER BY rowid"
+    ).fetchall()
+    assert (newest, done, last) == (180, 0, len(rows))
+    assert len(rows) == _entries(txs[40:180]) and len({r[0] for r in rows}) == 3
+    assert rows == sorted(rows)
+    assert {r[3] for r in rows} == set(range(41, 181))

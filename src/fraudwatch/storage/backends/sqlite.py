@@ -120,21 +120,22 @@ def _attach_run(raw: sqlite3.Connection, path: str) -> None:
 
 def _sort_run(raw: sqlite3.Connection, upto: int, newest: int) -> _Run:
     """The entries of the transactions in (upto, newest], sorted by key by SQLite (without the
-    interpreter lock) into `entity_run.index_run`, whose rowids are then their order."""
-    entries = " UNION ALL ".join(
-        f"SELECT {kind}, {column}, event_time, rowid FROM main.transactions "
-        f"WHERE rowid > ? AND rowid <= ? AND {column} IS NOT NULL"
-        for column, kind in KINDS.items()
-    )
+    interpreter lock) into `entity_run.index_run`, whose rowids are then their order: one kind
+    after the other, each sorted by (key, event_time, rowid). Sorted all at once by (kind, key,
+    ...), SQLite's sorter compared them field by field; led by a text field it compares them
+    on a faster path: 8.6 against 10.7 µs of CPU per transaction (docs/benchmarks.md)."""
     raw.execute(
         f"CREATE TABLE IF NOT EXISTS {RUN_SCHEMA}.index_run "
         "(kind INTEGER, key TEXT, event_time TEXT, tx_rowid INTEGER)"
     )
     raw.execute(f"DELETE FROM {RUN_SCHEMA}.index_run")  # the last run, or one cut short
-    raw.execute(
-        f"INSERT INTO {RUN_SCHEMA}.index_run {entries} ORDER BY 1, 2, 3, 4",
-        (upto, newest) * len(KINDS),
-    )
+    for column, kind in sorted(KINDS.items(), key=lambda item: item[1]):
+        raw.execute(
+            f"INSERT INTO {RUN_SCHEMA}.index_run SELECT {kind}, {column}, event_time, rowid "
+            f"FROM main.transactions WHERE rowid > ? AND rowid <= ? AND {column} IS NOT NULL "
+            "ORDER BY 2, 3, 4",
+            (upto, newest),
+        )
     first, last = raw.execute(
         f"SELECT min(rowid), max(rowid) FROM {RUN_SCHEMA}.index_run"
     ).fetchone()
