@@ -122,8 +122,9 @@ def _sort_run(raw: sqlite3.Connection, upto: int, newest: int) -> _Run:
     """The entries of the transactions in (upto, newest], sorted by key by SQLite (without the
     interpreter lock) into `entity_run.index_run`, whose rowids are then their order: one kind
     after the other, each sorted by (key, event_time, rowid). Sorted all at once by (kind, key,
-    ...), SQLite's sorter compared them field by field; led by a text field it compares them
-    on a faster path: 8.6 against 10.7 µs of CPU per transaction (docs/benchmarks.md)."""
+    ...), nearly every comparison found the kinds equal and went on to SQLite's general record
+    comparison; led by the text key, its sorter compares that text directly: 8.6 against 10.7
+    µs of CPU per transaction (docs/benchmarks.md)."""
     raw.execute(
         f"CREATE TABLE IF NOT EXISTS {RUN_SCHEMA}.index_run "
         "(kind INTEGER, key TEXT, event_time TEXT, tx_rowid INTEGER)"
