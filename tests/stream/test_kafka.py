@@ -19,7 +19,8 @@ from fraudwatch.bootstrap import bootstrap
 from fraudwatch.decisions.model import Decision
 from fraudwatch.events.model import encode
 from fraudwatch.settings import load_settings
-from fraudwatch.stream.kafka import KafkaProducer, ensure_topics
+from fraudwatch.stream.bus import Message
+from fraudwatch.stream.kafka import KafkaConsumer, KafkaProducer, ensure_topics
 from fraudwatch.stream.load import send
 from tests.stream.conftest import keyed, transactions
 from tests.stream.kafka_helpers import (
@@ -223,3 +224,25 @@ def test_killing_a_worker_mid_stream_loses_and_duplicates_no_decision(
     replayed = sum(s["replayed"] for s in summaries)
     assert twice <= replayed <= twice + 100
     assert committed(tansu, group, topic) == ends_of(read_topic(tansu, topic, at_least=3000))
+
+
+def test_a_consumer_knows_which_messages_came_with_its_partitions(tansu: str) -> None:
+    """`handed_over`: the messages in a partition when it was assigned (an earlier owner may
+    have decided them), not those produced after (read by this consumer alone)."""
+    topic = unique("handover")
+    ensure_topics(tansu, {topic: 2})
+    producer = KafkaProducer(tansu)
+    producer.produce_many(topic, [(f"k{i}".encode(), b"before") for i in range(6)])
+    producer.flush(10)
+    consumer = KafkaConsumer(tansu, group=unique("handover"), topics=[topic])
+    got: list[Message] = []
+    try:
+        wait_for(lambda: got.extend(consumer.poll(100, 0.5)) or len(got) >= 6, 30, "6 messages")
+        producer.produce_many(topic, [(f"k{i}".encode(), b"after") for i in range(6)])
+        producer.flush(10)
+        wait_for(lambda: got.extend(consumer.poll(100, 0.5)) or len(got) >= 12, 30, "12")
+        assert len(got) == 12
+        assert [consumer.handed_over(m) for m in got] == [m.value == b"before" for m in got]
+    finally:
+        consumer.close()
+        producer.close()

@@ -380,3 +380,39 @@ def test_a_failing_dead_letter_write_is_retried_not_skipped(
     assert flaky.failures == 0 and stats.dead_lettered == 1
     assert [d.reason for d in flaky.iter_dead_letters()] == ["unparseable"]
     assert broker.committed(GROUP) == end_offsets(broker)
+
+
+def test_only_messages_handed_over_with_their_partition_are_looked_up_in_the_store(
+    broker: MemoryBroker, service: ScoringService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages already in a partition when the consumer got it may have been decided by an
+    earlier owner: their stored decisions are looked up. Later ones were read by this consumer
+    alone: no store read for them (a repeat among them is the service's to answer)."""
+    events = transactions(30)
+    publish(broker, events[:12])
+    worker = make_worker(service, broker, batch_size=8)
+    publish(broker, events[12:])
+    asked: list[str] = []
+    known = service.store.known_hashes
+
+    def spied(kind: str, ids: Sequence[str]) -> dict[str, bytes]:
+        asked.extend(ids)
+        return known(kind, ids)
+
+    monkeypatch.setattr(service.store, "known_hashes", spied)
+    stats = worker.run(idle_exit_s=0.1)
+    assert stats.transactions == 30
+    assert sorted(asked) == sorted(tx.transaction_id for tx in events[:12])
+    assert len(decisions_on_topic(broker)) == 30
+    publish(broker, events[:3])  # sent again, after: answered by the service, not stored twice
+    again = make_worker(service, broker, batch_size=8)
+    publish(broker, events[3:5])
+    assert again.run(idle_exit_s=0.1).transactions == 5
+    assert sorted(asked[12:]) == sorted(tx.transaction_id for tx in events[:3])  # not [3:5]
+    assert service.store.summary().transactions == 30
+    copies: dict[str, list[Decision]] = {}
+    for decision in decisions_on_topic(broker):
+        copies.setdefault(decision.transaction_id, []).append(decision)
+    assert sum(map(len, copies.values())) == 35
+    for tx in events[:5]:  # each decided once, published twice
+        assert copies[tx.transaction_id] == [service.store.get_decision(tx.transaction_id)] * 2

@@ -41,6 +41,12 @@ class Consumer(Protocol):
     def lag(self) -> int | None:
         """Messages behind the end of the assigned partitions, when cheap to know."""
 
+    def handed_over(self, message: Message) -> bool:
+        """Whether `message` was in its partition when this consumer was assigned it (or that
+        is not known): an earlier owner of the partition, or this worker before a restart, may
+        have decided it without committing. A later message can have been read by this
+        consumer alone."""
+
     def close(self) -> None: ...
 
 

@@ -8,6 +8,7 @@ goes no further than this module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -26,6 +27,8 @@ FORMAT = "json"
 class Decoded:
     transactions: list[Transaction] = field(default_factory=list)
     timestamps_ms: list[int] = field(default_factory=list)  # of each transaction's message
+    # Whether each transaction's message was handed over with its partition (`handed_over`).
+    handed_over: list[bool] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
     logins: list[Login] = field(default_factory=list)
     dead: list[tuple[Message, DeadLetter]] = field(default_factory=list)
@@ -51,7 +54,12 @@ def tokenised(tx: Transaction, tokenizer: CardTokenizer) -> Transaction:
     return msgspec.structs.replace(tx, card=tokenizer.card_from_number(card.number))
 
 
-def decode_batch(messages: list[Message], tokenizer: CardTokenizer) -> Decoded:
+def decode_batch(
+    messages: list[Message],
+    tokenizer: CardTokenizer,
+    handed_over: Callable[[Message], bool] = lambda _: True,
+) -> Decoded:
+    """The batch's events; `handed_over` is the consumer's (`bus.Consumer.handed_over`)."""
     out = Decoded()
     for message in messages:
         try:
@@ -59,6 +67,7 @@ def decode_batch(messages: list[Message], tokenizer: CardTokenizer) -> Decoded:
             if isinstance(event, Transaction):
                 out.transactions.append(tokenised(event, tokenizer))
                 out.timestamps_ms.append(message.timestamp_ms)
+                out.handed_over.append(handed_over(message))
             elif isinstance(event, Label):
                 out.labels.append(event)
             else:

@@ -68,6 +68,10 @@ class KafkaConsumer:
         }
         self._consumer = confluent_kafka.Consumer(settings)
         self._owned: set[TopicPartition] = set()
+        # Each owned partition's end when it was assigned (`handed_over`): known once its
+        # first messages arrive; until then every message counts as handed over.
+        self._ends: dict[TopicPartition, int | None] = {}
+        self._fetched: set[TopicPartition] = set()  # their first fetch's end folded in
         self._asked: dict[TopicPartition, int] = {}  # offsets the worker asked to commit
         self._synchronous = synchronous_commits
         self.rebalances = 0
@@ -76,8 +80,33 @@ class KafkaConsumer:
 
     def _assigned(self, _: Any, partitions: list[confluent_kafka.TopicPartition]) -> None:
         self.rebalances += 1
+        for tp in partitions:
+            self._ends[(tp.topic, tp.partition)] = self._end(tp.topic, tp.partition)
+            self._fetched.discard((tp.topic, tp.partition))
         self._owned |= {(tp.topic, tp.partition) for tp in partitions}
         log.info("assigned %s", sorted(self._owned))
+
+    def _end(self, topic: str, partition: int, *, cached: bool = False) -> int | None:
+        """The partition's high watermark: asked of the broker, or (`cached`) as the last fetch
+        response gave it; None if not known."""
+        try:
+            found = self._consumer.get_watermark_offsets(
+                confluent_kafka.TopicPartition(topic, partition), timeout=5.0, cached=cached
+            )
+        except (confluent_kafka.KafkaException, RuntimeError):
+            return None
+        return None if found is None or found[1] < 0 else int(found[1])
+
+    def handed_over(self, message: Message) -> bool:
+        """Its offset is below the partition's end at its assignment, taken as the larger of
+        the broker's answer then (ListOffsets) and the end the first fetch after it reported
+        (a later end only makes more messages count). Both, as Tansu's ListOffsets has been seen
+        to answer less than the end (1 for a partition of 4 messages sent in one batch)."""
+        key = (message.topic, message.partition)
+        if key not in self._fetched:  # until the first fetch's end is folded in (`poll`)
+            return True
+        end = self._ends.get(key)
+        return end is None or message.offset < end
 
     def _revoked(self, _: Any, partitions: list[confluent_kafka.TopicPartition]) -> None:
         revoked = {(tp.topic, tp.partition) for tp in partitions}
@@ -86,6 +115,9 @@ class KafkaConsumer:
         except BusError as exc:
             log.warning("%s; the next owner re-reads the last batch", exc)
         self._owned -= revoked
+        for tp in revoked:
+            self._ends.pop(tp, None)
+            self._fetched.discard(tp)
         log.info("revoked %d partitions", len(partitions))
 
     @property
@@ -116,7 +148,20 @@ class KafkaConsumer:
                     record.timestamp()[1],
                 )
             )
+            if (topic, partition) not in self._fetched:
+                self._fold_fetched_end(topic, partition)
         return out
+
+    def _fold_fetched_end(self, topic: str, partition: int) -> None:
+        """A partition's first message since its assignment came in a fetch made after it, whose
+        response set the cached end: at least the end at the assignment (`handed_over`)."""
+        key = (topic, partition)
+        fetched = self._end(topic, partition, cached=True)
+        if fetched is None:
+            return  # not known yet: its messages still count as handed over
+        asked = self._ends.get(key)
+        self._ends[key] = fetched if asked is None else max(asked, fetched)
+        self._fetched.add(key)
 
     def _records(self, max_messages: int, timeout_s: float) -> list[confluent_kafka.Message]:
         """What is queued, at once; else the first message to arrive and what came with it.

@@ -45,6 +45,13 @@ class MemoryBroker:
         with self._changed:
             return [m for part in self._log(topic) for m in part]
 
+    def ends(self, topics: Iterable[str]) -> dict[TopicPartition, int]:
+        """The next offset of every partition of `topics`."""
+        with self._changed:
+            return {
+                (topic, p): len(log) for topic in topics for p, log in enumerate(self._log(topic))
+            }
+
     def committed(self, group: str) -> dict[TopicPartition, int]:
         with self._changed:
             return dict(self._committed.get(group, {}))
@@ -80,6 +87,7 @@ class MemoryConsumer:
         self._group = group
         self._topics = list(topics)
         self._positions: dict[TopicPartition, int] = {}
+        self._ends = broker.ends(self._topics)  # assigned every partition now (`handed_over`)
 
     def poll(self, max_messages: int, timeout_s: float) -> list[Message]:
         deadline = time.monotonic() + timeout_s
@@ -101,6 +109,10 @@ class MemoryConsumer:
                 for topic in self._topics
                 for p, log in enumerate(self._broker._log(topic))
             )
+
+    def handed_over(self, message: Message) -> bool:
+        end = self._ends.get((message.topic, message.partition))
+        return end is None or message.offset < end
 
     def close(self) -> None:
         self._positions.clear()
