@@ -405,8 +405,9 @@ def main() -> None:
         template = scenario.home
         store = "SQLite" if server is None else "PostgreSQL (throwaway, durable)"
         print(
-            f"kafka benchmark on {scenario.description}; canonical JSON keyed by card token on "
-            f"a throwaway Tansu, {args.partitions} partitions, {args.workers} worker "
+            f"kafka benchmark on {scenario.description}; canonical events as JSON (type "
+            f"first) keyed by card token on a throwaway Tansu, {args.partitions} partitions, "
+            f"{args.workers} worker "
             f"process(es), batches up to {args.batch_size}; per run {args.prime:,} priming, "
             f"drain {args.transactions:,}, then {live_count:,} at {args.rate:,.0f}/s, then "
             f"{args.seconds:.0f} s at half the drain rate (each run on a fresh copy of the "

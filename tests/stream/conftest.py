@@ -54,7 +54,8 @@ def transactions(count: int, *, cards: int = 7, prefix: str = "tx") -> list[Any]
 
 
 def keyed(event: Event) -> tuple[bytes, bytes]:
-    """(card token, canonical JSON): how the load producer puts a transaction on the topic."""
+    """(card token, canonical JSON): a transaction on the topic (sorted keys, `type` among them;
+    the load producer puts `type` first: `stream.load`)."""
     card = getattr(event, "card", None)
     key = card.token if card is not None and card.token else "none"
     return key.encode(), encode(event)
