@@ -91,7 +91,7 @@ class KafkaConsumer:
         response gave it; None if not known."""
         try:
             found = self._consumer.get_watermark_offsets(
-                confluent_kafka.TopicPartition(topic, partition), timeout=5.0, cached=cached
+                confluent_kafka.TopicPartition(topic, partition), timeout=2.0, cached=cached
             )
         except (confluent_kafka.KafkaException, RuntimeError):
             return None
