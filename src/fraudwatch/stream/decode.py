@@ -55,9 +55,7 @@ def tokenised(tx: Transaction, tokenizer: CardTokenizer) -> Transaction:
 
 
 def decode_batch(
-    messages: list[Message],
-    tokenizer: CardTokenizer,
-    handed_over: Callable[[Message], bool] = lambda _: True,
+    messages: list[Message], tokenizer: CardTokenizer, handed_over: Callable[[Message], bool]
 ) -> Decoded:
     """The batch's events; `handed_over` is the consumer's (`bus.Consumer.handed_over`)."""
     out = Decoded()

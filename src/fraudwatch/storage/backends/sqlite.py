@@ -112,10 +112,13 @@ def _on_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def _attach_run(raw: sqlite3.Connection, path: str) -> None:
-    """Attach the scratch database of the indexing runs (`RUN_SCHEMA`) unless it is."""
-    if not any(row[1] == RUN_SCHEMA for row in raw.execute("PRAGMA database_list")):
-        raw.execute(f"ATTACH DATABASE ? AS {RUN_SCHEMA}", (path,))
+def _attach_run(raw: sqlite3.Connection, path: str) -> bool:
+    """Attach the scratch database of the indexing runs (`RUN_SCHEMA`) unless it is; True if
+    this call attached it."""
+    if any(row[1] == RUN_SCHEMA for row in raw.execute("PRAGMA database_list")):
+        return False
+    raw.execute(f"ATTACH DATABASE ? AS {RUN_SCHEMA}", (path,))
+    return True
 
 
 def _sort_run(raw: sqlite3.Connection, upto: int, newest: int) -> _Run:
@@ -366,9 +369,9 @@ class SQLiteEventStore(SqlEventStore):
         if self._run_proxy is None:
             self._run_proxy = self._engine.raw_connection()
         raw = cast(sqlite3.Connection, self._run_proxy.driver_connection)
-        _attach_run(raw, self._run_path)
-        raw.execute(f"PRAGMA {RUN_SCHEMA}.journal_mode=OFF")
-        raw.execute(f"PRAGMA {RUN_SCHEMA}.synchronous=OFF")
+        if _attach_run(raw, self._run_path):
+            raw.execute(f"PRAGMA {RUN_SCHEMA}.journal_mode=OFF")
+            raw.execute(f"PRAGMA {RUN_SCHEMA}.synchronous=OFF")
         return raw
 
     def _index_bounds(self) -> tuple[int, int]:
