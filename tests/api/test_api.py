@@ -306,3 +306,37 @@ def test_concurrent_single_requests_are_scored_together_and_answered_each(
     service_key = keys[Role.SERVICE]
     lone = client.post("/v1/transactions/score", json=tx(99, minutes=30), headers=service_key)
     assert lone.status_code == 200 and lone.json()["outcome"] == "approve"
+
+
+def test_once_requests_come_together_a_group_waits_the_linger_for_more(
+    client: TestClient,
+) -> None:
+    """A lone request is scored at once; after a group of several, the next group waits
+    `linger_s` for the requests arriving meanwhile and takes them all."""
+    import asyncio
+    import json
+    import time
+
+    from fraudwatch.api.fastpath import Batcher
+    from fraudwatch.api.scoring import parse_one
+
+    service = client.app.state.service  # type: ignore[attr-defined]
+    batcher = Batcher(service, linger_s=0.2)
+    txs = [parse_one(service, json.dumps(tx(200 + i, minutes=40 + i)).encode()) for i in range(5)]
+
+    async def scenario() -> list[float]:
+        waited = []
+        started = time.perf_counter()
+        await batcher.score(txs[0])  # alone: at once
+        waited.append(time.perf_counter() - started)
+        await asyncio.gather(batcher.score(txs[1]), batcher.score(txs[2]))  # together
+        started = time.perf_counter()
+        first = asyncio.ensure_future(batcher.score(txs[3]))
+        await asyncio.sleep(0.05)  # arrives within the linger: joins the first
+        await asyncio.gather(first, batcher.score(txs[4]))
+        waited.append(time.perf_counter() - started)
+        return waited
+
+    alone, lingered = asyncio.run(scenario())
+    assert alone < 0.15 <= lingered
+    assert (batcher.batches, batcher.scored) == (3, 5)  # 1, then 2, then 2 after the linger

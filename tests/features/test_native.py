@@ -33,6 +33,7 @@ from fraudwatch.features.online import (
 from fraudwatch.features.online.native import NativeEngine, NativeRangeError
 from fraudwatch.features.online.native.arith import haversine_km, sigma, to_float
 from fraudwatch.features.online.native.columns import SMALL, Codes, KeyIds, tx_columns
+from fraudwatch.features.online.native.state import LabelBook, Spares
 from fraudwatch.features.parity import compare
 from fraudwatch.features.rows import (
     LabelRow,
@@ -383,3 +384,65 @@ def test_making_room_grows_the_state_and_changes_no_value(simulated: list[Stream
     assert all(int(free[0]) >= 10_000 for free in roomy.state.free_arrays)
     assert sum(len(rows) for rows in roomy.state.ev_arrays) >= before + 10_000
     _assert_identical(np.vstack([first, roomy.process_batch(simulated[half:]).values]), want, fs)
+
+
+def _sizes(engine: NativeEngine) -> tuple[list[int], list[int], int]:
+    state = engine.state
+    return (
+        [len(rows) for rows in state.ev_arrays],
+        [len(rows) for rows in state.key_arrays],
+        len(state.labels.table),
+    )
+
+
+@pytest.mark.parametrize("settle", [True, False], ids=["prepared", "in-flight"])
+def test_arrays_grown_ahead_change_no_value(simulated: list[StreamItem], settle: bool) -> None:
+    """The event arrays and the label ring are swapped for larger copies a thread prepared once
+    they are three quarters full, before a batch needs the room (the key rows once a batch
+    needs them, as a sweep reads every key row); a batch that needs the room while a copy is
+    still being prepared waits for it. Either way the values are those of one batch."""
+    fs = default_feature_set()
+    want = NativeEngine(fs).process_batch(simulated).values
+    engine = NativeEngine(fs)
+    made = (engine.state.grown_ahead, engine.state.grown_short)  # the new state's own arrays
+    size = 40 if settle else 400
+    parts, events, keys, ring = [], 0, 0, 0
+    for start in range(0, len(simulated), size):
+        before = _sizes(engine)
+        parts.append(engine.process_batch(simulated[start : start + size]).values)
+        after = _sizes(engine)
+        events += sum(a != b for a, b in zip(before[0], after[0], strict=True))
+        keys += sum(a != b for a, b in zip(before[1], after[1], strict=True))
+        ring += before[2] != after[2]
+        if settle:  # the larger arrays requested by this batch are ready for the next one
+            engine.state.spares.settle()
+    _assert_identical(np.vstack(parts), want, fs)
+    assert events and keys and ring
+    ahead, short = engine.state.grown_ahead - made[0], engine.state.grown_short - made[1]
+    if settle:  # no batch waited for an event array or the ring
+        assert (ahead, short) == (events + ring, keys)
+    else:
+        assert ahead + short == events + keys + ring
+
+
+def test_the_label_ring_moves_to_a_larger_one_with_every_slot_in_place() -> None:
+    book = LabelBook(groups=2, enabled=True, table=np.zeros((8, 5), dtype=np.int64))
+    book.head, book.next = 13, 19  # six live slots, wrapping around the end of the ring
+    for at in range(book.head, book.next):
+        book.table[at & 7] = at
+    book.move_to(np.zeros((16, 5), dtype=np.int64))
+    assert [int(book.table[at & 15, 0]) for at in range(13, 19)] == list(range(13, 19))
+    assert int(np.count_nonzero(book.table[:, 0])) == 6
+
+
+def test_spares_are_prepared_once_and_only_large_enough_ones_are_taken() -> None:
+    spares = Spares()
+    spares.request("a", (1000, 3))
+    spares.request("a", (5, 3))  # under way already: not asked again
+    spares.request("b", (10, 4), np.array([1, 2, 3, 4], dtype=np.int64))
+    spares.settle()
+    a = spares.take("a", 1000, wait=False)
+    assert a is not None and a.shape == (1000, 3) and not a.any()
+    assert spares.take("a", 1, wait=True) is None  # taken
+    b = spares.take("b", 11, wait=True)  # too small: dropped
+    assert b is None and spares.take("b", 1, wait=True) is None

@@ -61,7 +61,9 @@ class FastScoring:
         self.authenticate = authenticate
         self.users = users
         self.metrics = metrics
-        self.batcher = Batcher(service, metrics=metrics)
+        self.batcher = Batcher(
+            service, metrics=metrics, linger_s=service.app.settings.score_linger_ms / 1000
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and (coding := coding_of(scope["headers"])) is not None:
@@ -165,18 +167,27 @@ class Batcher:
     loop has already read; every request that arrives before the run joins it. While a batch is
     scored (synchronously, on the loop: scoring holds the GIL anyway), more requests queue up in
     the sockets, and form the next batch. So a batch is as large as the load makes it, up to
-    `max_batch` per run, and an idle server scores a request alone without delay. Decisions are
+    `max_batch` per run, and an idle server scores a request alone without delay. Once requests
+    come together (the last batch held more than one), the run waits `linger_s` for more
+    (`score_linger_ms`): at 5,000 requests/s, groups of 10-17 became groups of 22-29, and the
+    server's CPU per request 167-182 µs instead of 194-201 (docs/api.md). Decisions are
     exactly those of one-by-one scoring in arrival order (the pipeline orders by event time
     within a batch, as it does across requests)."""
 
     def __init__(
-        self, service: ScoringService, max_batch: int = 256, metrics: Metrics | None = None
+        self,
+        service: ScoringService,
+        max_batch: int = 256,
+        metrics: Metrics | None = None,
+        linger_s: float = 0.0,
     ) -> None:
         self.service = service
         self.max_batch = max_batch
         self.metrics = metrics
+        self.linger_s = linger_s
         self._waiting: list[tuple[Transaction, asyncio.Future[Decision]]] = []
         self._scheduled = False
+        self._last = 0  # the size of the last batch
         self.batches = 0
         self.scored = 0
 
@@ -190,12 +201,16 @@ class Batcher:
         self._waiting.append((tx, future))
         if not self._scheduled:
             self._scheduled = True
-            loop.call_soon(self._run)
+            if self.linger_s and self._last > 1:
+                loop.call_later(self.linger_s, self._run)
+            else:
+                loop.call_soon(self._run)
         return future
 
     def _run(self) -> None:
         batch = self._waiting[: self.max_batch]
         del self._waiting[: self.max_batch]
+        self._last = len(batch)
         if self._waiting:  # the rest in the next run, after the loop has served the sockets
             asyncio.get_running_loop().call_soon(self._run)
         else:

@@ -129,8 +129,8 @@ class NativeEngine:
         one.vals[0] = values
         one.keys[0] = [k.one(values, c) for k, c in zip(state.keys, self.key_columns, strict=True)]
         one.kinds[0], one.ts[0], one.seq[0] = kernel.TX, item.ts, item.seq
-        one.ring[0] = state.labels.remember(item, self.plan.horizon_us)
         state.reserve(1)
+        one.ring[0] = state.labels.remember(item, self.plan.horizon_us)
         one.out.fill(NAN)
         self._run(one)
         values_out = one.out[0].copy()
@@ -198,11 +198,11 @@ class NativeEngine:
         self._check_range(vals)
         known = np.fromiter((x.known_at for x in labels), dtype=np.int64, count=len(labels))
         ok = self._accepted(is_label, ts, known)
+        state.reserve(len(txs))  # (the label ring too: before `resolve` takes its slots)
         rings, l_ring, l_fraud = state.labels.resolve(
             is_label, labels, txs, ts, ok, self.plan.horizon_us
         )
         state.gl[P_RING_MASK] = len(state.labels.table) - 1
-        state.reserve(len(txs))
         out = np.full((len(txs), self.width), NAN, dtype=np.float64)
         RUN_BATCH(
             kinds, index, ts, seq, ok, rings, vals, keys, known, l_fraud, l_ring, out,
@@ -289,6 +289,8 @@ class NativeEngine:
         out["transactions_held"] = len(self.state.labels.transactions)
         out["pending_labels"] = len(self.state.labels.pending)
         out["events"] = int(self.state.gl[P_EVENTS])
+        out["arrays_grown_ahead"] = self.state.grown_ahead
+        out["arrays_grown_in_a_batch"] = self.state.grown_short
         return out
 
     def snapshot(self, path: Path) -> None:

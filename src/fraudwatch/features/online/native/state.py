@@ -1,12 +1,21 @@
 """The native engine's whole state: a few large arrays, the label bookkeeping, snapshots.
 
 - `ev`: one int64 row per retained event of a group's key (see `windows`), recycled through
-  the `free` stack; grown by doubling.
+  the `free` stack; grown by half.
 - `ks[g]`: one int64 row per key id of group g (see `layout`); `keys[g]` maps keys to ids.
 - `counts`: value counts of every (key, window, field) for `distinct` and `first_seen`, one
   hash table (`counts`).
 - `labels`: recent transactions (id → slot of a ring holding its time, first fraud label time
   and its events), pending labels of unseen transactions, as `OnlineEngine` keeps them.
+
+The event arrays and the label ring grow ahead of need (`Spares`): once one is three quarters
+full, a thread allocates its larger copy and touches every page of it, and a later batch, on
+the scoring thread, copies the rows over (memory already mapped) and swaps it in, one array
+per batch. Grown only when a batch needed the room, allocated, filled and copied there, the
+group arrays that fill together stalled a batch for 126-230 ms and the label ring for 150-200
+ms, a few hundred thousand transactions into the benchmark scenario's traffic
+(docs/features.md). The key rows are prepared the same way but swapped in only when a batch
+needs more key ids: a sweep reads every key row.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from __future__ import annotations
 import pickle
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -69,6 +79,64 @@ SNAPSHOT_FORMAT = 1
 KERNEL_SWEEP = cast(Callable[..., Ints], kernel.sweep)
 EARLIEST = -(2**62)
 CODES_SLACK = 65_536  # category values beyond twice the live ones before a clean-up
+FULL_AHEAD = 0.75  # an array this full has its larger copy prepared (`Spares`)
+PAGE_INTS = 512  # int64 values in a memory page of 4 KiB
+
+
+def _touched(shape: tuple[int, ...], fill: Ints | None) -> Ints:
+    """A new array of zeros (or of rows `fill`) with every page of it written once, so that
+    the kernel maps its memory now, not when the array is first copied into. numpy lets go of
+    the interpreter lock while it writes."""
+    array = np.zeros(shape, dtype=np.int64)  # calloc: no page mapped yet
+    if fill is not None:
+        array[:] = fill
+    elif array.size:
+        array.reshape(-1)[::PAGE_INTS] = 0
+    return array
+
+
+class Spares:
+    """Arrays prepared by a thread for the state to grow into, by name: at most one under way
+    or waiting per name. A state's growth on the scoring thread is then a copy into memory
+    already mapped (8-16 ms per group array in the benchmark scenario), not an allocation, a
+    fill and that copy with the pages mapped as they are first written (126-230 ms for the
+    arrays that fill together: docs/features.md)."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, Future[Ints]] = {}
+        self._thread: ThreadPoolExecutor | None = None  # one, started at the first request
+
+    def request(self, name: str, shape: tuple[int, ...], fill: Ints | None = None) -> None:
+        """Start preparing `name` unless it is under way or ready (the requests in turn)."""
+        if name in self._arrays:
+            return
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="feature-state-spares")
+        self._arrays[name] = self._thread.submit(_touched, shape, fill)
+
+    def take(self, name: str, rows: int, *, wait: bool) -> Ints | None:
+        """The array prepared as `name` if it has at least `rows` rows (else it is dropped);
+        None if there is none, or it is not ready and not `wait`."""
+        future = self._arrays.get(name)
+        if future is None or not (wait or future.done()):
+            return None
+        del self._arrays[name]
+        try:
+            array = future.result()
+        except Exception:  # (out of memory) the caller grows without it
+            return None
+        return array if len(array) >= rows else None
+
+    def settle(self) -> None:
+        """Wait until every array under way is ready (or failed)."""
+        for future in list(self._arrays.values()):
+            future.exception()
+
+    def put(self, name: str, array: Ints) -> None:
+        """Keep `array`, taken as `name`, for a later `take`."""
+        future: Future[Ints] = Future()
+        future.set_result(array)
+        self._arrays[name] = future
 
 
 @dataclass
@@ -173,14 +241,27 @@ class LabelBook:
 
     def _reserve(self, extra: int) -> None:
         size = len(self.table)
-        needed = self.next - self.head + extra
-        if needed <= size:
+        if self.next - self.head + extra <= size:
             return
-        while size < needed:
+        self.move_to(np.zeros((self.size_for(extra), self.table.shape[1]), dtype=np.int64))
+
+    def size_for(self, extra: int) -> int:
+        """The ring's size with room for `extra` more transactions (a power of two)."""
+        size = len(self.table)
+        while size < self.next - self.head + extra:
             size *= 2
-        table = np.zeros((size, self.table.shape[1]), dtype=np.int64)
-        live = np.arange(self.head, self.next)
-        table[live & (size - 1)] = self.table[live & (len(self.table) - 1)]
+        return size
+
+    def move_to(self, table: Ints) -> None:
+        """Make `table` (zeros, a power of two at least as long) the ring, with the live
+        transactions in their slots, copied a run at a time (at most three)."""
+        old, new = len(self.table) - 1, len(table) - 1
+        at = self.head
+        while at < self.next:
+            i, j = at & old, at & new
+            n = min(self.next - at, old + 1 - i, new + 1 - j)
+            table[j : j + n] = self.table[i : i + n]
+            at += n
         self.table = table
 
     def expire(self, cutoff: int) -> None:
@@ -212,6 +293,9 @@ class NativeState:
     key_arrays: list[Ints] = field(default_factory=list)  # the same arrays as `ks`
     ev_arrays: list[Ints] = field(default_factory=list)  # the same arrays as `evs`, `frees`
     free_arrays: list[Ints] = field(default_factory=list)
+    spares: Spares = field(default_factory=Spares)  # larger arrays being prepared
+    grown_ahead: int = 0  # arrays swapped for their prepared copies with room to spare
+    grown_short: int = 0  # arrays grown because a batch needed the room (it waited for them)
 
     @classmethod
     def new(cls, plan: Plan, lateness_us: int) -> NativeState:
@@ -271,31 +355,104 @@ class NativeState:
         return sum(len(ev) - int(free[0]) for ev, free in pairs)
 
     def reserve(self, transactions: int) -> None:
-        """Room for `transactions` more events in every group (and their value counts) and
-        rows for every key id."""
+        """Room for `transactions` more events in every group (and their value counts), rows
+        for every key id and ring slots for as many transactions. An array short of room for
+        them grows now (into its prepared copy if there is one); one three quarters full has
+        its copy prepared, and the first one ready is swapped in (`Spares`)."""
         self.counts = counts.reserve(
             self.counts, int(self.gl[P_COUNTS]), transactions * len(self.layout.counts)
         )
-        for g, (rows, free) in enumerate(zip(self.ev_arrays, self.free_arrays, strict=True)):
-            top = int(free[0])
-            if top >= transactions:  # each transaction adds at most one event per group
-                continue
-            size = len(rows)
-            grown = size + max(size // 2, transactions, 64)
-            ev = np.vstack([rows, np.zeros((grown - size, rows.shape[1]), dtype=np.int64)])
-            stack = np.zeros(grown + 1, dtype=np.int64)
-            stack[1 : top + 1] = free[1 : top + 1]
-            stack[top + 1 : top + 1 + grown - size] = np.arange(grown - 1, size - 1, -1)
-            stack[0] = top + grown - size
-            self.ev_arrays[g], self.free_arrays[g] = ev, stack
-            self.evs[g], self.frees[g] = ev, stack
-        for g, key_ids in enumerate(self.keys):
-            if len(self.key_arrays[g]) < key_ids.size:
-                rows = self.key_arrays[g]
-                stride = self.layout.groups[g, G_STRIDE]
-                more = max(len(rows) // 2, key_ids.size - len(rows))
-                extra = np.tile(self.templates[g, :stride], (more, 1))
-                self.key_arrays[g] = self.ks[g] = np.vstack([rows, extra])
+        swapped = False
+        for g in range(len(self.ev_arrays)):
+            swapped = self._grow_events(g, transactions, swapped) or swapped
+        for g in range(len(self.keys)):
+            swapped = self._grow_keys(g, transactions) or swapped
+        self._grow_ring(transactions, swapped)
+
+    def _grow_events(self, g: int, transactions: int, swapped: bool) -> bool:
+        """Group g's event rows and free stack (each transaction adds at most one event per
+        group); True if they were swapped for their prepared copies."""
+        rows, free = self.ev_arrays[g], self.free_arrays[g]
+        top, size = int(free[0]), len(rows)
+        if top >= transactions and top >= (1 - FULL_AHEAD) * size:
+            return False
+        grown = size + max(size // 2, transactions, 64)
+        spares, name = self.spares, f"ev{g}"
+        short = top < transactions
+        if not short:
+            spares.request(name, (grown, rows.shape[1]))
+            spares.request(f"free{g}", (grown + 1,))
+            if swapped:
+                return False
+        needed = size + transactions - top
+        ev = spares.take(name, needed, wait=short)
+        stack = spares.take(f"free{g}", needed + 1, wait=short)
+        if not short and (ev is None or stack is None):  # one not ready: keep the other
+            for kept, array in ((name, ev), (f"free{g}", stack)):
+                if array is not None:
+                    spares.put(kept, array)
+            return False
+        if ev is None:
+            ev = np.zeros((grown, rows.shape[1]), dtype=np.int64)
+        if stack is None or len(stack) != len(ev) + 1:
+            stack = np.zeros(len(ev) + 1, dtype=np.int64)
+        grown = len(ev)
+        ev[:size] = rows
+        stack[1 : top + 1] = free[1 : top + 1]
+        stack[top + 1 : top + 1 + grown - size] = np.arange(grown - 1, size - 1, -1)
+        stack[0] = top + grown - size
+        self.ev_arrays[g], self.free_arrays[g] = ev, stack
+        self.evs[g], self.frees[g] = ev, stack
+        self._count(short)
+        return True
+
+    def _count(self, short: bool) -> None:
+        if short:
+            self.grown_short += 1
+        else:
+            self.grown_ahead += 1
+
+    def _grow_keys(self, g: int, transactions: int) -> bool:
+        """Group g's key rows: one per key id (new rows are the group's template); each
+        transaction adds at most one key id per group. True if they grew (in this batch, which
+        needs them: a copy prepared ahead is not swapped in before)."""
+        rows, used = self.key_arrays[g], self.keys[g].size
+        size = len(rows)
+        if used + transactions <= FULL_AHEAD * size:
+            return False
+        stride = self.layout.groups[g, G_STRIDE]
+        grown = size + max(size // 2, used + transactions - size)
+        name = f"keys{g}"
+        if size >= used:  # prepared now, swapped in once needed: a sweep reads every key row
+            self.spares.request(name, (grown, rows.shape[1]), self.templates[g, :stride])
+            return False
+        spare = self.spares.take(name, used, wait=True)
+        if spare is None:
+            spare = np.tile(self.templates[g, :stride], (grown, 1))
+        spare[:size] = rows
+        self.key_arrays[g] = self.ks[g] = spare
+        self._count(short=True)
+        return True
+
+    def _grow_ring(self, transactions: int, swapped: bool) -> None:
+        """The label ring: room for `transactions` more recent transactions."""
+        book = self.labels
+        if not book.enabled:
+            return
+        live, size = book.next - book.head, len(book.table)
+        if live + transactions <= FULL_AHEAD * size:
+            return
+        short = live + transactions > size
+        shape = (book.size_for(transactions) if short else 2 * size, book.table.shape[1])
+        if not short:
+            self.spares.request("ring", shape)
+            if swapped:
+                return
+        spare = self.spares.take("ring", live + transactions, wait=short)
+        if spare is None and not short:
+            return
+        book.move_to(np.zeros(shape, dtype=np.int64) if spare is None else spare)
+        self._count(short)
 
     def sweep(self, horizon_us: int) -> None:
         cutoff = int(self.gl[P_MAX_TIME]) - horizon_us - self.lateness_us
