@@ -446,3 +446,25 @@ def test_spares_are_prepared_once_and_only_large_enough_ones_are_taken() -> None
     assert spares.take("a", 1, wait=True) is None  # taken
     b = spares.take("b", 11, wait=True)  # too small: dropped
     assert b is None and spares.take("b", 1, wait=True) is None
+
+
+def test_a_snapshot_with_the_recent_transactions_in_one_dict_still_restores(
+    tmp_path: Path,
+) -> None:
+    """Snapshots made before the label book kept its transaction ids in parts hold a dict."""
+    import pickle
+
+    stream = random_stream(11, 80)
+    whole = NativeEngine(DEFAULT).process_batch(stream).values
+    first = NativeEngine(DEFAULT)
+    head = first.process_batch(stream[:50]).values
+    first.snapshot(tmp_path / "state.snap")
+    data = pickle.loads((tmp_path / "state.snap").read_bytes())
+    book = data["python"][2]
+    book.transactions = dict(book.transactions)
+    assert book.transactions  # the head's transactions are remembered for their labels
+    (tmp_path / "state.snap").write_bytes(pickle.dumps(data))
+    restored = NativeEngine.restore(tmp_path / "state.snap", DEFAULT)
+    assert not isinstance(restored.state.labels.transactions, dict)
+    tail = restored.process_batch(stream[50:]).values
+    _assert_identical(np.vstack([head, tail]), whole, DEFAULT)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import pickle
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +73,7 @@ from fraudwatch.features.online.native.windows import (
 )
 from fraudwatch.features.online.plan import Plan
 from fraudwatch.features.rows import LabelRow, TxRow
+from fraudwatch.runtime import ShardedDict
 
 Ints = npt.NDArray[np.int64]
 SNAPSHOT_FORMAT = 1
@@ -149,7 +150,8 @@ class LabelBook:
     table: Ints = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
     head: int = 0  # ring slot of the oldest remembered transaction
     next: int = 0  # ring slot of the next one
-    transactions: dict[str, int] = field(default_factory=dict)  # id -> ring slot
+    # id -> ring slot; in parts: a rebuild of one dict of them stalled a batch 32-99 ms
+    transactions: MutableMapping[str, int] = field(default_factory=ShardedDict)
     recent: deque[tuple[int, str]] = field(default_factory=deque)  # (ts, id), arrival order
     pending: dict[str, int] = field(default_factory=dict)  # id -> earliest fraud label time
 
@@ -538,4 +540,8 @@ def load_state(path: Path, plan: Plan, version: str) -> NativeState:
     state.key_arrays = list(ks)
     state.counts = data["counts"]
     state.codes, state.keys, state.labels = data["python"]
+    slots = state.labels.transactions
+    if isinstance(slots, dict):  # a snapshot made before they were kept in parts
+        state.labels.transactions = ShardedDict()
+        state.labels.transactions.update(slots)
     return state
