@@ -29,9 +29,10 @@ class ShardedDict(MutableMapping[K, V]):
     """A dict in `shards` parts by the keys' hashes, for maps of hundreds of thousands of keys
     inserted and removed all along (recent transactions, recent decisions). CPython rebuilds a
     dict's whole table when an insertion finds it full (of live keys or of the places of
-    removed ones), on the thread that inserts: in the API server that stalled a group of
-    requests for 38-45 ms (an ordered dict of 350,000 decisions) and 32-99 ms (a dict of about
-    500,000 transaction ids) in the benchmark scenario (docs/benchmarks.md). Here only one
+    removed ones), on the thread that inserts: scoring the benchmark scenario's traffic in one
+    process in groups of 10, as the API server does, that stalled a group for 38-45 ms (an
+    ordered dict of 350,000 decisions) and 32-99 ms (a dict of about 500,000 transaction ids;
+    docs/benchmarks.md). Here only one
     part, a 64th of the keys, is rebuilt at a time. With `limit`, each part keeps at most
     `limit / shards` keys and drops its oldest insertion beyond that: about the newest `limit`
     keys are kept overall. Iteration goes part by part (not in insertion order)."""
