@@ -68,6 +68,15 @@ def test_decisions_on_one_card_make_one_case(cases: CaseService) -> None:
     assert [c["id"] for c in by_tx] == [found[1]["id"]]
 
 
+def test_a_decision_sent_twice_in_one_call_joins_its_case_once(cases: CaseService) -> None:
+    """A restarted decision writer can be handed a batch's flagged decisions twice at once
+    (their cases not yet acknowledged, and the batch itself sent again)."""
+    first, again = _pair(1, "a", Outcome.REVIEW, 0.4), _pair(1, "a", Outcome.REVIEW, 0.4)
+    assert cases.ingest([first, _pair(2, "a", Outcome.BLOCK, 0.95), again]) == 2
+    (case,) = cases.find(CaseFilter(status=Status.OPEN))
+    assert case["decisions"] == 2
+
+
 def test_the_workflow_follows_its_table_and_resolving_writes_labels(
     cases: CaseService, store: EventStore
 ) -> None:

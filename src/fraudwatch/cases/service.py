@@ -123,8 +123,13 @@ class CaseService:
 
     def ingest(self, pairs: Sequence[tuple[Transaction | None, Decision]]) -> int:
         """Open or update cases for the non-approve decisions; returns how many joined a case.
-        Idempotent: a decision already in a case is skipped."""
-        flagged = [(tx, d) for tx, d in pairs if d.outcome is not Outcome.APPROVE]
+        Idempotent: a decision already in a case is skipped, and one given twice counts once
+        (a restarted decision writer may be handed a batch's flagged decisions twice)."""
+        unique: dict[str, tuple[Transaction | None, Decision]] = {}
+        for tx, d in pairs:
+            if d.outcome is not Outcome.APPROVE:
+                unique.setdefault(d.transaction_id, (tx, d))
+        flagged = list(unique.values())
         if not flagged:
             return 0
         groups: dict[str, list[tuple[Transaction | None, Decision, Decimal]]] = {}

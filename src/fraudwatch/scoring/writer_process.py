@@ -224,8 +224,8 @@ class ProcessWriter(QueuedWriter):
                 except Exception:
                     log.exception("restarting the writer process failed; retrying")
                     time.sleep(1.0)
-            self.restarts += 1
-            with self._state:
+            with self._state:  # (with the count: `_handle` tells a batch sent again by it)
+                self.restarts += 1
                 again = [payload for _, payload in self._unacked.values()]
                 if self._uncased:  # stored already: the child skips the write, opens the cases
                     uncased = [pair for pairs in self._uncased.values() for pair in pairs]
@@ -241,8 +241,11 @@ class ProcessWriter(QueuedWriter):
         payload = _encode(_Batch(seq, items, features))
         with self._state:
             self._unacked[seq] = (items, payload)
+            restarts = self.restarts
         while True:
             with self._send_lock:
+                if self.restarts != restarts:  # a restart since sent it again, with the rest
+                    return
                 conn = self._conn
                 try:
                     if conn is None:
