@@ -468,3 +468,30 @@ def test_a_snapshot_with_the_recent_transactions_in_one_dict_still_restores(
     assert not isinstance(restored.state.labels.transactions, dict)
     tail = restored.process_batch(stream[50:]).values
     _assert_identical(np.vstack([head, tail]), whole, DEFAULT)
+
+
+def test_a_sweep_reads_an_eighth_of_the_key_rows_and_eight_read_them_all() -> None:
+    """Scoring sweeps the key rows a part at a time (`SWEEP_PARTS`); one part drops only the
+    silent keys of its rows, and a whole round of parts drops every silent key."""
+    from fraudwatch.features.online.native.engine import SWEEP_PARTS
+
+    fs = FeatureSet("cards", (WindowFeature(entity=("card",), agg=A.COUNT, window="10m"),))
+    engine = NativeEngine(fs)
+    base = next(item for item in random_stream(0, 1) if isinstance(item, TxRow))
+
+    def row(seq: int, at: int, card: str) -> TxRow:
+        fresh = TxRow(**{**{f: getattr(base, f) for f in base.__slots__}, "seq": seq})
+        fresh.ts, fresh.transaction_id, fresh.card = base.ts + at * S, f"t{seq}", card
+        return fresh
+
+    engine.process_batch([row(i, i, f"c{i}") for i in range(400)])  # 400 cards, then silence
+    engine.process_batch([row(400, 3600, "late")])  # an hour later: all 400 are past it
+    held = engine.stats()["keys"]
+    rows = len(engine.state.key_arrays[0])
+    engine._sweep_part()
+    after_one = engine.stats()["keys"]
+    assert 0 < held - after_one < 400  # the silent keys of the first part of the rows only
+    assert held - after_one <= rows // SWEEP_PARTS + 1
+    for _ in range(SWEEP_PARTS - 1):
+        engine._sweep_part()
+    assert engine.stats()["keys"] == 1  # only the late card's key is left

@@ -41,7 +41,11 @@ from fraudwatch.features.rows import LabelRow, StreamItem, TxRow
 NAN = math.nan
 RUN_BATCH = cast(Callable[..., None], kernel.run_batch)
 CHUNK = 4_096  # stream items per kernel call: bounds the columns and lets sweeps run
-SWEEP_EVERY = 4_096  # transactions between sweeps (a sweep scans every key row)
+SWEEP_EVERY = 4_096  # transactions between sweeps of each key row (a sweep scans key rows)
+SWEEP_PARTS = 8
+"""The key rows are swept an eighth at a time, every `SWEEP_EVERY / SWEEP_PARTS` transactions:
+a whole sweep paused scoring 14-15 ms every 4,096 transactions in the benchmark scenario (about
+480,000 key rows; docs/features.md), an eighth of it under 5 (mostly under 2.5)."""
 EXACT_LIMIT = 2**43  # |amount| (millionths) below which n*Q - S² is exact in 128 bits
 
 
@@ -89,6 +93,7 @@ class NativeEngine:
         self.width = len(self.plan.names)
         self.state = NativeState.new(self.plan, allowed_lateness_s * 1_000_000)
         self.since_sweep = 0
+        self.swept_part = 0  # the part of the key rows the next sweep reads (`SWEEP_PARTS`)
         fields = self.state.fields
         self.mismatches = [
             (c, fields.index(a), fields.index(b)) for c, a, b in self.plan.mismatches
@@ -140,8 +145,8 @@ class NativeEngine:
         for column, attribute, default in self.plan.pass_through:
             values_out[column] = item.attributes.get(attribute, NAN if default is None else default)
         self.since_sweep += 1
-        if self.since_sweep >= SWEEP_EVERY:
-            self.sweep()
+        if self.since_sweep >= SWEEP_EVERY // SWEEP_PARTS:
+            self._sweep_part()
         return FeatureResult(item.seq, item.transaction_id, values_out)
 
     def _run(self, one: _One) -> None:
@@ -214,8 +219,8 @@ class NativeEngine:
         if len(late):
             out[late] = NAN
         self.since_sweep += len(ok) - len(late)
-        if self.since_sweep >= SWEEP_EVERY:
-            self.sweep()
+        if self.since_sweep >= SWEEP_EVERY // SWEEP_PARTS:
+            self._sweep_part()
         return out, seq.tolist(), late.tolist()
 
     def _accepted(
@@ -271,6 +276,12 @@ class NativeEngine:
         """Drop keys, transactions and pending labels older than the horizon (plus lateness)."""
         self.since_sweep = 0
         self.state.sweep(self.plan.horizon_us)
+
+    def _sweep_part(self) -> None:
+        """The next eighth of the key rows (`SWEEP_PARTS`), and the transactions and labels."""
+        self.since_sweep = 0
+        self.state.sweep(self.plan.horizon_us, self.swept_part, SWEEP_PARTS)
+        self.swept_part = (self.swept_part + 1) % SWEEP_PARTS
 
     def stats(self) -> dict[str, int]:
         """Keys held per entity group, events held, and recent transactions kept for labels."""

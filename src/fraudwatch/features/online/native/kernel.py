@@ -317,14 +317,18 @@ def sweep(
     scale,
     evfields,
     templates,
+    part,
+    parts,
 ):
-    """Drop every key silent since before `cutoff`; returns (group, key id) of each."""
+    """Drop every key silent since before `cutoff` among part `part` of `parts` of each group's
+    key rows (all of them with 0 of 1); returns (group, key id) of each."""
     dropped = []
     for g in range(groups.shape[0]):
         k = ks[g]
         ev, free = evs[g], frees[g]
         stride = groups[g, G_STRIDE]
-        for kid in range(k.shape[0]):
+        rows = k.shape[0]
+        for kid in range(rows * part // parts, rows * (part + 1) // parts):
             acc = k[kid]
             if acc[K_USED] == 0 or acc[K_NEWEST] >= cutoff:
                 continue

@@ -456,7 +456,10 @@ class NativeState:
         book.move_to(np.zeros(shape, dtype=np.int64) if spare is None else spare)
         self._count(short)
 
-    def sweep(self, horizon_us: int) -> None:
+    def sweep(self, horizon_us: int, part: int = 0, parts: int = 1) -> None:
+        """Drop the keys silent for longer than the horizon (plus the lateness) among part
+        `part` of `parts` of every group's key rows, then the expired transactions and pending
+        labels, and the unused category codes when there are many."""
         cutoff = int(self.gl[P_MAX_TIME]) - horizon_us - self.lateness_us
         dropped = KERNEL_SWEEP(
             cutoff,
@@ -467,6 +470,8 @@ class NativeState:
             self.counts,
             *self.tables,
             self.templates,
+            part,
+            parts,
         )
         for g, kid in dropped.tolist():
             self.keys[g].drop(kid)
