@@ -115,6 +115,11 @@ class Spares:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="feature-state-spares")
         self._arrays[name] = self._thread.submit(_touched, shape, fill)
 
+    def ready(self, name: str) -> bool:
+        """Whether `name` is prepared (or failed) and waits to be taken."""
+        future = self._arrays.get(name)
+        return future is not None and future.done()
+
     def take(self, name: str, rows: int, *, wait: bool) -> Ints | None:
         """The array prepared as `name` if it has at least `rows` rows (else it is dropped);
         None if there is none, or it is not ready and not `wait`."""
@@ -132,12 +137,6 @@ class Spares:
         """Wait until every array under way is ready (or failed)."""
         for future in list(self._arrays.values()):
             future.exception()
-
-    def put(self, name: str, array: Ints) -> None:
-        """Keep `array`, taken as `name`, for a later `take`."""
-        future: Future[Ints] = Future()
-        future.set_result(array)
-        self._arrays[name] = future
 
 
 @dataclass
@@ -379,21 +378,16 @@ class NativeState:
         if top >= transactions and top >= (1 - FULL_AHEAD) * size:
             return False
         grown = size + max(size // 2, transactions, 64)
-        spares, name = self.spares, f"ev{g}"
+        spares, name, stack_name = self.spares, f"ev{g}", f"free{g}"
         short = top < transactions
         if not short:
             spares.request(name, (grown, rows.shape[1]))
-            spares.request(f"free{g}", (grown + 1,))
-            if swapped:
+            spares.request(stack_name, (grown + 1,))
+            if swapped or not (spares.ready(name) and spares.ready(stack_name)):
                 return False
         needed = size + transactions - top
         ev = spares.take(name, needed, wait=short)
-        stack = spares.take(f"free{g}", needed + 1, wait=short)
-        if not short and (ev is None or stack is None):  # one not ready: keep the other
-            for kept, array in ((name, ev), (f"free{g}", stack)):
-                if array is not None:
-                    spares.put(kept, array)
-            return False
+        stack = spares.take(stack_name, needed + 1, wait=short)
         if ev is None:
             ev = np.zeros((grown, rows.shape[1]), dtype=np.int64)
         if stack is None or len(stack) != len(ev) + 1:
