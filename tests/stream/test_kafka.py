@@ -219,8 +219,8 @@ def test_killing_a_worker_mid_stream_loses_and_duplicates_no_decision(
     twice = sum(n > 1 for n in copies.values())
     assert 0 < twice <= 50  # the victim's uncommitted batch, and nothing else
     # Re-read and answered from the store: the victim's published batch, and at most the two
-    # batches it had scored and stored behind it (pipelined: it waits for the delivery of one
-    # batch's decisions while the next is stored and the one after scored) but not published.
+    # batches it had scored and stored behind it but not published (pipelined: it reads no
+    # more while three batches wait for their store write or their delivery: `AHEAD`).
     replayed = sum(s["replayed"] for s in summaries)
     assert twice <= replayed <= twice + 100
     assert committed(tansu, group, topic) == ends_of(read_topic(tansu, topic, at_least=3000))

@@ -4,6 +4,7 @@ from the store."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -193,20 +194,28 @@ def test_nothing_is_published_or_committed_before_the_decisions_are_stored(
 
 
 class SlowDelivery(MemoryProducer):
-    """A producer whose messages reach the broker only when flushed (as if each delivery took
-    a while), recording at each offset commit how many decisions had been delivered."""
+    """A producer whose messages reach the broker only when flushed, and a flush takes
+    `delay_s` (as if each delivery took a while); it records, as each flush ends, how many
+    batches the worker had scored by then."""
 
-    def __init__(self, broker: MemoryBroker) -> None:
+    def __init__(self, broker: MemoryBroker, delay_s: float = 0.0) -> None:
         super().__init__(broker)
         self.held: list[tuple[str, bytes | None, bytes]] = []
+        self.delay_s = delay_s
+        self.worker: StreamWorker | None = None
+        self.scored_at_flush: list[tuple[int, int]] = []  # (batches scored, decisions delivered)
 
     def produce_many(self, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
         self.held.extend((topic, key, value) for key, value in messages)
 
     def flush(self, timeout_s: float) -> None:
+        time.sleep(self.delay_s)
         for topic, key, value in self.held:
             self._broker.append(topic, key, value)
         self.held.clear()
+        if self.worker is not None:
+            delivered = len(self._broker.messages("decisions"))
+            self.scored_at_flush.append((self.worker.stats.batches, delivered))
 
 
 class RecordingConsumer(MemoryConsumer):
@@ -223,24 +232,48 @@ class RecordingConsumer(MemoryConsumer):
 def test_pipelined_batches_are_committed_only_once_their_decisions_are_delivered(
     broker: MemoryBroker, service: ScoringService
 ) -> None:
-    """The worker does not wait for a batch's deliveries before scoring the next one, but it
-    never commits a batch before they are done."""
+    """The worker scores the next batches while a batch's deliveries are under way (here each
+    flush takes 0.1 s), but it never commits a batch before they are done."""
     publish(broker, transactions(60))
     consumer = RecordingConsumer(broker)
+    producer = SlowDelivery(broker, delay_s=0.1)
     worker = StreamWorker(
-        service,
-        consumer,
-        SlowDelivery(broker),
-        service.app.tokenizer,
-        topics=TOPICS,
-        batch_size=10,
+        service, consumer, producer, service.app.tokenizer, topics=TOPICS, batch_size=10
     )
+    producer.worker = worker
     stats = worker.run(idle_exit_s=0.1)
 
-    assert stats.batches == 6 and len(consumer.at_commit) >= 2
+    assert stats.batches == 6
+    assert any(scored * 10 > delivered for scored, delivered in producer.scored_at_flush)
     assert all(committed <= delivered for committed, delivered in consumer.at_commit)
     assert consumer.at_commit[-1] == (60, 60)
     assert len(decisions_on_topic(broker)) == 60
+    assert broker.committed(GROUP) == end_offsets(broker)
+
+
+def test_a_batch_is_published_once_stored_without_waiting_for_the_next_one_to_be_scored(
+    broker: MemoryBroker, service: ScoringService
+) -> None:
+    """The second batch's scoring waits (up to 10 s) for the first batch's decisions to reach
+    the topic: they are published by the publisher thread as soon as they are stored."""
+    publish(broker, transactions(20))
+    seen_while_scoring: list[int] = []
+    score = service.score
+
+    def score_when_published(txs: Sequence[Transaction]) -> list[Decision]:
+        if seen_while_scoring:  # the second batch
+            deadline = time.monotonic() + 10
+            while not broker.messages("decisions") and time.monotonic() < deadline:
+                time.sleep(0.01)
+        seen_while_scoring.append(len(broker.messages("decisions")))
+        return score(txs)
+
+    service.score = score_when_published  # type: ignore[method-assign]
+    stats = make_worker(service, broker, batch_size=10).run(idle_exit_s=0.1)
+
+    assert stats.batches == 2
+    assert seen_while_scoring == [0, 10]  # the first batch's, before the second was scored
+    assert len(decisions_on_topic(broker)) == 20
     assert broker.committed(GROUP) == end_offsets(broker)
 
 

@@ -12,11 +12,14 @@ One batch goes through, in this order:
 6. only then commit the consumed offsets.
 
 `run` pipelines consecutive batches: batch N+1 is consumed, decoded and scored while the
-decision writer stores batch N (it is sent to the writer as soon as it is scored); N is
-published once it is stored, and its decisions are delivered while N+2 is being scored, so N is
-committed (after waiting for that delivery) just before N+1 is published. The order of steps
-4-6 per batch, and so the guarantees, are unchanged; a batch simply waits for its store write
-and its delivery while the next ones are worked on, instead of before.
+decision writer stores batch N (it is sent to the writer as soon as it is scored). A publisher
+thread takes the batches in order: it waits until the writer has stored one, publishes its
+decisions at once (not after the next batch is scored: the time from a transaction's arrival
+to its decision no longer includes a second scoring cycle), and, when the next batch is not
+stored yet, waits for the delivery of what it published; the worker thread then commits the
+offsets of every batch so delivered (without waiting for the broker). The order of steps 4-6
+per batch, and so the guarantees, are unchanged; a batch simply waits for its store write and
+its delivery while the next ones are worked on, instead of before.
 
 So a crash anywhere loses nothing (the next owner of the partition reads the batch again) and
 duplicates nothing in the store (a transaction decided before gets its stored decision back,
@@ -29,6 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,9 +50,10 @@ from fraudwatch.stream.bus import BusError, Consumer, Producer, next_offsets
 from fraudwatch.stream.decode import Decoded, decode_batch
 
 log = logging.getLogger(__name__)
-STAGES = ("consume", "decode", "score", "store", "publish", "commit")
+STAGES = ("consume", "decode", "score", "store", "publish", "deliver", "commit")
 LATENCY_SAMPLES = 5_000_000
 STORE_SLOW_S = 5.0  # say so when a batch has waited this long for the store
+AHEAD = 3  # batches scored and not yet delivered, at most (`_Publisher.wait_room`)
 FIRST_MESSAGE_WAIT_S = 60.0  # an idle exit waits this long for the first message (group join)
 _encode = msgspec.json.Encoder().encode
 
@@ -135,6 +140,104 @@ class _InFlight:
     ticket: int  # the writer's `submitted` count once the batch was submitted
 
 
+class _Publisher:
+    """The worker's publisher thread: each batch sent to the writer is published as soon as it
+    is stored, in order, and handed back for its commit once its messages are delivered.
+
+    After publishing a batch it waits for the delivery of everything published (a producer
+    flush) only when the next batch is not stored yet: batches stored together are delivered
+    together. An error (a delivery that failed, `Stopped`) ends the thread; the worker thread
+    raises it at its next call, and nothing after the failed batch is committed."""
+
+    def __init__(self, worker: StreamWorker) -> None:
+        self._worker = worker
+        self._state = threading.Condition()
+        self._queue: deque[_InFlight] = deque()  # sent to the writer, not yet delivered
+        self._delivered: list[list[Any]] = []  # the messages of batches ready to commit
+        self._failure: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def wait_room(self) -> None:
+        """Until fewer than `AHEAD` batches are on their way: a worker whose deliveries stall
+        reads no more, and would have few batches to read again should it die."""
+        with self._state:
+            self._state.wait_for(lambda: len(self._queue) < AHEAD or self._failure is not None)
+            self._raise_failure()
+
+    def put(self, batch: _InFlight) -> None:
+        with self._state:
+            self._raise_failure()
+            self._queue.append(batch)
+            self._state.notify_all()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
+                self._thread.start()
+
+    def take_delivered(self) -> list[list[Any]]:
+        """The messages of the batches delivered since the last call, oldest first; raises
+        what ended the publisher thread, if anything did."""
+        with self._state:
+            delivered, self._delivered = self._delivered, []
+            if not delivered:
+                self._raise_failure()
+            return delivered
+
+    def wait_idle(self) -> None:
+        """Until every batch handed over is delivered, or the thread has failed."""
+        with self._state:
+            self._state.wait_for(lambda: not self._queue or self._failure is not None)
+
+    def check(self) -> None:
+        """Raise what ended the publisher thread, if anything did."""
+        with self._state:
+            self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def _run(self) -> None:
+        worker = self._worker
+        writer = worker.service.writer
+        stage = worker.stats.stage_s
+        clock = time.perf_counter
+        published: list[_InFlight] = []  # published, their delivery not yet waited for
+        try:
+            while True:
+                with self._state:
+                    self._state.wait_for(lambda: len(self._queue) > len(published))
+                    batch = self._queue[len(published)]
+                t0 = clock()
+                worker._await_stored(batch.ticket)
+                stored_at = time.time()
+                t1 = clock()
+                worker._publish(batch.decisions, batch.decoded)
+                published.append(batch)
+                t2 = clock()
+                stage["store"] += t1 - t0
+                stage["publish"] += t2 - t1
+                if batch.decoded.timestamps_ms:
+                    worker.stats.record_latency(batch.decoded.timestamps_ms, stored_at)
+                with self._state:
+                    following = (
+                        self._queue[len(published)] if len(self._queue) > len(published) else None
+                    )
+                if following is not None and writer.wait(following.ticket, 0):
+                    continue  # stored already: published before the wait for delivery
+                worker.producer.flush(worker.publish_timeout_s)
+                stage["deliver"] += clock() - t2
+                with self._state:
+                    for done in published:
+                        self._queue.popleft()
+                        self._delivered.append(done.messages)
+                    published.clear()
+                    self._state.notify_all()
+        except BaseException as exc:  # handed to the worker thread
+            with self._state:
+                self._failure = exc
+                self._state.notify_all()
+
+
 class StreamWorker:
     def __init__(
         self,
@@ -160,8 +263,7 @@ class StreamWorker:
         self.publish_timeout_s = publish_timeout_s
         self.stats = WorkerStats()
         self._stop = threading.Event()
-        self._in_flight: _InFlight | None = None  # scored, being stored; not yet committed
-        self._published: list[Any] | None = None  # stored and published; not yet committed
+        self._publisher = _Publisher(self)  # stores' waits, publishing and deliveries
 
     def stop(self) -> None:
         """Finish the batch in hand, commit it, and return from `run`."""
@@ -204,7 +306,6 @@ class StreamWorker:
                     self.stats.lag = self.consumer.lag()
                     progress(self.stats)
             self._settle()
-            self._commit_published()
         except Stopped:
             log.warning("stopped while the store was unavailable; the batch will be read again")
         self.stats.seconds = time.monotonic() - started
@@ -213,18 +314,18 @@ class StreamWorker:
 
     def step(self, limit: int | None = None, *, pipelined: bool = False) -> int:
         """One batch: consumed, scored, and (unless `pipelined`) stored, published and
-        committed; returns the number of messages handled. Pipelined, the batch is left being
-        stored and is settled (stored → published → committed) by the next step, after that
-        step has scored its own batch, or by `run` at the end."""
+        committed; returns the number of messages handled. Pipelined, the batch is left with
+        the writer and the publisher thread, and committed by a later step once delivered, or
+        by `run` at the end."""
         clock = time.perf_counter
         stage = self.stats.stage_s
+        self._publisher.wait_room()
         t0 = clock()
         messages = self.consumer.poll(limit or self.batch_size, self.poll_timeout_s)
         t1 = clock()
         stage["consume"] += t1 - t0
-        if not messages:
-            self._settle()  # idle: finish what is in flight
-            self._commit_published()
+        if not messages:  # idle: commit what was delivered meanwhile (`run` settles the rest)
+            self._commit_delivered()
             return 0
         decoded = decode_batch(messages, self.tokenizer, self.consumer.handed_over)
         t2 = clock()
@@ -232,9 +333,8 @@ class StreamWorker:
         t3 = clock()
         stage["decode"] += t2 - t1
         stage["score"] += t3 - t2
-        self._settle()  # the previous batch, stored while this one was scored
         writer = self.service.writer
-        self._in_flight = _InFlight(messages, decoded, decisions, writer.submitted)
+        self._publisher.put(_InFlight(messages, decoded, decisions, writer.submitted))
         writer.send()  # stored while the next batch is consumed and scored
         stats = self.stats
         if stats.first_message_at is None:
@@ -245,50 +345,33 @@ class StreamWorker:
         stats.logins += len(decoded.logins)
         stats.dead_lettered += len(decoded.dead)
         stats.batches += 1
-        if not pipelined:
+        if pipelined:
+            self._commit_delivered()  # the batches delivered meanwhile
+        else:
             self._settle()
-            self._commit_published()
         return len(messages)
 
     def _settle(self) -> None:
-        """The batch in flight: wait until stored, then publish its decisions. The batch
-        published before is committed first, once its decisions are delivered: that flush now
-        waits for little, as they were sent while this batch was being scored."""
-        batch = self._in_flight
-        if batch is None:
-            self._commit_published()
-            return
-        clock = time.perf_counter
-        stage = self.stats.stage_s
-        t0 = clock()
-        self._await_stored(batch.ticket)
-        stored_at = time.time()
-        t1 = clock()
-        self._commit_published()
-        t2 = clock()
-        self._publish(batch.decisions, batch.decoded)
-        self._published = batch.messages
-        self._in_flight = None
-        stage["store"] += t1 - t0
-        stage["commit"] += t2 - t1
-        stage["publish"] += clock() - t2
-        if batch.decoded.timestamps_ms:
-            self.stats.record_latency(batch.decoded.timestamps_ms, stored_at)
+        """Wait until every batch scored is stored, published and delivered, then commit (what
+        was delivered before a failure of the publisher thread, which is then raised)."""
+        self._publisher.wait_idle()
+        self._commit_delivered()
+        self._publisher.check()
 
-    def _commit_published(self) -> None:
-        """Wait until the decisions of the batch published last are delivered, then commit its
-        offsets: only a batch stored and published is ever committed."""
-        messages = self._published
-        if messages is None:
+    def _commit_delivered(self) -> None:
+        """Commit the offsets of the batches the publisher thread has seen delivered: only a
+        batch stored and published is ever committed. Without waiting for the broker."""
+        delivered = self._publisher.take_delivered()
+        if not delivered:
             return
-        self.producer.flush(self.publish_timeout_s)
+        t0 = time.perf_counter()
         try:
-            self.consumer.commit(next_offsets(messages))
-        except BusError as exc:  # the batch is stored and published: a re-read is harmless
+            self.consumer.commit(next_offsets([m for batch in delivered for m in batch]))
+        except BusError as exc:  # the batches are stored and published: a re-read is harmless
             self.stats.commit_failures += 1
             log.warning("%s; the batch will be read again and answered from the store", exc)
-        self._published = None
         self.stats.last_batch_at = time.time()
+        self.stats.stage_s["commit"] += time.perf_counter() - t0
 
     def _apply(self, decoded: Decoded) -> list[Decision]:
         service = self.service
