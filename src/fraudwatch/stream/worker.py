@@ -50,6 +50,8 @@ from fraudwatch.stream.bus import BusError, Consumer, Producer, next_offsets
 from fraudwatch.stream.decode import Decoded, decode_batch
 
 log = logging.getLogger(__name__)
+# Seconds spent per stage: "store", "publish" and "deliver" are the publisher thread's (its waits
+# for the writer and the broker), which overlap the worker thread's "consume" to "score".
 STAGES = ("consume", "decode", "score", "store", "publish", "deliver", "commit")
 LATENCY_SAMPLES = 5_000_000
 STORE_SLOW_S = 5.0  # say so when a batch has waited this long for the store
