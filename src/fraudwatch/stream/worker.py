@@ -164,11 +164,10 @@ class _Publisher:
         reads no more, and would have few batches to read again should it die."""
         with self._state:
             self._state.wait_for(lambda: len(self._queue) < AHEAD or self._failure is not None)
-            self._raise_failure()
+        self.check()
 
     def put(self, batch: _InFlight) -> None:
         with self._state:
-            self._raise_failure()
             self._queue.append(batch)
             self._state.notify_all()
             if self._thread is None:
@@ -176,12 +175,9 @@ class _Publisher:
                 self._thread.start()
 
     def take_delivered(self) -> list[list[Any]]:
-        """The messages of the batches delivered since the last call, oldest first; raises
-        what ended the publisher thread, if anything did."""
+        """The messages of the batches delivered since the last call, oldest first."""
         with self._state:
             delivered, self._delivered = self._delivered, []
-            if not delivered:
-                self._raise_failure()
             return delivered
 
     def wait_idle(self) -> None:
@@ -192,11 +188,8 @@ class _Publisher:
     def check(self) -> None:
         """Raise what ended the publisher thread, if anything did."""
         with self._state:
-            self._raise_failure()
-
-    def _raise_failure(self) -> None:
-        if self._failure is not None:
-            raise self._failure
+            if self._failure is not None:
+                raise self._failure
 
     def _run(self) -> None:
         worker = self._worker
@@ -358,22 +351,22 @@ class StreamWorker:
         was delivered before a failure of the publisher thread, which is then raised)."""
         self._publisher.wait_idle()
         self._commit_delivered()
-        self._publisher.check()
 
     def _commit_delivered(self) -> None:
-        """Commit the offsets of the batches the publisher thread has seen delivered: only a
-        batch stored and published is ever committed. Without waiting for the broker."""
+        """Commit the offsets of the batches the publisher thread has seen delivered (only a
+        batch stored and published is ever committed), without waiting for the broker; then
+        raise what ended that thread, if anything did."""
         delivered = self._publisher.take_delivered()
-        if not delivered:
-            return
-        t0 = time.perf_counter()
-        try:
-            self.consumer.commit(next_offsets([m for batch in delivered for m in batch]))
-        except BusError as exc:  # the batches are stored and published: a re-read is harmless
-            self.stats.commit_failures += 1
-            log.warning("%s; the batch will be read again and answered from the store", exc)
-        self.stats.last_batch_at = time.time()
-        self.stats.stage_s["commit"] += time.perf_counter() - t0
+        if delivered:
+            t0 = time.perf_counter()
+            try:
+                self.consumer.commit(next_offsets([m for batch in delivered for m in batch]))
+            except BusError as exc:  # stored and published: a re-read is harmless
+                self.stats.commit_failures += 1
+                log.warning("%s; the batch will be read again and answered from the store", exc)
+            self.stats.last_batch_at = time.time()
+            self.stats.stage_s["commit"] += time.perf_counter() - t0
+        self._publisher.check()
 
     def _apply(self, decoded: Decoded) -> list[Decision]:
         service = self.service
